@@ -1,0 +1,90 @@
+# devenv: the developer's entry point. `make` lists the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# Build profile for the binaries the stack runs (dev builds fastest; bench always uses release).
+PROFILE ?= dev
+export PROFILE
+# secrets-sync mode: local (.env.local) or remote (.env.linode).
+MODE ?= local
+export MODE
+
+DEV := scripts/dev
+
+.PHONY: help setup build up stop reset logs status secrets-sync test bench lint fmt \
+        migrate parity verify-images fuzz clean \
+        remote-up remote-status remote-logs remote-reset remote-destroy remote-reap
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: ## Install what is missing (Debian packages, cargo tools); safe to run twice
+	@$(DEV)/setup.sh
+
+build: ## Build every binary (PROFILE=dev|release)
+	@$(DEV)/build.sh
+
+up: setup build ## Start the stack (native, or compose when Docker runs) and wait until healthy
+	@$(DEV)/up.sh
+
+stop: ## Stop every service, keep the data
+	@$(DEV)/stop.sh
+
+reset: ## Stop and wipe .devenv/data (asks first; FORCE=1 skips the question)
+	@$(DEV)/reset.sh
+
+logs: ## Tail the service logs (SERVICE=name for one)
+	@$(DEV)/logs.sh
+
+status: build ## Health of every service, as a table
+	@$(DEV)/status.sh
+
+secrets-sync: build ## Write .env.local (MODE=local) or .env.linode (MODE=remote)
+	@$(DEV)/secrets-sync.sh
+
+migrate: build ## Apply SQL migrations and seed data
+	@$(DEV)/migrate.sh
+
+parity: build ## Compare the local environment with the staging reference
+	@$(DEV)/parity.sh
+
+verify-images: build ## Check compose images against dev/IMAGE_DIGESTS
+	@$(DEV)/verify-images.sh
+
+test: setup ## fmt, clippy, shellcheck, unit + integration tests, end-to-end lifecycle
+	@$(DEV)/test.sh
+
+lint: ## fmt check, clippy -D warnings, shellcheck
+	@$(DEV)/lint.sh
+
+fmt: ## Format the Rust code
+	@cargo fmt --all
+
+bench: ## Benchmarks against the named peers (scripts/bench/*.sh)
+	@$(DEV)/bench.sh
+
+fuzz: ## Fuzz mock-inference request parsing (cargo-fuzz)
+	@$(DEV)/fuzz.sh
+
+remote-up: build ## Create a remote workspace (Terraform) and start the suite there
+	@$(DEV)/remote.sh up
+
+remote-status: build ## Health of the remote workspace
+	@$(DEV)/remote.sh status
+
+remote-logs: ## Tail the remote workspace's service logs
+	@$(DEV)/remote.sh logs
+
+remote-reset: ## Wipe the remote workspace's data (asks first; FORCE=1 skips)
+	@$(DEV)/remote.sh reset
+
+remote-destroy: ## Destroy the remote workspace
+	@$(DEV)/remote.sh destroy
+
+remote-reap: ## Destroy every remote workspace whose ttl tag has passed
+	@$(DEV)/remote.sh reap
+
+clean: ## Remove build output (keeps .devenv data)
+	@cargo clean

@@ -1,0 +1,19 @@
+//! devenv-core: the contracts every devenv binary shares (see ../../shared/DESIGN.md and
+//! the project README): exit codes, the redactor, the dotenv bundle, the stack and its ports,
+//! output rules, correlation ids, the workflow state and the event stream.
+
+pub mod bundle;
+pub mod credentials;
+pub mod events;
+pub mod exit;
+pub mod ids;
+pub mod logging;
+pub mod netproc;
+pub mod output;
+pub mod paths;
+pub mod redact;
+pub mod stack;
+pub mod state;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;

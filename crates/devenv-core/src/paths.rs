@@ -1,0 +1,119 @@
+//! Where things live: the workspace root, `.devenv/` and its subdirectories, the bundles.
+
+use std::path::{Path, PathBuf};
+
+/// Overrides the workspace root (otherwise found by walking up to `configs/ports.yaml`).
+pub const ROOT_ENV: &str = "DEVENV_ROOT";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    pub root: PathBuf,
+}
+
+impl Workspace {
+    /// `DEVENV_ROOT`, else the nearest ancestor of the current directory holding
+    /// `configs/ports.yaml`, else the current directory.
+    pub fn discover() -> Self {
+        if let Some(root) = std::env::var_os(ROOT_ENV).filter(|v| !v.is_empty()) {
+            return Self::at(PathBuf::from(root));
+        }
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let root = cwd
+            .ancestors()
+            .find(|dir| dir.join("configs/ports.yaml").is_file())
+            .map(Path::to_path_buf)
+            .unwrap_or(cwd);
+        Self::at(root)
+    }
+
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn ports_file(&self) -> PathBuf {
+        std::env::var_os("DEVENV_PORTS_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.root.join("configs/ports.yaml"))
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(".devenv")
+    }
+
+    pub fn data_dir(&self, service: &str) -> PathBuf {
+        self.state_dir().join("data").join(service)
+    }
+
+    pub fn log_file(&self, service: &str) -> PathBuf {
+        self.state_dir().join("logs").join(format!("{service}.log"))
+    }
+
+    pub fn pid_file(&self, service: &str) -> PathBuf {
+        self.state_dir().join("run").join(format!("{service}.pid"))
+    }
+
+    pub fn state_file(&self) -> PathBuf {
+        self.state_dir().join("state.json")
+    }
+
+    pub fn events_file(&self) -> PathBuf {
+        self.state_dir().join("events.jsonl")
+    }
+
+    /// `.env.local` for local mode, `.env.linode` for remote mode.
+    pub fn bundle_path(&self, mode: Mode) -> PathBuf {
+        self.root.join(mode.bundle_file_name())
+    }
+
+    /// Pids recorded in `.devenv/run/*.pid` by the native runtime.
+    pub fn own_pids(&self) -> Vec<(String, u32)> {
+        let Ok(entries) = std::fs::read_dir(self.state_dir().join("run")) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let service = name.strip_suffix(".pid")?.to_string();
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                let pid = text.lines().next()?.trim().parse().ok()?;
+                Some((service, pid))
+            })
+            .collect()
+    }
+}
+
+/// Local laptop or remote workspace: decides the bundle name and how credentials are sourced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Local,
+    Remote,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Local => "local",
+            Mode::Remote => "remote",
+        }
+    }
+
+    pub fn bundle_file_name(self) -> &'static str {
+        match self {
+            Mode::Local => ".env.local",
+            Mode::Remote => ".env.linode",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "local" => Ok(Mode::Local),
+            "remote" => Ok(Mode::Remote),
+            other => Err(format!("unknown mode `{other}`: use local or remote")),
+        }
+    }
+}

@@ -1,0 +1,99 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/dev/*.sh. Source it; it sets strict mode, the workspace paths,
+# the correlation id every binary inherits, and the runtime (compose or native).
+set -euo pipefail
+
+DEVENV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export DEVENV_ROOT
+STATE_DIR="$DEVENV_ROOT/.devenv"
+EVENTS_FILE="$STATE_DIR/events.jsonl"
+# One id per user command; the binaries pick it up, so events of one `make up` correlate.
+DEVENV_CORRELATION_ID="${DEVENV_CORRELATION_ID:-$(cat /proc/sys/kernel/random/uuid)}"
+export DEVENV_CORRELATION_ID
+PROFILE="${PROFILE:-dev}"
+SCRIPT_NAME="$(basename "${0%.sh}")"
+
+# Debian puts the PostgreSQL server tools outside PATH.
+for pgbin in /usr/lib/postgresql/*/bin; do
+  [[ -d "$pgbin" ]] && PATH="$PATH:$pgbin"
+done
+[[ -d "$HOME/.cargo/bin" ]] && PATH="$PATH:$HOME/.cargo/bin"
+export PATH
+
+if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
+  C_RED=$'\e[31m' C_GREEN=$'\e[32m' C_YELLOW=$'\e[33m' C_OFF=$'\e[0m'
+else
+  C_RED='' C_GREEN='' C_YELLOW='' C_OFF=''
+fi
+
+info() { printf '%s\n' "$*"; }
+ok() { printf '%s✓%s %s\n' "$C_GREEN" "$C_OFF" "$*"; }
+warn() { printf '%swarning:%s %s\n' "$C_YELLOW" "$C_OFF" "$*" >&2; }
+
+# die CODE MESSAGE REMEDY — every error says how to fix it.
+die() {
+  local code="$1" message="$2" remedy="${3:-}"
+  printf '%serror:%s %s\n' "$C_RED" "$C_OFF" "$message" >&2
+  [[ -n "$remedy" ]] && printf '  fix: %s\n' "$remedy" >&2
+  log_event "${SCRIPT_NAME}_failed" "message=$message" || true
+  exit "$code"
+}
+
+# Exit codes (same meaning as devenv-core's exit module).
+readonly EXIT_FAILED=1 EXIT_USAGE=2 EXIT_INTEGRITY=3 EXIT_TIMEOUT=4 EXIT_EXTERNAL=5
+export EXIT_FAILED EXIT_USAGE EXIT_INTEGRITY EXIT_TIMEOUT EXIT_EXTERNAL
+
+json_escape() {
+  local s="$1"
+  s="${s//\\/\\\\}"; s="${s//\"/\\\"}"; s="${s//$'\n'/\\n}"; s="${s//$'\t'/\\t}"; s="${s//$'\r'/\\r}"
+  printf '%s' "$s"
+}
+
+# log_event EVENT [key=value ...] — appends to .devenv/events.jsonl (the observability stream).
+# Never pass secret values: keys that look secret are dropped here as a second line of defence.
+log_event() {
+  local event="$1"; shift
+  mkdir -p "$STATE_DIR"
+  local line kv key value
+  line="{\"ts\":\"$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\",\"correlation_id\":\"$DEVENV_CORRELATION_ID\",\"source\":\"scripts/$SCRIPT_NAME\",\"event\":\"$(json_escape "$event")\",\"actor\":\"$(json_escape "${USER:-$(id -un)}")\""
+  for kv in "$@"; do
+    key="${kv%%=*}"; value="${kv#*=}"
+    case "${key^^}" in *PASSWORD*|*SECRET*|*TOKEN*|*_KEY) continue ;; esac
+    line+=",\"$(json_escape "$key")\":\"$(json_escape "$value")\""
+  done
+  printf '%s}\n' "$line" >> "$EVENTS_FILE"
+}
+
+# bin NAME — path of a built workspace binary (make build puts it there).
+bin() {
+  local dir=debug
+  [[ "$PROFILE" == release ]] && dir=release
+  local path="${CARGO_TARGET_DIR:-$DEVENV_ROOT/target}/$dir/$1"
+  [[ -x "$path" ]] || die "$EXIT_USAGE" "$1 is not built ($path missing)" "run \`make build\`"
+  printf '%s' "$path"
+}
+
+# runtime — compose when a Docker engine answers, else native (DEVENV_RUNTIME overrides).
+runtime() {
+  case "${DEVENV_RUNTIME:-auto}" in
+    compose|native) printf '%s' "$DEVENV_RUNTIME" ;;
+    auto) if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then printf compose; else printf native; fi ;;
+    *) die "$EXIT_USAGE" "DEVENV_RUNTIME=${DEVENV_RUNTIME} is not a runtime" "use auto, compose or native" ;;
+  esac
+}
+
+# bundle_path — the bundle of the current MODE.
+bundle_path() {
+  if [[ "${MODE:-local}" == remote ]]; then printf '%s' "$DEVENV_ROOT/.env.linode"; else printf '%s' "$DEVENV_ROOT/.env.local"; fi
+}
+
+# load_bundle — exports the bundle's keys into this shell (secrets-sync quotes for `source`).
+load_bundle() {
+  local path
+  path="$(bundle_path)"
+  [[ -f "$path" ]] || die "$EXIT_USAGE" "$path does not exist" "run \`make secrets-sync\` (or \`make up\`)"
+  set -a
+  # shellcheck disable=SC1090
+  . "$path"
+  set +a
+}

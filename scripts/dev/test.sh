@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: lint, every crate's unit and integration tests
+# (against real servers the harness starts), then the end-to-end scripts in scripts/test/.
+# Leaves no process behind.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$DEVENV_ROOT"
+"$DEVENV_ROOT/scripts/dev/lint.sh"
+
+cargo nextest run --workspace --all-features --no-fail-fast \
+  || die "$EXIT_FAILED" "cargo tests failed" "rerun one with \`cargo nextest run -p <crate> <test name>\`"
+
+passed=0 failed=0 names=()
+for t in scripts/test/*.sh; do
+  [[ -e "$t" ]] || continue
+  info "── $t"
+  if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); names+=("$t"); fi
+done
+# Harness processes carry "devenv-testkit" in their command line; none may outlive the run.
+if pgrep -f devenv-testkit >/dev/null 2>&1; then
+  pgrep -af devenv-testkit >&2 || true
+  pkill -9 -f devenv-testkit || true
+  failed=$((failed + 1)); names+=("leftover test processes")
+fi
+echo "end-to-end: $passed passed, $failed failed"
+((failed == 0)) || die "$EXIT_FAILED" "failed: ${names[*]}" "run the script alone: bash <script>"
