@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# Static test of the compose runtime (there is no Docker engine in CI):
+#  1. dev/compose.local.yaml and dev/compose.override.yaml.example validate against the
+#     official compose-spec JSON schema (vendored in dev/compose-spec/, checksum pinned) with
+#     check-jsonschema, a real JSON-Schema validator; a mutated copy must fail (the check bites);
+#  2. project rules: project name, network, images, profiles, a healthcheck with start_period
+#     and start_interval on every service, every published host port and every credential a
+#     ${VAR} from the bundle (or DEVENV_*_PORT with the configs/ports.yaml default);
+#     mutated copies must fail each rule;
+#  3. scripts/dev/compose.sh builds the documented docker compose command line (checked with a
+#     recording `docker` on PATH, since no engine can run here).
+set -euo pipefail
+# shellcheck source=../dev/lib.sh
+source "$(dirname "$0")/../dev/lib.sh"
+cd "$DEVENV_ROOT"
+
+SCHEMA=dev/compose-spec/compose-spec.json
+SCHEMA_SHA256=d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64
+COMPOSE_FILE=dev/compose.local.yaml
+OVERRIDE_EXAMPLE=dev/compose.override.yaml.example
+
+command -v check-jsonschema >/dev/null 2>&1 \
+  || die "$EXIT_USAGE" "check-jsonschema is not installed" "run \`make setup\` (scripts/dev/setup.d/compose.sh installs it)"
+python3 -c 'import yaml' 2>/dev/null || die "$EXIT_USAGE" "python3 yaml module missing" "run \`make setup\`"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+failures=0
+fail() { printf 'FAIL: %s\n' "$*" >&2; failures=$((failures + 1)); }
+pass() { ok "$*"; }
+
+# ── 1. schema ───────────────────────────────────────────────────────────────────────────
+actual_sha="$(sha256sum "$SCHEMA" | cut -d' ' -f1)"
+[[ "$actual_sha" == "$SCHEMA_SHA256" ]] \
+  || die "$EXIT_INTEGRITY" "$SCHEMA changed (sha256 $actual_sha)" "restore it, or update it deliberately as dev/compose-spec/SOURCE.md says"
+
+validate() { check-jsonschema --schemafile "$SCHEMA" --force-filetype yaml "$@"; }
+
+if validate "$COMPOSE_FILE" "$OVERRIDE_EXAMPLE" >"$work/validate.out" 2>&1; then
+  pass "schema: $COMPOSE_FILE and $OVERRIDE_EXAMPLE are valid compose-spec"
+else
+  cat "$work/validate.out" >&2
+  fail "schema validation of $COMPOSE_FILE / $OVERRIDE_EXAMPLE"
+fi
+
+# Negative controls: the validator must reject a misspelled healthcheck key and a bad port type.
+sed 's/start_interval: 1s/start_intervall: 1s/' "$COMPOSE_FILE" >"$work/bad-key.yaml"
+if validate "$work/bad-key.yaml" >/dev/null 2>&1; then fail "schema accepted an unknown healthcheck key"; else pass "schema rejects an unknown healthcheck key"; fi
+sed 's/^    restart: unless-stopped$/    restart: [unless-stopped]/' "$COMPOSE_FILE" >"$work/bad-type.yaml"
+if validate "$work/bad-type.yaml" >/dev/null 2>&1; then fail "schema accepted a list where a string belongs"; else pass "schema rejects a mistyped field"; fi
+
+# ── 2. project rules ────────────────────────────────────────────────────────────────────
+rules() {
+  python3 - "$1" configs/ports.yaml <<'PY'
+import re, sys, yaml
+
+path, ports_path = sys.argv[1], sys.argv[2]
+doc = yaml.safe_load(open(path))
+port_defaults = yaml.safe_load(open(ports_path))
+problems = []
+
+# Bundle keys (DESIGN.md) plus the variables compose.sh derives or the user may set.
+BUNDLE = {
+    "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB",
+    "REDIS_PORT", "REDIS_PASSWORD", "NATS_USER", "NATS_PASSWORD",
+    "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_REGION", "MOCK_INFERENCE_MODEL",
+}
+EXTRA = {"REDIS_APPENDONLY", "RABBITMQ_USER", "RABBITMQ_PASSWORD"}
+VAR = re.compile(r"\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
+WHOLE_VAR = re.compile(r"^\$\{[A-Z0-9_]+(?::?[-?](?:[^{}]|\$\{[^}]*\})*)?\}$")
+CRED = re.compile(r"(USER|PASS|PASSWORD|SECRET|KEY|TOKEN)$")
+
+def seconds(d):
+    m = re.fullmatch(r"(\d+)(ms|s|m)", str(d))
+    if not m:
+        problems.append(f"duration {d!r} is not NNs/NNms/NNm")
+        return 0
+    n, unit = int(m.group(1)), m.group(2)
+    return n / 1000 if unit == "ms" else n * 60 if unit == "m" else n
+
+def check_var_use(where, text):
+    for name, op, default in VAR.findall(text):
+        if name in BUNDLE or name in EXTRA:
+            continue
+        m = re.fullmatch(r"DEVENV_([A-Z0-9_]+)_PORT", name)
+        if not m:
+            problems.append(f"{where}: ${{{name}}} is neither a bundle key nor DEVENV_<SERVICE>_PORT")
+            continue
+        if op != ":-" or not default.isdigit():
+            problems.append(f"{where}: ${{{name}}} needs a numeric :- default")
+            continue
+        key = m.group(1).lower()
+        if key in port_defaults and int(default) != int(port_defaults[key]):
+            problems.append(f"{where}: ${{{name}}} defaults to {default}, configs/ports.yaml says {port_defaults[key]}")
+
+if doc.get("name") != "devenv":
+    problems.append("top-level name must be devenv")
+nets = doc.get("networks") or {}
+if (nets.get("ai-aas-dev-net") or {}).get("name") != "ai-aas-dev-net":
+    problems.append("network ai-aas-dev-net (with name: ai-aas-dev-net) is missing")
+
+services = doc.get("services") or {}
+want_images = {"postgres": "postgres:15", "redis": "redis:7", "nats": "nats:2.10", "minio": "minio/minio:"}
+for svc, prefix in want_images.items():
+    image = (services.get(svc) or {}).get("image", "")
+    if not image.startswith(prefix):
+        problems.append(f"service {svc}: image {image!r} is not {prefix}*")
+mock = services.get("mock-inference") or {}
+if (mock.get("build") or {}).get("dockerfile") != "crates/mock-inference/Dockerfile":
+    problems.append("mock-inference must build crates/mock-inference/Dockerfile")
+if "${MOCK_INFERENCE_MODEL" not in str((mock.get("environment") or {}).get("MODEL_NAME", "")):
+    problems.append("mock-inference: MODEL_NAME must come from ${MOCK_INFERENCE_MODEL}")
+if "/health" not in str((mock.get("healthcheck") or {}).get("test", "")):
+    problems.append("mock-inference: healthcheck must probe /health")
+redis_env = str((services.get("redis") or {}).get("environment", {}))
+if "${REDIS_APPENDONLY:-" not in redis_env:
+    problems.append("redis: persistence toggle ${REDIS_APPENDONLY:-...} missing")
+profiles = {p for s in services.values() for p in (s.get("profiles") or [])}
+for p in ("rabbitmq", "timescale"):
+    if p not in profiles:
+        problems.append(f"profile {p} is missing")
+if not str((services.get("rabbitmq") or {}).get("image", "")).endswith("-management"):
+    problems.append("rabbitmq must use a -management image (management UI)")
+if not str((services.get("timescaledb") or {}).get("image", "")).endswith("-pg15"):
+    problems.append("timescaledb must be a -pg15 image")
+
+for name, svc in services.items():
+    hc = svc.get("healthcheck")
+    if not hc or not hc.get("test") or hc.get("disable"):
+        problems.append(f"service {name}: no healthcheck")
+    else:
+        for key in ("interval", "timeout", "retries", "start_period", "start_interval"):
+            if key not in hc:
+                problems.append(f"service {name}: healthcheck lacks {key}")
+        if "interval" in hc and "timeout" in hc and seconds(hc["interval"]) < seconds(hc["timeout"]):
+            problems.append(f"service {name}: healthcheck interval < timeout")
+    if "ai-aas-dev-net" not in (svc.get("networks") or []):
+        problems.append(f"service {name}: not on ai-aas-dev-net")
+    for port in svc.get("ports") or []:
+        if not isinstance(port, str):
+            problems.append(f"service {name}: port {port!r} must be a \"${{VAR}}:container\" string")
+            continue
+        host, _, container = port.rpartition(":")
+        if not WHOLE_VAR.match(host):
+            problems.append(f"service {name}: published port {port!r} has a literal host port")
+        check_var_use(f"service {name} port", host)
+    env = svc.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    for key, value in env.items():
+        check_var_use(f"service {name} env {key}", str(value))
+        if CRED.search(key) and not WHOLE_VAR.match(str(value)):
+            problems.append(f"service {name}: credential {key} is a literal, not a ${{VAR}}")
+    cmd = svc.get("command") or []
+    if isinstance(cmd, list):
+        for flag, value in zip(cmd, cmd[1:]):
+            if flag in ("--user", "--pass", "--password", "--requirepass") and not WHOLE_VAR.match(str(value)):
+                problems.append(f"service {name}: {flag} {value!r} is a literal credential")
+
+for p in problems:
+    print(p)
+sys.exit(1 if problems else 0)
+PY
+}
+
+if rules "$COMPOSE_FILE" >"$work/rules.out"; then
+  pass "rules: healthchecks with start_period/start_interval everywhere; ports and credentials are bundle variables"
+else
+  cat "$work/rules.out" >&2
+  fail "project rules for $COMPOSE_FILE"
+fi
+
+# Each mutation breaks one rule; the rule checker must name it.
+expect_rule_failure() {
+  local label="$1" needle="$2" file="$3"
+  if rules "$file" >"$work/mut.out"; then
+    fail "rules accepted: $label"
+  elif grep -q -- "$needle" "$work/mut.out"; then
+    pass "rules reject: $label"
+  else
+    cat "$work/mut.out" >&2
+    fail "rules failed for $label but did not say '$needle'"
+  fi
+}
+# shellcheck disable=SC2016 # the ${...} are literal compose text, not shell
+sed 's/"${POSTGRES_PORT:-5432}:5432"/"5432:5432"/' "$COMPOSE_FILE" >"$work/m1.yaml"
+expect_rule_failure "a literal host port" "literal host port" "$work/m1.yaml"
+# shellcheck disable=SC2016
+sed 's/POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?run make secrets-sync to write .env.local}/POSTGRES_PASSWORD: dev_password/' "$COMPOSE_FILE" >"$work/m2.yaml"
+expect_rule_failure "a literal password" "credential POSTGRES_PASSWORD is a literal" "$work/m2.yaml"
+python3 - "$COMPOSE_FILE" "$work/m3.yaml" <<'PY'
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+del doc["services"]["redis"]["healthcheck"]
+del doc["services"]["nats"]["healthcheck"]["start_interval"]
+yaml.safe_dump(doc, open(sys.argv[2], "w"))
+PY
+expect_rule_failure "a service without a healthcheck" "service redis: no healthcheck" "$work/m3.yaml"
+expect_rule_failure "a healthcheck without start_interval" "service nats: healthcheck lacks start_interval" "$work/m3.yaml"
+sed 's/DEVENV_NATS_PORT:-4222/DEVENV_NATS_PORT:-4333/' "$COMPOSE_FILE" >"$work/m4.yaml"
+expect_rule_failure "a port default that disagrees with configs/ports.yaml" "configs/ports.yaml says 4222" "$work/m4.yaml"
+
+# ── 3. compose.sh command line ──────────────────────────────────────────────────────────
+# No engine here, so a recording `docker` stands in for the client: it proves the argv and
+# the environment compose.sh hands to `docker compose`, nothing more.
+mkdir -p "$work/bin" "$work/root/scripts/dev" "$work/root/dev"
+cp scripts/dev/lib.sh scripts/dev/compose.sh "$work/root/scripts/dev/"
+cp "$COMPOSE_FILE" "$work/root/dev/"
+cat >"$work/bin/docker" <<'SH'
+#!/usr/bin/env bash
+{ printf '%s\n' "$*"; printf 'env DEVENV_NATS_PORT=%s DEVENV_S3_PORT=%s DEVENV_MOCK_INFERENCE_PORT=%s\n' \
+    "${DEVENV_NATS_PORT:-}" "${DEVENV_S3_PORT:-}" "${DEVENV_MOCK_INFERENCE_PORT:-}"; } >>"$DOCKER_LOG"
+SH
+chmod +x "$work/bin/docker"
+cat >"$work/root/.env.local" <<'ENV'
+POSTGRES_PORT=5432
+NATS_URL='nats://127.0.0.1:4300'
+S3_ENDPOINT='http://127.0.0.1:9100'
+MOCK_INFERENCE_URL='http://127.0.0.1:8100/v1'
+ENV
+export DOCKER_LOG="$work/docker.log"
+run_compose() { PATH="$work/bin:$PATH" bash "$work/root/scripts/dev/compose.sh" "$@"; }
+
+: >"$DOCKER_LOG"
+run_compose up >/dev/null
+prefix="compose --project-name devenv --env-file $work/root/.env.local -f $work/root/dev/compose.local.yaml"
+if grep -qxF "$prefix up --detach --build --wait --wait-timeout 180" "$DOCKER_LOG"; then pass "compose.sh up runs the documented command"; else cat "$DOCKER_LOG" >&2; fail "compose.sh up argv"; fi
+if grep -qxF "env DEVENV_NATS_PORT=4300 DEVENV_S3_PORT=9100 DEVENV_MOCK_INFERENCE_PORT=8100" "$DOCKER_LOG"; then pass "compose.sh derives DEVENV_*_PORT from the bundle URLs"; else cat "$DOCKER_LOG" >&2; fail "compose.sh port derivation"; fi
+
+: >"$DOCKER_LOG"
+touch "$work/root/dev/compose.override.yaml"
+SERVICE=s3 run_compose logs >/dev/null
+run_compose reset >/dev/null
+if grep -qxF "$prefix -f $work/root/dev/compose.override.yaml logs --follow --tail 200 minio" "$DOCKER_LOG" \
+  && grep -qxF "$prefix -f $work/root/dev/compose.override.yaml down --volumes --remove-orphans" "$DOCKER_LOG"; then
+  pass "compose.sh adds the override file and maps SERVICE=s3 to minio"
+else
+  cat "$DOCKER_LOG" >&2; fail "compose.sh override / logs / reset argv"
+fi
+
+rc=0; run_compose frobnicate >/dev/null 2>"$work/err" || rc=$?
+if [[ $rc -eq $EXIT_USAGE ]] && grep -q 'fix: use one of: up stop reset logs ps' "$work/err"; then pass "compose.sh rejects an unknown verb with exit 2 and a remedy"; else fail "compose.sh unknown verb (rc=$rc)"; fi
+rm "$work/root/.env.local"
+rc=0; run_compose up >/dev/null 2>"$work/err" || rc=$?
+if [[ $rc -eq $EXIT_USAGE ]] && grep -q 'make secrets-sync' "$work/err"; then pass "compose.sh without a bundle: exit 2, says make secrets-sync"; else cat "$work/err" >&2; fail "compose.sh without bundle (rc=$rc)"; fi
+
+((failures == 0)) || die "$EXIT_FAILED" "compose-static: $failures check(s) failed" "see the FAIL lines above"
+ok "compose-static: all checks passed"
