@@ -181,7 +181,7 @@ impl Bundle {
                     body.push_str(next);
                 }
                 let end = body.find('\'').unwrap_or(body.len());
-                check_trailing(&body[end + 1..]).map_err(|m| err(m))?;
+                check_trailing(&body[end + 1..]).map_err(&err)?;
                 body[..end].to_string()
             } else if let Some(body) = rest.strip_prefix('"') {
                 let mut collected = String::new();
@@ -189,7 +189,7 @@ impl Bundle {
                 loop {
                     match parse_double_quoted(&current, &mut collected) {
                         Some(trailing) => {
-                            check_trailing(trailing).map_err(|m| err(m))?;
+                            check_trailing(trailing).map_err(&err)?;
                             break;
                         }
                         None => {
@@ -318,19 +318,28 @@ pub fn quote(value: &str) -> String {
 /// Refuses a path that git would track. `git check-ignore -q` exits 0 when ignored,
 /// 1 when not, 128 outside a work tree.
 pub fn ensure_git_ignored(path: &Path) -> Result<(), BundleError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // git needs an existing directory to run in: the nearest existing ancestor, with the
+    // path relative to it (the bundle's own directory may not exist yet, e.g. `.devenv/`).
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let base = absolute
+        .ancestors()
+        .skip(1)
+        .find(|a| a.is_dir())
+        .unwrap_or(Path::new("/"))
+        .to_path_buf();
+    let relative = absolute
+        .strip_prefix(&base)
+        .unwrap_or(&absolute)
+        .to_path_buf();
     let status = Command::new("git")
         .arg("-C")
-        .arg(dir)
+        .arg(&base)
         .args(["check-ignore", "-q", "--"])
-        .arg(&name)
+        .arg(&relative)
         .stderr(std::process::Stdio::null())
         .status()
         .map_err(|source| BundleError::Git {

@@ -5,6 +5,7 @@
 //! - by value: every secret value registered with [`register`] is replaced wherever it appears,
 //!   together with its URL-encoded and base64 forms, so a secret that reached an error message
 //!   through a URL, a header or a library's `Debug` output is still caught.
+//!
 //! URLs additionally lose their password part (`mask_url`), registered or not.
 
 use std::sync::{OnceLock, RwLock};

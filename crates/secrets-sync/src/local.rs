@@ -1,0 +1,200 @@
+//! Local mode without Vault: credentials generated once per workspace and kept in
+//! `.devenv/credentials.env` (0600, ignored), so the bundle can be deleted and rebuilt without
+//! locking the user out of data that was initialised with the old passwords.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use devenv_core::bundle::{Bundle, BundleError};
+use devenv_core::credentials;
+use devenv_core::netproc::Holder;
+use devenv_core::paths::Workspace;
+use devenv_core::stack::{self, PortAssignment, PortDefaults, PortName};
+
+/// The credential keys the generator owns. Everything else in the bundle is derived.
+const GENERATED: &[&str] = &[
+    "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
+    "NATS_PASSWORD",
+    "S3_ACCESS_KEY",
+    "S3_SECRET_KEY",
+];
+
+/// Bundle keys recording each port, beyond DESIGN's POSTGRES_PORT / REDIS_PORT, so the scripts
+/// and compose can read every port from one file and later runs keep the same ports.
+pub fn port_key(name: PortName) -> &'static str {
+    match name {
+        PortName::Postgres => "POSTGRES_PORT",
+        PortName::Redis => "REDIS_PORT",
+        PortName::Nats => "NATS_PORT",
+        PortName::NatsMonitor => "NATS_MONITOR_PORT",
+        PortName::S3 => "S3_PORT",
+        PortName::S3Console => "S3_CONSOLE_PORT",
+        PortName::MockInference => "MOCK_INFERENCE_PORT",
+        PortName::Rabbitmq => "RABBITMQ_PORT",
+        PortName::RabbitmqManagement => "RABBITMQ_MANAGEMENT_PORT",
+    }
+}
+
+pub fn credentials_path(ws: &Workspace) -> PathBuf {
+    ws.state_dir().join("credentials.env")
+}
+
+/// Loads the workspace's credentials, generating (and persisting) whatever is missing.
+pub fn load_or_create_credentials(ws: &Workspace) -> Result<Bundle, BundleError> {
+    let path = credentials_path(ws);
+    let mut creds = Bundle::read_optional(&path)?.unwrap_or_default();
+    let mut changed = false;
+    for key in GENERATED {
+        if creds.get(key).is_none_or(str::is_empty) {
+            let value = if *key == "S3_ACCESS_KEY" {
+                // An identifier, not a secret (DESIGN): short, lowercase, recognisable.
+                format!("devenv-{}", credentials::generate(10).to_lowercase())
+            } else {
+                credentials::generate(credentials::PASSWORD_LEN)
+            };
+            creds.set(*key, value);
+            changed = true;
+        }
+    }
+    creds.register_secrets();
+    if changed {
+        creds.write(
+            &path,
+            "devenv local credentials: generated once per workspace, kept stable.\nDelete only together with .devenv/data (make reset keeps it).",
+        )?;
+    }
+    Ok(creds)
+}
+
+/// Ports recorded by an earlier bundle, so a reassigned port stays put across runs.
+pub fn previous_ports(previous: Option<&Bundle>) -> BTreeMap<PortName, u16> {
+    let mut out = BTreeMap::new();
+    if let Some(b) = previous {
+        for name in PortName::ALL {
+            if let Some(port) = b.get(port_key(name)).and_then(|v| v.parse().ok()) {
+                out.insert(name, port);
+            }
+        }
+    }
+    out
+}
+
+/// True when a port's holder is this workspace's own service: its pid is recorded in
+/// `.devenv/run/<service>.pid`, or its command line points into this workspace's `.devenv/`.
+pub fn held_by_us(ws: &Workspace, name: PortName, holder: &Holder) -> bool {
+    let own = ws.own_pids();
+    if let Some(pid) = holder.pid {
+        if own
+            .iter()
+            .any(|(svc, p)| *p == pid && svc == name.service())
+        {
+            return true;
+        }
+    }
+    let state_dir = ws.state_dir();
+    holder
+        .cmdline
+        .as_deref()
+        .is_some_and(|cmd| cmd.contains(state_dir.to_string_lossy().as_ref()))
+}
+
+/// Everything that decides the local bundle.
+pub struct LocalInputs<'a> {
+    pub workspace: &'a Workspace,
+    pub defaults: &'a PortDefaults,
+    pub previous: Option<&'a Bundle>,
+    pub strict_ports: bool,
+    pub model: String,
+}
+
+pub struct LocalOutcome {
+    pub bundle: Bundle,
+    pub ports: Vec<PortAssignment>,
+}
+
+/// Builds the local bundle: stable credentials + resolved ports + derived URLs.
+pub fn build(inputs: &LocalInputs<'_>, creds: &Bundle) -> Result<LocalOutcome, stack::StackError> {
+    let ws = inputs.workspace;
+    let previous_ports = previous_ports(inputs.previous);
+    let env = |k: &str| std::env::var(k).ok();
+    let requests = stack::requested_ports(inputs.defaults, &previous_ports, &env)?;
+    let ports = stack::resolve_ports(&requests, inputs.strict_ports, &|name, holder| {
+        held_by_us(ws, name, holder)
+    })?;
+    let port = |name: PortName| {
+        ports
+            .iter()
+            .find(|a| a.name == name.key())
+            .map(|a| a.port)
+            .expect("every port name is resolved")
+    };
+    let cred = |k: &str| creds.get(k).unwrap_or_default().to_string();
+    let host = "127.0.0.1";
+    let (pg_user, pg_db) = ("devenv", "devenv");
+
+    let mut b = Bundle::new();
+    b.set("DEVENV_WORKSPACE", workspace_name(&ws.root));
+    b.set("DEVENV_MODE", "local");
+    b.set("DEVENV_GENERATED_AT", devenv_core::ids::now_rfc3339());
+    b.set("DEVENV_SOURCE", "local-generator");
+    b.set("POSTGRES_HOST", host);
+    b.set("POSTGRES_PORT", port(PortName::Postgres).to_string());
+    b.set("POSTGRES_USER", pg_user);
+    b.set("POSTGRES_PASSWORD", cred("POSTGRES_PASSWORD"));
+    b.set("POSTGRES_DB", pg_db);
+    b.set(
+        "DATABASE_URL",
+        format!(
+            "postgres://{pg_user}:{}@{host}:{}/{pg_db}",
+            cred("POSTGRES_PASSWORD"),
+            port(PortName::Postgres)
+        ),
+    );
+    b.set("REDIS_HOST", host);
+    b.set("REDIS_PORT", port(PortName::Redis).to_string());
+    b.set("REDIS_PASSWORD", cred("REDIS_PASSWORD"));
+    b.set(
+        "REDIS_URL",
+        format!(
+            "redis://:{}@{host}:{}/0",
+            cred("REDIS_PASSWORD"),
+            port(PortName::Redis)
+        ),
+    );
+    b.set(
+        "NATS_URL",
+        format!("nats://{host}:{}", port(PortName::Nats)),
+    );
+    b.set("NATS_USER", "devenv");
+    b.set("NATS_PASSWORD", cred("NATS_PASSWORD"));
+    b.set(
+        "S3_ENDPOINT",
+        format!("http://{host}:{}", port(PortName::S3)),
+    );
+    b.set("S3_REGION", "us-east-1");
+    b.set("S3_ACCESS_KEY", cred("S3_ACCESS_KEY"));
+    b.set("S3_SECRET_KEY", cred("S3_SECRET_KEY"));
+    b.set("S3_BUCKET", "devenv");
+    b.set(
+        "MOCK_INFERENCE_URL",
+        format!("http://{host}:{}", port(PortName::MockInference)),
+    );
+    b.set("MOCK_INFERENCE_MODEL", inputs.model.as_str());
+    for name in PortName::ALL {
+        b.set(port_key(name), port(name).to_string());
+    }
+    Ok(LocalOutcome { bundle: b, ports })
+}
+
+/// The workspace's name: its directory name (DEVENV_WORKSPACE overrides).
+fn workspace_name(root: &Path) -> String {
+    std::env::var("DEVENV_WORKSPACE")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| {
+            root.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "devenv".to_string())
+        })
+}
