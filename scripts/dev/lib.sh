@@ -64,13 +64,32 @@ log_event() {
   printf '%s}\n' "$line" >> "$EVENTS_FILE"
 }
 
-# bin NAME — path of a built workspace binary (make build puts it there).
+# bin NAME — path of a built workspace binary (make build puts it there; DEVENV_BIN_DIR
+# points elsewhere, e.g. the end-to-end tests reuse the checkout's build).
 bin() {
+  local path
+  path="$(bin_optional "$1")" || die "$EXIT_USAGE" "$1 is not built (looked in $(bin_dir))" "run \`make build\`"
+  printf '%s' "$path"
+}
+
+bin_dir() {
+  if [[ -n "${DEVENV_BIN_DIR:-}" ]]; then printf '%s' "$DEVENV_BIN_DIR"; return; fi
   local dir=debug
   [[ "$PROFILE" == release ]] && dir=release
-  local path="${CARGO_TARGET_DIR:-$DEVENV_ROOT/target}/$dir/$1"
-  [[ -x "$path" ]] || die "$EXIT_USAGE" "$1 is not built ($path missing)" "run \`make build\`"
+  printf '%s' "${CARGO_TARGET_DIR:-$DEVENV_ROOT/target}/$dir"
+}
+
+# bin_optional NAME — like bin, but exits 1 quietly when the binary is not built.
+bin_optional() {
+  local path
+  path="$(bin_dir)/$1"
+  [[ -x "$path" ]] || return 1
   printf '%s' "$path"
+}
+
+# set_stage STAGE REASON — moves the workflow state (.devenv/state.json) through devenv-core.
+set_stage() {
+  "$(bin devenv)" state set "$1" --reason "$2" >/dev/null
 }
 
 # runtime — compose when a Docker engine answers, else native (DEVENV_RUNTIME overrides).

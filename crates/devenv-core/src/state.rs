@@ -41,6 +41,7 @@ impl Stage {
                 (Uninitialized, Provisioning)
                     | (Provisioning, Ready)
                     | (Ready, Stopped)
+                    | (Provisioning, Stopped)
                     | (Stopped, Ready)
                     | (Stopped, Provisioning)
                     | (Ready, Provisioning)

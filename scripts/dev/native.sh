@@ -1,0 +1,165 @@
+# shellcheck shell=bash
+# The native runtime: the suite as local processes from installed binaries. Sourced by
+# up.sh / stop.sh; needs lib.sh and a loaded bundle. Data under .devenv/data/<service>,
+# logs under .devenv/logs/<service>.log, pid files under .devenv/run/<service>.pid.
+# Configs holding passwords are written 0600 into .devenv/run so no secret is on a command line
+# (s3s-fs is the exception: it takes keys only as flags; MinIO reads them from the environment).
+
+RUN_DIR="$STATE_DIR/run"
+LOG_DIR="$STATE_DIR/logs"
+DATA_DIR="$STATE_DIR/data"
+NATIVE_SERVICES=(postgres redis nats s3 mock_inference)
+# Outputs of native_up / native_stop for the calling script.
+export STARTED_SERVICES STOPPED_COUNT
+
+native_dirs() { mkdir -p "$RUN_DIR" "$LOG_DIR" "$DATA_DIR"; chmod 700 "$RUN_DIR"; }
+
+# pid_of SERVICE — the recorded pid if that process is alive, else nothing (exit 1).
+pid_of() {
+  local file="$RUN_DIR/$1.pid" pid
+  [[ -f "$file" ]] || return 1
+  pid="$(head -n1 "$file" 2>/dev/null | tr -dc 0-9)"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  printf '%s' "$pid"
+}
+
+# as_pg CMD... — PostgreSQL refuses to run as root: under root, run its tools as `postgres`.
+as_pg() {
+  if [[ $EUID -eq 0 ]]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi
+}
+
+# write_secret_file PATH — stdin to a 0600 file (umask first, so it is never readable by others).
+write_secret_file() { (umask 077 && cat > "$1"); }
+
+# spawn SERVICE CMD... — starts a long-running server detached, logging to its log file.
+spawn() {
+  local svc="$1"; shift
+  setsid "$@" >>"$LOG_DIR/$svc.log" 2>&1 </dev/null &
+  printf '%s\n' "$!" > "$RUN_DIR/$svc.pid"
+}
+
+start_postgres() {
+  local data="$DATA_DIR/postgres" sock="$RUN_DIR/postgres"
+  mkdir -p "$data" "$sock"
+  [[ $EUID -eq 0 ]] && chown postgres:postgres "$data" "$sock"
+  chmod 700 "$data"
+  if [[ ! -f "$data/PG_VERSION" ]]; then
+    command -v initdb >/dev/null || die "$EXIT_USAGE" "initdb not found" "run \`make setup\` (installs postgresql-15)"
+    local pwfile="$RUN_DIR/postgres.pw"
+    printf '%s' "$POSTGRES_PASSWORD" | write_secret_file "$pwfile"
+    [[ $EUID -eq 0 ]] && chown postgres "$pwfile"
+    as_pg initdb -D "$data" -U "$POSTGRES_USER" --auth=scram-sha-256 --pwfile="$pwfile" -E UTF8 >>"$LOG_DIR/postgres.log" 2>&1 \
+      || { rm -f "$pwfile"; die "$EXIT_FAILED" "initdb failed" "see $LOG_DIR/postgres.log; \`make reset\` starts from scratch"; }
+    rm -f "$pwfile"
+    NEEDS_DB=1
+  fi
+  touch "$LOG_DIR/postgres.log"
+  [[ $EUID -eq 0 ]] && chown postgres "$LOG_DIR/postgres.log"
+  as_pg pg_ctl start -D "$data" -l "$LOG_DIR/postgres.log" -w -t 60 -s \
+    -o "-p $POSTGRES_PORT -k $sock -c listen_addresses=127.0.0.1" >/dev/null \
+    || die "$EXIT_FAILED" "postgres did not start" "see $LOG_DIR/postgres.log"
+  head -n1 "$data/postmaster.pid" > "$RUN_DIR/postgres.pid"
+  if [[ "${NEEDS_DB:-0}" == 1 ]]; then
+    PGPASSWORD="$POSTGRES_PASSWORD" psql -X -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d postgres \
+      -c "CREATE DATABASE \"$POSTGRES_DB\"" >/dev/null \
+      || die "$EXIT_FAILED" "could not create database $POSTGRES_DB" "see $LOG_DIR/postgres.log"
+  fi
+}
+
+start_redis() {
+  mkdir -p "$DATA_DIR/redis"
+  write_secret_file "$RUN_DIR/redis.conf" <<CONF
+bind 127.0.0.1
+port $REDIS_PORT
+requirepass "$REDIS_PASSWORD"
+dir $DATA_DIR/redis
+appendonly ${REDIS_APPENDONLY:-yes}
+daemonize no
+logfile ""
+CONF
+  spawn redis redis-server "$RUN_DIR/redis.conf"
+}
+
+start_nats() {
+  mkdir -p "$DATA_DIR/nats"
+  write_secret_file "$RUN_DIR/nats.conf" <<CONF
+listen: "127.0.0.1:$NATS_PORT"
+http: "127.0.0.1:$NATS_MONITOR_PORT"
+authorization {
+  user: "$NATS_USER"
+  password: "$NATS_PASSWORD"
+}
+jetstream {
+  store_dir: "$DATA_DIR/nats"
+}
+CONF
+  spawn nats nats-server -c "$RUN_DIR/nats.conf"
+}
+
+start_s3() {
+  mkdir -p "$DATA_DIR/s3"
+  if command -v minio >/dev/null 2>&1; then
+    MINIO_ROOT_USER="$S3_ACCESS_KEY" MINIO_ROOT_PASSWORD="$S3_SECRET_KEY" \
+      spawn s3 minio server "$DATA_DIR/s3" --address "127.0.0.1:$S3_PORT" --console-address "127.0.0.1:$S3_CONSOLE_PORT" --quiet
+  elif command -v s3s-fs >/dev/null 2>&1; then
+    # s3s-fs has no console; it serves the S3 API only.
+    spawn s3 s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$DATA_DIR/s3"
+  else
+    die "$EXIT_USAGE" "no S3 server: neither minio nor s3s-fs is installed" "run \`make setup\`"
+  fi
+}
+
+start_mock_inference() {
+  local mock
+  mock="$(bin_optional mock-inference)" || { warn "mock-inference is not built; skipping it (run \`make build\`)"; return 0; }
+  MODEL_NAME="$MOCK_INFERENCE_MODEL" spawn mock_inference "$mock" --host 127.0.0.1 --port "$MOCK_INFERENCE_PORT"
+}
+
+# native_up — starts every service that is not running; prints one line per service.
+native_up() {
+  native_dirs
+  local svc pid started=()
+  for svc in "${NATIVE_SERVICES[@]}"; do
+    if pid="$(pid_of "$svc")"; then
+      info "  $svc: already running (pid $pid)"
+      continue
+    fi
+    "start_$svc"
+    started+=("$svc")
+    log_event service_started "service=$svc"
+    info "  $svc: started (pid $(pid_of "$svc" || echo '?'))"
+  done
+  STARTED_SERVICES=("${started[@]}")
+}
+
+# stop_pid SERVICE PID — TERM, then KILL if it has not exited after 10 s.
+stop_pid() {
+  local svc="$1" pid="$2" i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1 # polling the process table for exit; there is no event to wait on
+  done
+  warn "$svc (pid $pid) ignored SIGTERM for 10 s; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+native_stop() {
+  local svc pid stopped=0
+  for svc in "${NATIVE_SERVICES[@]}"; do
+    if ! pid="$(pid_of "$svc")"; then
+      rm -f "$RUN_DIR/$svc.pid"
+      continue
+    fi
+    if [[ "$svc" == postgres ]]; then
+      as_pg pg_ctl stop -D "$DATA_DIR/postgres" -m fast -w -s >/dev/null 2>&1 || stop_pid "$svc" "$pid"
+    else
+      stop_pid "$svc" "$pid"
+    fi
+    rm -f "$RUN_DIR/$svc.pid"
+    log_event service_stopped "service=$svc"
+    info "  $svc: stopped"
+    stopped=$((stopped + 1))
+  done
+  STOPPED_COUNT=$stopped
+}
