@@ -116,3 +116,18 @@ load_bundle() {
   . "$path"
   set +a
 }
+
+# free_port — a loopback port nothing listens on right now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# scratch_workspace DIR — a copy of this checkout's tracked tree (what a fresh clone has) as its
+# own git work tree, with configs/ports.yaml on free ports, for end-to-end tests and benchmarks
+# that must not touch the developer's own stack.
+scratch_workspace() {
+  local dir="$1" name
+  (cd "$DEVENV_ROOT" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$dir"
+  git -C "$dir" init -q
+  for name in postgres redis nats nats_monitor s3 s3_console mock_inference rabbitmq rabbitmq_management; do
+    echo "$name: $(free_port)"
+  done > "$dir/configs/ports.yaml"
+}

@@ -38,15 +38,7 @@ for b in dev-status secrets-sync devenv; do
   [[ -x "$DEVENV_BIN_DIR/$b" ]] || die "$EXIT_USAGE" "$b is not built in $DEVENV_BIN_DIR" "run \`cargo build --workspace\` first"
 done
 
-# A copy of the tracked tree (what a fresh clone has), as its own git work tree.
-(cd "$SRC" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$WORK"
-git -C "$WORK" init -q
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-{
-  for name in postgres redis nats nats_monitor s3 s3_console mock_inference rabbitmq rabbitmq_management; do
-    echo "$name: $(free_port)"
-  done
-} > "$WORK/configs/ports.yaml"
+scratch_workspace "$WORK"
 cd "$WORK"
 bundle_get() { sed -n "s/^$1=//p" .env.local | tr -d "'\""; }
 pids() { cat .devenv/run/*.pid 2>/dev/null | sort | tr '\n' ' '; }
