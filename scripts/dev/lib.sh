@@ -127,6 +127,7 @@ scratch_workspace() {
   local dir="$1" name
   (cd "$DEVENV_ROOT" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$dir"
   git -C "$dir" init -q
+  chmod 755 "$dir" # mktemp makes it 0700; the postgres user must reach .devenv/data (see native.sh)
   for name in postgres redis nats nats_monitor s3 s3_console mock_inference rabbitmq rabbitmq_management; do
     echo "$name: $(free_port)"
   done > "$dir/configs/ports.yaml"

@@ -12,7 +12,9 @@ NATIVE_SERVICES=(postgres redis nats s3 mock_inference)
 # Outputs of native_up / native_stop for the calling script.
 export STARTED_SERVICES STOPPED_COUNT
 
-native_dirs() { mkdir -p "$RUN_DIR" "$LOG_DIR" "$DATA_DIR"; chmod 700 "$RUN_DIR"; }
+# run/ is 0711: the postgres user (see as_pg) must reach its socket directory, but nobody else
+# may list it; the configs inside are 0600 anyway.
+native_dirs() { mkdir -p "$RUN_DIR" "$LOG_DIR" "$DATA_DIR"; chmod 711 "$RUN_DIR"; }
 
 # pid_of SERVICE — the recorded pid if that process is alive, else nothing (exit 1).
 pid_of() {
@@ -43,11 +45,14 @@ start_postgres() {
   mkdir -p "$data" "$sock"
   [[ $EUID -eq 0 ]] && chown postgres:postgres "$data" "$sock"
   chmod 700 "$data"
+  as_pg test -w "$data" || die "$EXIT_USAGE" "the postgres user cannot write $data (PostgreSQL refuses to run as root, so it runs as postgres)" \
+    "make the checkout's parent directories traversable (chmod o+x), or run make up as a normal user"
   if [[ ! -f "$data/PG_VERSION" ]]; then
     command -v initdb >/dev/null || die "$EXIT_USAGE" "initdb not found" "run \`make setup\` (installs postgresql-15)"
-    local pwfile="$RUN_DIR/postgres.pw"
-    printf '%s' "$POSTGRES_PASSWORD" | write_secret_file "$pwfile"
-    [[ $EUID -eq 0 ]] && chown postgres "$pwfile"
+    # initdb reads the password from a file: 0600, owned by the server's user, removed at once.
+    local pwfile="$sock/initdb.pw"
+    # shellcheck disable=SC2016 # $1 is expanded by the inner sh, on purpose
+    printf '%s\n' "$POSTGRES_PASSWORD" | as_pg sh -c 'umask 077 && cat > "$1"' sh "$pwfile"
     as_pg initdb -D "$data" -U "$POSTGRES_USER" --auth=scram-sha-256 --pwfile="$pwfile" -E UTF8 >>"$LOG_DIR/postgres.log" 2>&1 \
       || { rm -f "$pwfile"; die "$EXIT_FAILED" "initdb failed" "see $LOG_DIR/postgres.log; \`make reset\` starts from scratch"; }
     rm -f "$pwfile"

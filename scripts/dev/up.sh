@@ -46,7 +46,8 @@ info "waiting for readiness (timeout ${WAIT_TIMEOUT}s)"
 # The bucket named in the bundle, through the S3 API itself (works for MinIO and s3s-fs alike).
 # Credentials go through curl's config on stdin, never on its command line.
 code="$(curl -sS -o /dev/null -w '%{http_code}' -K - -X PUT "$S3_ENDPOINT/$S3_BUCKET" \
-  --aws-sigv4 "aws:amz:${S3_REGION}:s3" <<<"user = \"$S3_ACCESS_KEY:$S3_SECRET_KEY\"")" \
+  --aws-sigv4 "aws:amz:${S3_REGION}:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+  <<<"user = \"$S3_ACCESS_KEY:$S3_SECRET_KEY\"")" \
   || die "$EXIT_EXTERNAL" "could not reach S3 at $S3_ENDPOINT to create bucket $S3_BUCKET" "see .devenv/logs/s3.log"
 case "$code" in
   200) info "  bucket $S3_BUCKET: created" ;;
