@@ -1,0 +1,593 @@
+//! Configuration: defaults, then the YAML file (`--config`), then environment and flags
+//! (clap gives flags precedence over their environment variables).
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use devenv_core::exit::{self, ExitCoded};
+use serde::Deserialize;
+
+/// The seed Go mock's sentence: the default fixed response.
+pub const DEFAULT_TEXT: &str = "This is a mock response from the development inference engine.";
+pub const DEFAULT_MODEL: &str = "mock-gpt";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}; fix: pass an existing file to --config")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "config file {path} is not valid: {source}; fix: compare it with configs/mock-inference.yaml"
+    )]
+    Parse {
+        path: PathBuf,
+        source: serde_norway::Error,
+    },
+    #[error(
+        "cannot read scenario file {path}: {source}; fix: point response.scenario_file / --scenario at an existing file"
+    )]
+    ScenarioRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "scenario file {path} is not valid: {source}; fix: see the scenario section of crates/mock-inference/README.md"
+    )]
+    ScenarioParse {
+        path: PathBuf,
+        source: serde_norway::Error,
+    },
+    #[error(
+        "scenario file {path}, rule {rule}: {message}; fix: see the scenario section of crates/mock-inference/README.md"
+    )]
+    ScenarioRule {
+        path: PathBuf,
+        rule: usize,
+        message: String,
+    },
+    #[error("invalid setting {name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+impl ExitCoded for ConfigError {
+    fn exit_code(&self) -> u8 {
+        exit::USAGE
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    /// The same text every time (`response.text`).
+    Fixed,
+    /// The last user message (or the prompt) back.
+    Echo,
+    /// Deterministic lorem ipsum from the seed and a hash of the request.
+    Lorem,
+    /// Rules from a scenario file; unmatched requests fall back to `fixed`.
+    Scenario,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencyProfile {
+    /// No artificial latency (load-testing the client, benchmarks).
+    None,
+    /// A small hosted model: 80 ms to first token, 10 ms per token.
+    Fast,
+    /// A large hosted model: 400 ms to first token, 30 ms per token, jitter, prefill, slowdown.
+    Realistic,
+    /// An overloaded server: 1.5 s to first token, 80 ms per token.
+    Slow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricNames {
+    /// vLLM's names (`vllm:…`), what dashboards built for vLLM scrape.
+    Vllm,
+    /// `vllm_…`: the same metrics without the colon Prometheus' linter objects to.
+    Underscore,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    /// Served model ids; the first is the one `MODEL_NAME` sets.
+    pub models: Vec<String>,
+    pub accept_any_model: bool,
+    /// Reject unknown request fields with 400 instead of ignoring them.
+    pub strict: bool,
+    pub max_body_bytes: usize,
+    pub system_fingerprint: String,
+    pub response: ResponseConfig,
+    pub embeddings: EmbeddingsConfig,
+    pub latency: LatencyConfig,
+    pub limits: LimitsConfig,
+    pub faults: FaultsConfig,
+    pub shutdown: ShutdownConfig,
+    pub metrics: MetricsConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8000,
+            models: vec![DEFAULT_MODEL.into()],
+            accept_any_model: false,
+            strict: false,
+            max_body_bytes: 1024 * 1024,
+            system_fingerprint: "fp_devenv_mock".into(),
+            response: ResponseConfig::default(),
+            embeddings: EmbeddingsConfig::default(),
+            latency: LatencyConfig::default(),
+            limits: LimitsConfig::default(),
+            faults: FaultsConfig::default(),
+            shutdown: ShutdownConfig::default(),
+            metrics: MetricsConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResponseConfig {
+    pub mode: ResponseMode,
+    pub text: String,
+    /// Length of lorem responses, in tokens.
+    pub lorem_tokens: usize,
+    /// Default seed of lorem responses when the request has none.
+    pub seed: u64,
+    pub scenario_file: Option<PathBuf>,
+    /// With `tools` and `tool_choice: auto` (or absent), answer with a tool call.
+    pub tool_call_on_auto: bool,
+}
+
+impl Default for ResponseConfig {
+    fn default() -> Self {
+        Self {
+            mode: ResponseMode::Fixed,
+            text: DEFAULT_TEXT.into(),
+            lorem_tokens: 64,
+            seed: 0,
+            scenario_file: None,
+            tool_call_on_auto: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingsConfig {
+    pub dimensions: usize,
+}
+
+impl Default for EmbeddingsConfig {
+    fn default() -> Self {
+        Self { dimensions: 1536 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LatencyConfig {
+    /// A preset; the explicit fields below (when set) override it.
+    pub profile: LatencyProfile,
+    pub ttft_ms: Option<f64>,
+    pub itl_ms: Option<f64>,
+    pub itl_jitter_ms: Option<f64>,
+    pub prefill_us_per_token: Option<f64>,
+    /// Every running request beyond the first multiplies latencies by (1 + this).
+    pub concurrency_slowdown: Option<f64>,
+}
+
+impl Default for LatencyConfig {
+    fn default() -> Self {
+        Self {
+            profile: LatencyProfile::None,
+            ttft_ms: None,
+            itl_ms: None,
+            itl_jitter_ms: None,
+            prefill_us_per_token: None,
+            concurrency_slowdown: None,
+        }
+    }
+}
+
+/// Latency numbers after the preset and overrides are merged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Latency {
+    pub ttft_ms: f64,
+    pub itl_ms: f64,
+    pub itl_jitter_ms: f64,
+    pub prefill_us_per_token: f64,
+    pub concurrency_slowdown: f64,
+}
+
+impl Latency {
+    pub fn is_zero(&self) -> bool {
+        self.ttft_ms == 0.0 && self.itl_ms == 0.0 && self.prefill_us_per_token == 0.0
+    }
+}
+
+impl LatencyConfig {
+    pub fn resolve(&self) -> Latency {
+        let base = match self.profile {
+            LatencyProfile::None => Latency {
+                ttft_ms: 0.0,
+                itl_ms: 0.0,
+                itl_jitter_ms: 0.0,
+                prefill_us_per_token: 0.0,
+                concurrency_slowdown: 0.0,
+            },
+            LatencyProfile::Fast => Latency {
+                ttft_ms: 80.0,
+                itl_ms: 10.0,
+                itl_jitter_ms: 2.0,
+                prefill_us_per_token: 20.0,
+                concurrency_slowdown: 0.005,
+            },
+            LatencyProfile::Realistic => Latency {
+                ttft_ms: 400.0,
+                itl_ms: 30.0,
+                itl_jitter_ms: 8.0,
+                prefill_us_per_token: 100.0,
+                concurrency_slowdown: 0.02,
+            },
+            LatencyProfile::Slow => Latency {
+                ttft_ms: 1500.0,
+                itl_ms: 80.0,
+                itl_jitter_ms: 25.0,
+                prefill_us_per_token: 300.0,
+                concurrency_slowdown: 0.05,
+            },
+        };
+        Latency {
+            ttft_ms: self.ttft_ms.unwrap_or(base.ttft_ms),
+            itl_ms: self.itl_ms.unwrap_or(base.itl_ms),
+            itl_jitter_ms: self.itl_jitter_ms.unwrap_or(base.itl_jitter_ms),
+            prefill_us_per_token: self
+                .prefill_us_per_token
+                .unwrap_or(base.prefill_us_per_token),
+            concurrency_slowdown: self
+                .concurrency_slowdown
+                .unwrap_or(base.concurrency_slowdown),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Requests generating at once; 0 = unlimited.
+    pub max_running: usize,
+    /// Requests waiting for a running slot; beyond it → 429 with Retry-After.
+    pub max_queue: usize,
+    pub retry_after_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_running: 0,
+            max_queue: 0,
+            retry_after_secs: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultsConfig {
+    /// Seed of the fault schedule: request number i gets the same fault in every run.
+    pub seed: Option<u64>,
+    /// Share of requests answered with an error status instead (0..1).
+    pub error_rate: f64,
+    /// Statuses the error rate picks from (429, 500, 503).
+    pub error_statuses: Vec<u16>,
+    /// Share of streams that get an error event at `fault_at_token`.
+    pub stream_error_rate: f64,
+    /// Share of streams whose connection is cut at `fault_at_token`.
+    pub reset_rate: f64,
+    /// Share of streams that stall for `stall_ms` at `fault_at_token`.
+    pub stall_rate: f64,
+    pub fault_at_token: usize,
+    pub stall_ms: u64,
+}
+
+impl Default for FaultsConfig {
+    fn default() -> Self {
+        Self {
+            seed: None,
+            error_rate: 0.0,
+            error_statuses: vec![500],
+            stream_error_rate: 0.0,
+            reset_rate: 0.0,
+            stall_rate: 0.0,
+            fault_at_token: 5,
+            stall_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// After SIGTERM, how long open streams may take to finish.
+    pub drain_deadline_secs: f64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            drain_deadline_secs: 10.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub names: MetricNames,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            names: MetricNames::Vllm,
+        }
+    }
+}
+
+/// Command line. Every setting of the YAML file has a flag and an environment variable.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mock-inference",
+    version,
+    about = "OpenAI-compatible mock inference server"
+)]
+pub struct Cli {
+    /// YAML config file (see configs/mock-inference.yaml); flags and env override it.
+    #[arg(long, env = "MOCK_INFERENCE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[arg(long, env = "MOCK_INFERENCE_HOST")]
+    pub host: Option<String>,
+    #[arg(long, env = "MOCK_INFERENCE_PORT")]
+    pub port: Option<u16>,
+    /// Served model id (repeat for more); `MODEL_NAME` as in the seed's mock.
+    #[arg(long = "model", env = "MODEL_NAME", value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Answer for any model id instead of 404.
+    #[arg(long, env = "MOCK_INFERENCE_ACCEPT_ANY_MODEL")]
+    pub accept_any_model: bool,
+    /// Reject unknown request fields (400) instead of ignoring them.
+    #[arg(long, env = "MOCK_INFERENCE_STRICT")]
+    pub strict: bool,
+    #[arg(long, env = "MOCK_INFERENCE_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    #[arg(long, env = "MOCK_INFERENCE_RESPONSE_MODE", value_enum)]
+    pub response_mode: Option<ResponseMode>,
+    #[arg(long, env = "MOCK_INFERENCE_RESPONSE_TEXT")]
+    pub response_text: Option<String>,
+    #[arg(long, env = "MOCK_INFERENCE_LOREM_TOKENS")]
+    pub lorem_tokens: Option<usize>,
+    /// Scenario file (YAML rules); implies --response-mode scenario.
+    #[arg(long, env = "MOCK_INFERENCE_SCENARIO")]
+    pub scenario: Option<PathBuf>,
+    #[arg(long, env = "MOCK_INFERENCE_EMBEDDING_DIMENSIONS")]
+    pub embedding_dimensions: Option<usize>,
+    #[arg(long, env = "MOCK_INFERENCE_LATENCY_PROFILE", value_enum)]
+    pub latency_profile: Option<LatencyProfile>,
+    #[arg(long, env = "MOCK_INFERENCE_TTFT_MS")]
+    pub ttft_ms: Option<f64>,
+    #[arg(long, env = "MOCK_INFERENCE_ITL_MS")]
+    pub itl_ms: Option<f64>,
+    #[arg(long, env = "MOCK_INFERENCE_ITL_JITTER_MS")]
+    pub itl_jitter_ms: Option<f64>,
+    #[arg(long, env = "MOCK_INFERENCE_PREFILL_US_PER_TOKEN")]
+    pub prefill_us_per_token: Option<f64>,
+    #[arg(long, env = "MOCK_INFERENCE_CONCURRENCY_SLOWDOWN")]
+    pub concurrency_slowdown: Option<f64>,
+    #[arg(long, env = "MOCK_INFERENCE_MAX_RUNNING")]
+    pub max_running: Option<usize>,
+    #[arg(long, env = "MOCK_INFERENCE_MAX_QUEUE")]
+    pub max_queue: Option<usize>,
+    #[arg(long, env = "MOCK_INFERENCE_RETRY_AFTER_SECS")]
+    pub retry_after_secs: Option<u64>,
+    #[arg(long, env = "MOCK_INFERENCE_FAULT_SEED")]
+    pub fault_seed: Option<u64>,
+    #[arg(long, env = "MOCK_INFERENCE_ERROR_RATE")]
+    pub error_rate: Option<f64>,
+    /// Statuses the error rate picks from, comma-separated (429,500,503).
+    #[arg(long, env = "MOCK_INFERENCE_ERROR_STATUSES", value_delimiter = ',')]
+    pub error_statuses: Vec<u16>,
+    #[arg(long, env = "MOCK_INFERENCE_STREAM_ERROR_RATE")]
+    pub stream_error_rate: Option<f64>,
+    #[arg(long, env = "MOCK_INFERENCE_RESET_RATE")]
+    pub reset_rate: Option<f64>,
+    #[arg(long, env = "MOCK_INFERENCE_STALL_RATE")]
+    pub stall_rate: Option<f64>,
+    #[arg(long, env = "MOCK_INFERENCE_FAULT_AT_TOKEN")]
+    pub fault_at_token: Option<usize>,
+    #[arg(long, env = "MOCK_INFERENCE_STALL_MS")]
+    pub stall_ms: Option<u64>,
+    #[arg(long, env = "MOCK_INFERENCE_DRAIN_DEADLINE_SECS")]
+    pub drain_deadline_secs: Option<f64>,
+    #[arg(long, env = "MOCK_INFERENCE_METRIC_NAMES", value_enum)]
+    pub metric_names: Option<MetricNames>,
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "MOCK_INFERENCE_WORKERS")]
+    pub workers: Option<usize>,
+    /// Print the startup line as a JSON document.
+    #[arg(long)]
+    pub json: bool,
+    /// Print nothing on stdout.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// More logging on stderr (-v info, -vv debug).
+    #[arg(long, short, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Config {
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        serde_norway::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Defaults ← file ← env/flags, then validated.
+    pub fn load(cli: &Cli) -> Result<Self, ConfigError> {
+        let mut c = match &cli.config {
+            Some(path) => Self::from_file(path)?,
+            None => Self::default(),
+        };
+        macro_rules! set {
+            ($src:expr, $dst:expr) => {
+                if let Some(v) = $src.clone() {
+                    $dst = v;
+                }
+            };
+        }
+        set!(cli.host, c.host);
+        set!(cli.port, c.port);
+        if !cli.models.is_empty() {
+            // MODEL_NAME names the primary model; the file's other models stay served.
+            let mut models: Vec<String> = cli.models.clone();
+            for m in &c.models {
+                if !models.contains(m) {
+                    models.push(m.clone());
+                }
+            }
+            c.models = models;
+        }
+        c.accept_any_model |= cli.accept_any_model;
+        c.strict |= cli.strict;
+        set!(cli.max_body_bytes, c.max_body_bytes);
+        set!(cli.response_mode, c.response.mode);
+        set!(cli.response_text, c.response.text);
+        set!(cli.lorem_tokens, c.response.lorem_tokens);
+        if let Some(path) = &cli.scenario {
+            c.response.scenario_file = Some(path.clone());
+            c.response.mode = ResponseMode::Scenario;
+        }
+        set!(cli.embedding_dimensions, c.embeddings.dimensions);
+        set!(cli.latency_profile, c.latency.profile);
+        macro_rules! set_opt {
+            ($src:expr, $dst:expr) => {
+                if $src.is_some() {
+                    $dst = $src;
+                }
+            };
+        }
+        set_opt!(cli.ttft_ms, c.latency.ttft_ms);
+        set_opt!(cli.itl_ms, c.latency.itl_ms);
+        set_opt!(cli.itl_jitter_ms, c.latency.itl_jitter_ms);
+        set_opt!(cli.prefill_us_per_token, c.latency.prefill_us_per_token);
+        set_opt!(cli.concurrency_slowdown, c.latency.concurrency_slowdown);
+        set!(cli.max_running, c.limits.max_running);
+        set!(cli.max_queue, c.limits.max_queue);
+        set!(cli.retry_after_secs, c.limits.retry_after_secs);
+        set_opt!(cli.fault_seed, c.faults.seed);
+        set!(cli.error_rate, c.faults.error_rate);
+        if !cli.error_statuses.is_empty() {
+            c.faults.error_statuses = cli.error_statuses.clone();
+        }
+        set!(cli.stream_error_rate, c.faults.stream_error_rate);
+        set!(cli.reset_rate, c.faults.reset_rate);
+        set!(cli.stall_rate, c.faults.stall_rate);
+        set!(cli.fault_at_token, c.faults.fault_at_token);
+        set!(cli.stall_ms, c.faults.stall_ms);
+        set!(cli.drain_deadline_secs, c.shutdown.drain_deadline_secs);
+        set!(cli.metric_names, c.metrics.names);
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |name, message: &str| {
+            Err(ConfigError::Invalid {
+                name,
+                message: message.to_string(),
+            })
+        };
+        if self.models.is_empty() || self.models.iter().any(|m| m.trim().is_empty()) {
+            return invalid(
+                "models",
+                "at least one non-empty model id is needed; set MODEL_NAME or --model",
+            );
+        }
+        for (name, rate) in [
+            ("faults.error_rate", self.faults.error_rate),
+            ("faults.stream_error_rate", self.faults.stream_error_rate),
+            ("faults.reset_rate", self.faults.reset_rate),
+            ("faults.stall_rate", self.faults.stall_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return invalid(name, "a rate is a share between 0 and 1 (e.g. 0.05)");
+            }
+        }
+        if self.faults.stream_error_rate + self.faults.reset_rate + self.faults.stall_rate > 1.0 {
+            return invalid(
+                "faults",
+                "stream_error_rate + reset_rate + stall_rate must not exceed 1",
+            );
+        }
+        if let Some(s) = self
+            .faults
+            .error_statuses
+            .iter()
+            .find(|s| ![429, 500, 503].contains(*s))
+        {
+            return invalid(
+                "faults.error_statuses",
+                &format!("{s} is not one of 429, 500, 503"),
+            );
+        }
+        if self.faults.error_rate > 0.0 && self.faults.error_statuses.is_empty() {
+            return invalid(
+                "faults.error_statuses",
+                "name at least one status when error_rate > 0",
+            );
+        }
+        let lat = self.latency.resolve();
+        for (name, v) in [
+            ("latency.ttft_ms", lat.ttft_ms),
+            ("latency.itl_ms", lat.itl_ms),
+            ("latency.itl_jitter_ms", lat.itl_jitter_ms),
+            ("latency.prefill_us_per_token", lat.prefill_us_per_token),
+            ("latency.concurrency_slowdown", lat.concurrency_slowdown),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return invalid(name, "must be a finite number ≥ 0");
+            }
+        }
+        if self.max_body_bytes < 64 {
+            return invalid("max_body_bytes", "must be at least 64 bytes");
+        }
+        if self.embeddings.dimensions == 0 || self.embeddings.dimensions > 65_536 {
+            return invalid("embeddings.dimensions", "must be between 1 and 65536");
+        }
+        if !self.shutdown.drain_deadline_secs.is_finite() || self.shutdown.drain_deadline_secs < 0.0
+        {
+            return invalid("shutdown.drain_deadline_secs", "must be a number ≥ 0");
+        }
+        if self.response.mode == ResponseMode::Scenario && self.response.scenario_file.is_none() {
+            return invalid(
+                "response.scenario_file",
+                "response mode `scenario` needs a scenario file (--scenario FILE)",
+            );
+        }
+        Ok(())
+    }
+}

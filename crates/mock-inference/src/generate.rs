@@ -1,0 +1,422 @@
+//! What the mock answers: text (fixed, echo, lorem, scenario), tool calls whose arguments
+//! satisfy the tool's JSON schema, JSON for `response_format`, cut by `stop` and `max_tokens`.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::tokenizer;
+
+/// A text split into token pieces, each also JSON-escaped (without quotes) so responses are
+/// assembled by copying bytes.
+#[derive(Debug)]
+pub struct TextPlan {
+    pub pieces: Vec<String>,
+    pub escaped: Vec<String>,
+    pub full_escaped: String,
+}
+
+impl TextPlan {
+    pub fn new(text: &str) -> Self {
+        let pieces = tokenizer::pieces(text);
+        Self::from_pieces(pieces)
+    }
+
+    pub fn from_pieces(pieces: Vec<String>) -> Self {
+        let escaped: Vec<String> = pieces.iter().map(|p| escape(p)).collect();
+        let full_escaped = escaped.concat();
+        Self {
+            pieces,
+            escaped,
+            full_escaped,
+        }
+    }
+
+    pub fn tokens(&self) -> usize {
+        self.pieces.len()
+    }
+
+    /// The first `n` token pieces.
+    pub fn truncated(&self, n: usize) -> Self {
+        Self::from_pieces(self.pieces[..n.min(self.pieces.len())].to_vec())
+    }
+}
+
+/// JSON string escaping without the surrounding quotes.
+pub fn escape(s: &str) -> String {
+    let quoted = serde_json::to_string(s).expect("strings serialise");
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+#[derive(Debug)]
+pub struct ToolCallOut {
+    pub id: String,
+    pub name: String,
+    pub arguments: Arc<TextPlan>,
+}
+
+/// One choice of a response.
+#[derive(Debug)]
+pub struct ChoiceOut {
+    pub text: Option<Arc<TextPlan>>,
+    pub tool_calls: Vec<ToolCallOut>,
+    pub finish_reason: &'static str,
+    /// Leading pieces of `text` that echo the prompt (completions `echo`): not generated.
+    pub echoed_tokens: usize,
+}
+
+impl ChoiceOut {
+    pub fn completion_tokens(&self) -> usize {
+        self.text
+            .as_ref()
+            .map_or(0, |t| t.tokens().saturating_sub(self.echoed_tokens))
+            + self
+                .tool_calls
+                .iter()
+                .map(|c| c.arguments.tokens() + tokenizer::count(&c.name))
+                .sum::<usize>()
+    }
+
+    /// Content token pieces streamed (text pieces, or argument pieces of all calls).
+    pub fn stream_len(&self) -> usize {
+        self.text.as_ref().map_or(0, |t| t.tokens())
+            + self
+                .tool_calls
+                .iter()
+                .map(|c| c.arguments.tokens())
+                .sum::<usize>()
+    }
+}
+
+/// Applies `stop` then `max_tokens` to a text; reuses `plan` when neither cuts it.
+pub fn shape_text(
+    plan: Arc<TextPlan>,
+    stop: &[String],
+    max_tokens: Option<usize>,
+) -> (Arc<TextPlan>, &'static str) {
+    let mut plan = plan;
+    let mut finish = "stop";
+    if !stop.is_empty() {
+        let full = plan.pieces.concat();
+        let cut = stop
+            .iter()
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| full.find(s.as_str()))
+            .min();
+        if let Some(cut) = cut {
+            plan = Arc::new(TextPlan::new(&full[..cut]));
+        }
+    }
+    if let Some(max) = max_tokens
+        && plan.tokens() > max
+    {
+        plan = Arc::new(plan.truncated(max));
+        finish = "length";
+    }
+    (plan, finish)
+}
+
+const LOREM: &[&str] = &[
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "consectetur",
+    "adipiscing",
+    "elit",
+    "sed",
+    "do",
+    "eiusmod",
+    "tempor",
+    "incididunt",
+    "ut",
+    "labore",
+    "et",
+    "dolore",
+    "magna",
+    "aliqua",
+    "enim",
+    "ad",
+    "minim",
+    "veniam",
+    "quis",
+    "nostrud",
+    "exercitation",
+    "ullamco",
+    "laboris",
+    "nisi",
+    "aliquip",
+    "ex",
+    "ea",
+    "commodo",
+    "consequat",
+];
+
+/// SplitMix64: a tiny, well-mixed deterministic generator for seeds and schedules.
+pub fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+pub fn hash_str(s: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// Deterministic lorem ipsum of about `tokens` tokens from a seed and a request hash.
+pub fn lorem(seed: u64, request_hash: u64, tokens: usize) -> String {
+    let mut state = splitmix64(seed ^ request_hash.rotate_left(17));
+    let mut out = String::new();
+    let mut sentence_start = true;
+    let mut words_in_sentence = 0;
+    while tokenizer::count(&out) < tokens {
+        state = splitmix64(state);
+        let word = LOREM[(state % LOREM.len() as u64) as usize];
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if sentence_start {
+            let mut c = word.chars();
+            if let Some(f) = c.next() {
+                out.extend(f.to_uppercase());
+                out.push_str(c.as_str());
+            }
+            sentence_start = false;
+        } else {
+            out.push_str(word);
+        }
+        words_in_sentence += 1;
+        if words_in_sentence >= 6 + (state >> 60) as usize {
+            out.push('.');
+            sentence_start = true;
+            words_in_sentence = 0;
+        }
+    }
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+/// A JSON value that validates against `schema` (the common subset of JSON Schema that
+/// tool and response-format schemas use: type, properties, required, items, enum, const,
+/// anyOf/oneOf/allOf, min/max, minItems, minLength, format, $ref into $defs).
+pub fn example_for_schema(schema: &Value) -> Value {
+    example(schema, schema, 0)
+}
+
+fn example(schema: &Value, root: &Value, depth: usize) -> Value {
+    let Some(s) = schema.as_object() else {
+        return json!("mock");
+    };
+    if depth > 16 {
+        return Value::Null;
+    }
+    if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+        let target = r
+            .strip_prefix("#/")
+            .map(|p| {
+                p.split('/')
+                    .try_fold(root, |v, k| v.get(k))
+                    .unwrap_or(&Value::Null)
+            })
+            .unwrap_or(&Value::Null);
+        return example(target, root, depth + 1);
+    }
+    if let Some(c) = s.get("const") {
+        return c.clone();
+    }
+    if let Some(Value::Array(e)) = s.get("enum")
+        && let Some(first) = e.first()
+    {
+        return first.clone();
+    }
+    if let Some(d) = s.get("default") {
+        return d.clone();
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(alts)) = s.get(key) {
+            // Prefer a non-null alternative: it exercises the client more.
+            let alt = alts
+                .iter()
+                .find(|a| a.get("type").and_then(Value::as_str) != Some("null"))
+                .or(alts.first());
+            if let Some(a) = alt {
+                return example(a, root, depth + 1);
+            }
+        }
+    }
+    if let Some(Value::Array(all)) = s.get("allOf") {
+        let mut merged = Map::new();
+        for part in all {
+            if let Value::Object(o) = example(part, root, depth + 1) {
+                merged.extend(o);
+            }
+        }
+        return Value::Object(merged);
+    }
+    let ty = match s.get("type") {
+        Some(Value::String(t)) => t.as_str(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("null"),
+        _ if s.contains_key("properties") => "object",
+        _ if s.contains_key("items") => "array",
+        _ => "string",
+    };
+    match ty {
+        "object" => {
+            let mut out = Map::new();
+            if let Some(Value::Object(props)) = s.get("properties") {
+                for (k, v) in props {
+                    out.insert(k.clone(), example(v, root, depth + 1));
+                }
+            }
+            Value::Object(out)
+        }
+        "array" => {
+            let min = s.get("minItems").and_then(Value::as_u64).unwrap_or(1);
+            let max = s
+                .get("maxItems")
+                .and_then(Value::as_u64)
+                .unwrap_or(u64::MAX);
+            let n = min.max(1).min(max).min(8);
+            let item = s.get("items").cloned().unwrap_or(json!({"type": "string"}));
+            Value::Array((0..n).map(|_| example(&item, root, depth + 1)).collect())
+        }
+        "integer" => {
+            let lo = number_bound(s, "minimum", "exclusiveMinimum", 1.0).ceil();
+            let hi = number_bound(s, "maximum", "exclusiveMaximum", -1.0).floor();
+            let v = if lo.is_finite() {
+                lo
+            } else if hi.is_finite() {
+                hi.min(42.0)
+            } else {
+                42.0
+            };
+            json!(v as i64)
+        }
+        "number" => {
+            let lo = number_bound(s, "minimum", "exclusiveMinimum", 0.5);
+            let hi = number_bound(s, "maximum", "exclusiveMaximum", -0.5);
+            let v = if lo.is_finite() {
+                lo
+            } else if hi.is_finite() {
+                hi.min(4.2)
+            } else {
+                4.2
+            };
+            json!(v)
+        }
+        "boolean" => json!(true),
+        "null" => Value::Null,
+        _ => {
+            let text = match s.get("format").and_then(Value::as_str) {
+                Some("date-time") => "2024-01-01T00:00:00Z",
+                Some("date") => "2024-01-01",
+                Some("time") => "00:00:00",
+                Some("email") => "mock@example.com",
+                Some("uri") | Some("url") => "https://example.com/mock",
+                Some("uuid") => "00000000-0000-4000-8000-000000000000",
+                _ => "mock",
+            };
+            let min = s.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let max = s
+                .get("maxLength")
+                .and_then(Value::as_u64)
+                .unwrap_or(u64::MAX) as usize;
+            let mut t = text.to_string();
+            while t.len() < min {
+                t.push('x');
+            }
+            if t.len() > max {
+                t.truncate(max);
+            }
+            json!(t)
+        }
+    }
+}
+
+/// The inclusive lower (`step` > 0) or upper (`step` < 0) bound, or ±∞.
+fn number_bound(s: &Map<String, Value>, inclusive: &str, exclusive: &str, step: f64) -> f64 {
+    if let Some(v) = s.get(inclusive).and_then(Value::as_f64) {
+        return v;
+    }
+    if let Some(v) = s.get(exclusive).and_then(Value::as_f64) {
+        return v + step;
+    }
+    f64::INFINITY * -step.signum()
+}
+
+/// OpenAI-style id: prefix and 24 random alphanumerics.
+pub fn random_id(prefix: &str) -> String {
+    use rand::Rng as _;
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let mut id = String::with_capacity(prefix.len() + 24);
+    id.push_str(prefix);
+    for _ in 0..24 {
+        id.push(ALNUM[rng.random_range(0..ALNUM.len())] as char);
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_examples_respect_constraints() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "minLength": 6},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                "days": {"type": "integer", "minimum": 3, "maximum": 10},
+                "ratio": {"type": "number", "exclusiveMinimum": 1},
+                "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+                "when": {"$ref": "#/$defs/ts"},
+                "maybe": {"anyOf": [{"type": "null"}, {"type": "boolean"}]}
+            },
+            "required": ["city"],
+            "$defs": {"ts": {"type": "string", "format": "date-time"}}
+        });
+        let v = example_for_schema(&schema);
+        assert!(v["city"].as_str().unwrap().len() >= 6);
+        assert_eq!(v["unit"], "celsius");
+        assert_eq!(v["days"], 3);
+        assert!(v["ratio"].as_f64().unwrap() > 1.0);
+        assert_eq!(v["tags"].as_array().unwrap().len(), 2);
+        assert_eq!(v["when"], "2024-01-01T00:00:00Z");
+        assert_eq!(v["maybe"], true);
+    }
+
+    #[test]
+    fn lorem_is_deterministic_and_sized() {
+        let a = lorem(7, 42, 30);
+        assert_eq!(a, lorem(7, 42, 30));
+        assert_ne!(a, lorem(8, 42, 30));
+        let n = tokenizer::count(&a);
+        assert!((30..40).contains(&n), "{n} tokens: {a}");
+    }
+
+    #[test]
+    fn stop_and_length_cut() {
+        let plan = Arc::new(TextPlan::new("one two three four five"));
+        let (p, f) = shape_text(plan.clone(), &["three".into()], None);
+        assert_eq!(p.pieces.concat(), "one two ");
+        assert_eq!(f, "stop");
+        let (p, f) = shape_text(plan.clone(), &[], Some(2));
+        assert_eq!(p.tokens(), 2);
+        assert_eq!(f, "length");
+        let (p, _) = shape_text(plan.clone(), &[], Some(100));
+        assert!(Arc::ptr_eq(&p, &plan));
+    }
+}

@@ -1,0 +1,296 @@
+//! Prometheus metrics under vLLM's names, so dashboards and autoscalers built for vLLM work
+//! against the mock. Lock-free atomics on the hot path; text exposition format 0.0.4.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::config::MetricNames;
+
+const TTFT_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+    20.0, 40.0, 80.0,
+];
+const ITL_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0,
+];
+const E2E_BUCKETS: &[f64] = &[
+    0.001, 0.01, 0.1, 0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0,
+    60.0, 120.0,
+];
+
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    sum_nanos: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Self {
+        Self {
+            bounds,
+            counts: (0..bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_nanos: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        // Non-cumulative per bucket; rendering accumulates.
+        if let Some(i) = self.bounds.iter().position(|b| secs <= *b) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum_nanos
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (b, c) in self.bounds.iter().zip(&self.counts) {
+            cumulative += c.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {cumulative}");
+        }
+        let count = self.count.load(Ordering::Relaxed).max(cumulative);
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+    }
+}
+
+/// Why a request finished, the `finished_reason` label of `request_success_total`.
+#[derive(Debug, Clone, Copy)]
+pub enum Finish {
+    Stop,
+    Length,
+    ToolCalls,
+}
+
+impl Finish {
+    pub fn from_reason(r: &str) -> Self {
+        match r {
+            "length" => Finish::Length,
+            "tool_calls" => Finish::ToolCalls,
+            _ => Finish::Stop,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum FaultKind {
+    Status,
+    StreamError,
+    Reset,
+    Stall,
+}
+
+pub struct Metrics {
+    model: String,
+    style: MetricNames,
+    pub ttft: Histogram,
+    pub itl: Histogram,
+    pub e2e: Histogram,
+    pub running: AtomicI64,
+    pub waiting: AtomicI64,
+    pub prompt_tokens: AtomicU64,
+    pub generation_tokens: AtomicU64,
+    success: [AtomicU64; 3],
+    faults: [AtomicU64; 4],
+    rejected: AtomicU64,
+}
+
+impl Metrics {
+    pub fn new(model: &str, style: MetricNames) -> Self {
+        Self {
+            model: model.to_string(),
+            style,
+            ttft: Histogram::new(TTFT_BUCKETS),
+            itl: Histogram::new(ITL_BUCKETS),
+            e2e: Histogram::new(E2E_BUCKETS),
+            running: AtomicI64::new(0),
+            waiting: AtomicI64::new(0),
+            prompt_tokens: AtomicU64::new(0),
+            generation_tokens: AtomicU64::new(0),
+            success: Default::default(),
+            faults: Default::default(),
+            rejected: AtomicU64::new(0),
+        }
+    }
+
+    pub fn success(&self, f: Finish) {
+        self.success[f as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn fault(&self, f: FaultKind) {
+        self.faults[f as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn rejected(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn success_count(&self) -> u64 {
+        self.success.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    fn name(&self, base: &str) -> String {
+        match self.style {
+            MetricNames::Vllm => format!("vllm:{base}"),
+            MetricNames::Underscore => format!("vllm_{base}"),
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        let model = escape_label(&self.model);
+        let labels = format!("model_name=\"{model}\"");
+        let head = |out: &mut String, base: &str, kind: &str, help: &str| -> String {
+            let name = self.name(base);
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            name
+        };
+        let n = head(
+            &mut out,
+            "num_requests_running",
+            "gauge",
+            "Number of requests currently generating.",
+        );
+        let _ = writeln!(
+            out,
+            "{n}{{{labels}}} {}",
+            self.running.load(Ordering::Relaxed).max(0)
+        );
+        let n = head(
+            &mut out,
+            "num_requests_waiting",
+            "gauge",
+            "Number of requests waiting for a running slot.",
+        );
+        let _ = writeln!(
+            out,
+            "{n}{{{labels}}} {}",
+            self.waiting.load(Ordering::Relaxed).max(0)
+        );
+        let n = head(
+            &mut out,
+            "prompt_tokens_total",
+            "counter",
+            "Number of prefill tokens processed.",
+        );
+        let _ = writeln!(
+            out,
+            "{n}{{{labels}}} {}",
+            self.prompt_tokens.load(Ordering::Relaxed)
+        );
+        let n = head(
+            &mut out,
+            "generation_tokens_total",
+            "counter",
+            "Number of generation tokens processed.",
+        );
+        let _ = writeln!(
+            out,
+            "{n}{{{labels}}} {}",
+            self.generation_tokens.load(Ordering::Relaxed)
+        );
+        let n = head(
+            &mut out,
+            "request_success_total",
+            "counter",
+            "Count of successfully processed requests.",
+        );
+        for (reason, c) in ["stop", "length", "tool_calls"].iter().zip(&self.success) {
+            let _ = writeln!(
+                out,
+                "{n}{{{labels},finished_reason=\"{reason}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        let n = head(
+            &mut out,
+            "time_to_first_token_seconds",
+            "histogram",
+            "Histogram of time to first token in seconds.",
+        );
+        self.ttft.render(&mut out, &n, &labels);
+        let n = head(
+            &mut out,
+            "inter_token_latency_seconds",
+            "histogram",
+            "Histogram of inter-token latency in seconds.",
+        );
+        self.itl.render(&mut out, &n, &labels);
+        let n = head(
+            &mut out,
+            "e2e_request_latency_seconds",
+            "histogram",
+            "Histogram of end to end request latency in seconds.",
+        );
+        self.e2e.render(&mut out, &n, &labels);
+        // The mock's own counters, beside vLLM's.
+        let _ = writeln!(
+            out,
+            "# HELP mock_inference_faults_injected_total Faults injected, by kind."
+        );
+        let _ = writeln!(out, "# TYPE mock_inference_faults_injected_total counter");
+        for (kind, c) in ["status", "stream_error", "reset", "stall"]
+            .iter()
+            .zip(&self.faults)
+        {
+            let _ = writeln!(
+                out,
+                "mock_inference_faults_injected_total{{{labels},kind=\"{kind}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP mock_inference_rejected_total Requests refused with 429 because the running limit and queue were full."
+        );
+        let _ = writeln!(out, "# TYPE mock_inference_rejected_total counter");
+        let _ = writeln!(
+            out,
+            "mock_inference_rejected_total{{{labels}}} {}",
+            self.rejected.load(Ordering::Relaxed)
+        );
+        out
+    }
+}
+
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_is_cumulative() {
+        let m = Metrics::new("m", MetricNames::Vllm);
+        m.ttft.observe(Duration::from_millis(3));
+        m.ttft.observe(Duration::from_millis(30));
+        let text = m.render();
+        assert!(
+            text.contains(
+                "vllm:time_to_first_token_seconds_bucket{model_name=\"m\",le=\"0.005\"} 1"
+            )
+        );
+        assert!(
+            text.contains(
+                "vllm:time_to_first_token_seconds_bucket{model_name=\"m\",le=\"0.04\"} 2"
+            )
+        );
+        assert!(text.contains("vllm:time_to_first_token_seconds_count{model_name=\"m\"} 2"));
+    }
+}

@@ -1,0 +1,921 @@
+//! HTTP layer: routes, admission (running limit + queue), faults, latency, and the response
+//! writers. Responses are assembled by copying pre-escaped bytes; nothing on the hot path
+//! builds a `serde_json::Value`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use crate::config::{Config, Latency, ResponseMode};
+use crate::error::ApiError;
+use crate::generate::{self, ChoiceOut, TextPlan, ToolCallOut, escape, splitmix64};
+use crate::metrics::{FaultKind, Finish, Metrics};
+use crate::request::{self, ChatRequest, CompletionRequest, PromptItem, ToolMode};
+use crate::scenario::Scenario;
+use crate::stream::{self, StreamKind, StreamPlan};
+use crate::tokenizer;
+
+/// Shared state of the server.
+pub struct App {
+    pub cfg: Config,
+    pub latency: Latency,
+    pub metrics: Metrics,
+    fixed: Arc<TextPlan>,
+    scenario: Option<Scenario>,
+    limiter: Option<Limiter>,
+    fault_seed: u64,
+    request_seq: AtomicU64,
+    pub draining: AtomicBool,
+    /// `created` of every model object: the server's start.
+    started: u64,
+    models_body: Bytes,
+    escaped_models: Vec<String>,
+}
+
+struct Limiter {
+    slots: Arc<Semaphore>,
+    max_queue: usize,
+    waiting: AtomicUsize,
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl App {
+    pub fn new(cfg: Config) -> Result<Self, crate::config::ConfigError> {
+        let scenario = match (&cfg.response.mode, &cfg.response.scenario_file) {
+            (ResponseMode::Scenario, Some(path)) => Some(Scenario::load(path)?),
+            _ => None,
+        };
+        let limiter = (cfg.limits.max_running > 0).then(|| Limiter {
+            slots: Arc::new(Semaphore::new(cfg.limits.max_running)),
+            max_queue: cfg.limits.max_queue,
+            waiting: AtomicUsize::new(0),
+        });
+        let started = unix_now();
+        let models_body = Bytes::from(
+            serde_json::to_vec(&serde_json::json!({
+                "object": "list",
+                "data": cfg.models.iter().map(|m| model_object(m, started)).collect::<Vec<_>>(),
+            }))
+            .expect("JSON values serialise"),
+        );
+        let fault_seed = cfg.faults.seed.unwrap_or_else(rand::random);
+        Ok(Self {
+            latency: cfg.latency.resolve(),
+            metrics: Metrics::new(&cfg.models[0], cfg.metrics.names),
+            fixed: Arc::new(TextPlan::new(&cfg.response.text)),
+            escaped_models: cfg.models.iter().map(|m| escape(m)).collect(),
+            scenario,
+            limiter,
+            fault_seed,
+            request_seq: AtomicU64::new(0),
+            draining: AtomicBool::new(false),
+            started,
+            models_body,
+            cfg,
+        })
+    }
+
+    /// The model id echoed in responses, escaped; 404 unless served or `accept_any_model`.
+    fn model(&self, requested: &str) -> Result<String, ApiError> {
+        if let Some(i) = self.cfg.models.iter().position(|m| m == requested) {
+            return Ok(self.escaped_models[i].clone());
+        }
+        if self.cfg.accept_any_model {
+            return Ok(escape(requested));
+        }
+        Err(ApiError::model_not_found(requested))
+    }
+}
+
+fn model_object(id: &str, created: u64) -> serde_json::Value {
+    serde_json::json!({"id": id, "object": "model", "created": created, "owned_by": "devenv"})
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/models", get(models))
+        .route("/v1/models/{*id}", get(model_by_id))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/version", get(version))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(uri.path())
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::method_not_allowed(method.as_str(), uri.path())
+}
+
+fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+async fn health() -> Response {
+    json_response(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
+}
+
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    if app.draining.load(Ordering::Relaxed) {
+        json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Bytes::from_static(br#"{"status":"draining"}"#),
+        )
+    } else {
+        json_response(StatusCode::OK, Bytes::from_static(br#"{"status":"ready"}"#))
+    }
+}
+
+async fn version(State(app): State<Arc<App>>) -> Response {
+    let body = serde_json::json!({
+        "name": "mock-inference",
+        "version": env!("CARGO_PKG_VERSION"),
+        "tokenizer": tokenizer::NAME,
+        "models": app.cfg.models,
+        "system_fingerprint": app.cfg.system_fingerprint,
+    });
+    json_response(StatusCode::OK, body.to_string())
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let mut r = Response::new(Body::from(app.metrics.render()));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+async fn models(State(app): State<Arc<App>>) -> Response {
+    json_response(StatusCode::OK, app.models_body.clone())
+}
+
+async fn model_by_id(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    if app.cfg.models.contains(&id) || app.cfg.accept_any_model {
+        json_response(StatusCode::OK, model_object(&id, app.started).to_string())
+    } else {
+        ApiError::model_not_found(&id).into_response()
+    }
+}
+
+// ---------------------------------------------------------------- body, faults, admission
+
+async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let limit = app.cfg.max_body_bytes;
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > limit
+    {
+        return Err(ApiError::too_large(limit));
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // A length-limit error is the only one that carries this type in its chain.
+        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = src {
+            if s.is::<http_body_util::LengthLimitError>() {
+                return ApiError::too_large(limit);
+            }
+            src = s.source();
+        }
+        ApiError::invalid(format!("Could not read the request body: {e}"))
+    })
+}
+
+/// A fault decided for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    Status(u16),
+    /// Error event after this many content tokens.
+    StreamError(usize),
+    /// Connection cut after this many content tokens.
+    Reset(usize),
+    /// Pause this long after this many content tokens.
+    Stall(usize, Duration),
+}
+
+/// `X-Mock-Fault`: `429`, `500`, `503`, `error[@K]`, `reset[@K]`, `stall[@K[:MS]]`.
+pub fn parse_fault_header(v: &str, default_k: usize, default_stall: Duration) -> Option<Fault> {
+    let v = v.trim();
+    match v {
+        "429" => return Some(Fault::Status(429)),
+        "500" => return Some(Fault::Status(500)),
+        "503" => return Some(Fault::Status(503)),
+        "none" => return Some(Fault::None),
+        _ => {}
+    }
+    let (kind, rest) = v.split_once('@').unwrap_or((v, ""));
+    let (k, ms) = rest.split_once(':').unwrap_or((rest, ""));
+    let k = if k.is_empty() {
+        default_k
+    } else {
+        k.parse().ok()?
+    };
+    match kind {
+        "error" if ms.is_empty() => Some(Fault::StreamError(k)),
+        "reset" if ms.is_empty() => Some(Fault::Reset(k)),
+        "stall" => {
+            let d = if ms.is_empty() {
+                default_stall
+            } else {
+                Duration::from_millis(ms.parse().ok()?)
+            };
+            Some(Fault::Stall(k, d))
+        }
+        _ => None,
+    }
+}
+
+impl App {
+    fn decide_fault(&self, headers: &HeaderMap) -> Result<Fault, ApiError> {
+        let f = &self.cfg.faults;
+        let stall = Duration::from_millis(f.stall_ms);
+        if let Some(v) = headers.get("x-mock-fault") {
+            let text = v.to_str().unwrap_or("");
+            return parse_fault_header(text, f.fault_at_token, stall).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "Invalid X-Mock-Fault header '{text}': use 429, 500, 503, error[@K], reset[@K] or stall[@K[:MS]]."
+                ))
+                .param("X-Mock-Fault")
+                .code("invalid_value")
+            });
+        }
+        if f.error_rate == 0.0
+            && f.stream_error_rate == 0.0
+            && f.reset_rate == 0.0
+            && f.stall_rate == 0.0
+        {
+            return Ok(Fault::None);
+        }
+        // Request number i draws from splitmix(seed, i): the same schedule in every run.
+        let i = self.request_seq.fetch_add(1, Ordering::Relaxed);
+        let r = splitmix64(self.fault_seed ^ splitmix64(i));
+        let u1 = unit(r);
+        if u1 < f.error_rate {
+            let pick = splitmix64(r) as usize % f.error_statuses.len();
+            return Ok(Fault::Status(f.error_statuses[pick]));
+        }
+        let u2 = unit(splitmix64(r ^ 0xA5A5));
+        let k = f.fault_at_token;
+        Ok(if u2 < f.stream_error_rate {
+            Fault::StreamError(k)
+        } else if u2 < f.stream_error_rate + f.reset_rate {
+            Fault::Reset(k)
+        } else if u2 < f.stream_error_rate + f.reset_rate + f.stall_rate {
+            Fault::Stall(k, stall)
+        } else {
+            Fault::None
+        })
+    }
+
+    /// Waits for a running slot (or refuses with 429 when the queue is full).
+    async fn admit(self: &Arc<Self>) -> Result<Running, ApiError> {
+        let permit = match &self.limiter {
+            None => None,
+            Some(l) => match l.slots.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    if l.waiting.fetch_add(1, Ordering::AcqRel) >= l.max_queue {
+                        l.waiting.fetch_sub(1, Ordering::AcqRel);
+                        self.metrics.rejected();
+                        return Err(ApiError::queue_full(self.cfg.limits.retry_after_secs));
+                    }
+                    self.metrics.waiting.fetch_add(1, Ordering::Relaxed);
+                    // Decrements even when the client goes away while queued.
+                    let _queued = WaitingGuard(self.clone());
+                    let p = l.slots.clone().acquire_owned().await;
+                    Some(p.expect("the semaphore is never closed"))
+                }
+            },
+        };
+        let running = self.metrics.running.fetch_add(1, Ordering::Relaxed) + 1;
+        Ok(Running {
+            app: self.clone(),
+            _permit: permit,
+            slowdown: 1.0 + self.latency.concurrency_slowdown * (running - 1).max(0) as f64,
+        })
+    }
+}
+
+fn unit(r: u64) -> f64 {
+    (r >> 11) as f64 / (1u64 << 53) as f64
+}
+
+struct WaitingGuard(Arc<App>);
+
+impl Drop for WaitingGuard {
+    fn drop(&mut self) {
+        self.0.metrics.waiting.fetch_sub(1, Ordering::Relaxed);
+        if let Some(l) = &self.0.limiter {
+            l.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// A request holding a running slot; the gauge drops with it (also on client disconnect).
+pub struct Running {
+    pub app: Arc<App>,
+    _permit: Option<OwnedSemaphorePermit>,
+    /// Latency multiplier from the requests running beside this one.
+    pub slowdown: f64,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.app.metrics.running.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn ms(v: f64) -> Duration {
+    Duration::from_secs_f64((v / 1000.0).max(0.0))
+}
+
+// ---------------------------------------------------------------- chat
+
+/// What a scenario (or nothing) decided before generation.
+enum Plan {
+    Text(Arc<TextPlan>),
+    Tool {
+        name: String,
+        arguments: Option<serde_json::Value>,
+    },
+}
+
+async fn chat(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    match chat_inner(app, headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn chat_inner(app: Arc<App>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let start = Instant::now();
+    let bytes = read_body(&app, &headers, body).await?;
+    let req = request::parse_chat(&bytes, app.cfg.strict)?;
+    let model = app.model(&req.model)?;
+    let fault = app.decide_fault(&headers)?;
+    if let Fault::Status(s) = fault {
+        app.metrics.fault(FaultKind::Status);
+        return Err(ApiError::fault(s, app.cfg.limits.retry_after_secs));
+    }
+    let mut extra_delay = Duration::ZERO;
+    let mut plan = None;
+    if let Some(sc) = &app.scenario
+        && let Some(action) = sc.answer(&req.model, req.last_user_text())
+    {
+        extra_delay = Duration::from_millis(action.delay_ms.unwrap_or(0));
+        if let Some(e) = action.error {
+            tokio::time::sleep(extra_delay).await;
+            let mut err = ApiError::fault(e.status, app.cfg.limits.retry_after_secs);
+            err.status =
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if (400..500).contains(&e.status) && e.status != 429 {
+                err.kind = "invalid_request_error";
+                err.code = None;
+            }
+            if let Some(m) = e.message {
+                err.message = m;
+            }
+            return Err(err);
+        }
+        if let Some(t) = action.tool_call {
+            plan = Some(Plan::Tool {
+                name: t.name,
+                arguments: t.arguments,
+            });
+        } else if let Some(t) = action.text {
+            plan = Some(Plan::Text(Arc::new(TextPlan::new(&t))));
+        }
+    }
+    let running = app.admit().await?;
+
+    let prompt_tokens = tokenizer::chat_prompt_tokens(req.messages.iter().map(|m| {
+        (
+            m.role.as_str(),
+            m.content.as_ref().map_or("", |c| c.text.as_str()),
+            m.name.as_deref(),
+        )
+    }));
+    let choices = chat_choices(&app, &req, plan);
+    let include_usage = req.include_usage();
+    let sp = StreamPlan {
+        kind: StreamKind::Chat,
+        id: generate::random_id("chatcmpl-"),
+        created: unix_now(),
+        model,
+        choices,
+        prompt_tokens,
+        include_usage,
+        fault,
+        extra_delay,
+        seed: req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed),
+        start,
+    };
+    if req.stream() {
+        Ok(stream::respond(running, sp))
+    } else {
+        non_stream(running, sp).await
+    }
+}
+
+fn chat_choices(app: &App, req: &ChatRequest, plan: Option<Plan>) -> Vec<ChoiceOut> {
+    let n = req.n();
+    let max_tokens = req.max_tokens();
+    let tool_mode = req.tool_mode();
+    let tools = req.tools.as_deref().unwrap_or(&[]);
+    let wants_tool = match tool_mode {
+        ToolMode::None => None,
+        ToolMode::Auto if !app.cfg.response.tool_call_on_auto => None,
+        ToolMode::Auto | ToolMode::Required => Some(0),
+        ToolMode::Named(i) => Some(i),
+    };
+    let tool_call = |name: &str, args: Option<serde_json::Value>| -> ChoiceOut {
+        let args = args.unwrap_or_else(|| {
+            tools
+                .iter()
+                .find(|t| t.function.name == name)
+                .and_then(|t| t.function.parameters.as_ref())
+                .map(generate::example_for_schema)
+                .unwrap_or_else(|| serde_json::json!({}))
+        });
+        let text = serde_json::to_string(&args).expect("JSON values serialise");
+        ChoiceOut {
+            text: None,
+            tool_calls: vec![ToolCallOut {
+                id: generate::random_id("call_"),
+                name: name.to_string(),
+                arguments: Arc::new(TextPlan::new(&text)),
+            }],
+            finish_reason: "tool_calls",
+            echoed_tokens: 0,
+        }
+    };
+    let request_hash = || {
+        let mut h = 0u64;
+        for m in &req.messages {
+            h = splitmix64(
+                h ^ generate::hash_str(m.content.as_ref().map_or("", |c| c.text.as_str())),
+            );
+        }
+        h
+    };
+    (0..n)
+        .map(|i| {
+            match &plan {
+                Some(Plan::Tool { name, arguments }) => return tool_call(name, arguments.clone()),
+                Some(Plan::Text(_)) => {}
+                None => {
+                    if let Some(t) = wants_tool.and_then(|i| tools.get(i)) {
+                        return tool_call(&t.function.name, None);
+                    }
+                }
+            }
+            let base: Arc<TextPlan> = if let Some(Plan::Text(t)) = &plan {
+                t.clone()
+            } else if let Some(rf) = req.response_format.as_ref().filter(|rf| rf.kind != "text") {
+                let value = match rf.json_schema.as_ref().and_then(|j| j.schema.as_ref()) {
+                    Some(schema) if rf.kind == "json_schema" => {
+                        generate::example_for_schema(schema)
+                    }
+                    _ => serde_json::json!({"response": app.cfg.response.text}),
+                };
+                Arc::new(TextPlan::new(
+                    &serde_json::to_string(&value).expect("JSON values serialise"),
+                ))
+            } else {
+                match app.cfg.response.mode {
+                    ResponseMode::Echo => Arc::new(TextPlan::new(req.last_user_text())),
+                    ResponseMode::Lorem => {
+                        let seed = req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed);
+                        Arc::new(TextPlan::new(&generate::lorem(
+                            seed.wrapping_add(i as u64),
+                            request_hash(),
+                            app.cfg.response.lorem_tokens,
+                        )))
+                    }
+                    ResponseMode::Fixed | ResponseMode::Scenario => app.fixed.clone(),
+                }
+            };
+            let (text, finish) = generate::shape_text(base, req.stop(), max_tokens);
+            ChoiceOut {
+                text: Some(text),
+                tool_calls: Vec::new(),
+                finish_reason: finish,
+                echoed_tokens: 0,
+            }
+        })
+        .collect()
+}
+
+/// Simulated time a whole non-streamed answer takes.
+fn non_stream_delay(
+    lat: &Latency,
+    slowdown: f64,
+    prompt_tokens: usize,
+    tokens: usize,
+) -> (Duration, Duration) {
+    let ttft = ms(lat.ttft_ms + lat.prefill_us_per_token * prompt_tokens as f64 / 1000.0)
+        .mul_f64(slowdown);
+    let rest = ms(lat.itl_ms * tokens.saturating_sub(1) as f64).mul_f64(slowdown);
+    (ttft, rest)
+}
+
+async fn non_stream(running: Running, sp: StreamPlan) -> Result<Response, ApiError> {
+    let app = running.app.clone();
+    let completion_tokens: usize = sp.choices.iter().map(ChoiceOut::completion_tokens).sum();
+    let (ttft, rest) = non_stream_delay(
+        &app.latency,
+        running.slowdown,
+        sp.prompt_tokens,
+        completion_tokens,
+    );
+    let wait = ttft + rest + sp.extra_delay;
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+    let body = match sp.kind {
+        StreamKind::Chat => chat_body(&app, &sp, completion_tokens),
+        StreamKind::Completion => completion_body(&app, &sp, completion_tokens),
+    };
+    let m = &app.metrics;
+    m.ttft.observe(ttft + sp.extra_delay);
+    m.e2e.observe(sp.start.elapsed());
+    m.prompt_tokens
+        .fetch_add(sp.prompt_tokens as u64, Ordering::Relaxed);
+    m.generation_tokens
+        .fetch_add(completion_tokens as u64, Ordering::Relaxed);
+    m.success(Finish::from_reason(sp.choices[0].finish_reason));
+    drop(running);
+    Ok(json_response(StatusCode::OK, body))
+}
+
+pub fn push_u64(buf: &mut Vec<u8>, v: u64) {
+    buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+pub fn push_usage(buf: &mut Vec<u8>, prompt: usize, completion: usize, chat: bool) {
+    buf.extend_from_slice(b"\"usage\":{\"prompt_tokens\":");
+    push_u64(buf, prompt as u64);
+    buf.extend_from_slice(b",\"completion_tokens\":");
+    push_u64(buf, completion as u64);
+    buf.extend_from_slice(b",\"total_tokens\":");
+    push_u64(buf, (prompt + completion) as u64);
+    if chat {
+        buf.extend_from_slice(b",\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}");
+    }
+    buf.push(b'}');
+}
+
+fn chat_body(app: &App, sp: &StreamPlan, completion_tokens: usize) -> Bytes {
+    let content_len: usize = sp
+        .choices
+        .iter()
+        .map(|c| c.text.as_ref().map_or(64, |t| t.full_escaped.len()))
+        .sum();
+    let mut b = Vec::with_capacity(640 + content_len + sp.choices.len() * 160);
+    b.extend_from_slice(b"{\"id\":\"");
+    b.extend_from_slice(sp.id.as_bytes());
+    b.extend_from_slice(b"\",\"object\":\"chat.completion\",\"created\":");
+    push_u64(&mut b, sp.created);
+    b.extend_from_slice(b",\"model\":\"");
+    b.extend_from_slice(sp.model.as_bytes());
+    b.extend_from_slice(b"\",\"choices\":[");
+    for (i, c) in sp.choices.iter().enumerate() {
+        if i > 0 {
+            b.push(b',');
+        }
+        b.extend_from_slice(b"{\"index\":");
+        push_u64(&mut b, i as u64);
+        b.extend_from_slice(b",\"message\":{\"role\":\"assistant\",\"content\":");
+        match &c.text {
+            Some(t) => {
+                b.push(b'"');
+                b.extend_from_slice(t.full_escaped.as_bytes());
+                b.push(b'"');
+            }
+            None => b.extend_from_slice(b"null"),
+        }
+        if !c.tool_calls.is_empty() {
+            b.extend_from_slice(b",\"tool_calls\":[");
+            for (j, call) in c.tool_calls.iter().enumerate() {
+                if j > 0 {
+                    b.push(b',');
+                }
+                b.extend_from_slice(b"{\"id\":\"");
+                b.extend_from_slice(call.id.as_bytes());
+                b.extend_from_slice(b"\",\"type\":\"function\",\"function\":{\"name\":\"");
+                b.extend_from_slice(escape(&call.name).as_bytes());
+                b.extend_from_slice(b"\",\"arguments\":\"");
+                b.extend_from_slice(escape(&call.arguments.pieces.concat()).as_bytes());
+                b.extend_from_slice(b"\"}}");
+            }
+            b.push(b']');
+        }
+        b.extend_from_slice(
+            b",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"",
+        );
+        b.extend_from_slice(c.finish_reason.as_bytes());
+        b.extend_from_slice(b"\"}");
+    }
+    b.extend_from_slice(b"],");
+    push_usage(&mut b, sp.prompt_tokens, completion_tokens, true);
+    b.extend_from_slice(b",\"service_tier\":\"default\",\"system_fingerprint\":\"");
+    b.extend_from_slice(escape(&app.cfg.system_fingerprint).as_bytes());
+    b.extend_from_slice(b"\"}");
+    Bytes::from(b)
+}
+
+// ---------------------------------------------------------------- completions
+
+async fn completions(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    match completions_inner(app, headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn completions_inner(
+    app: Arc<App>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let start = Instant::now();
+    let bytes = read_body(&app, &headers, body).await?;
+    let req = request::parse_completion(&bytes, app.cfg.strict)?;
+    let model = app.model(&req.model)?;
+    let fault = app.decide_fault(&headers)?;
+    if let Fault::Status(s) = fault {
+        app.metrics.fault(FaultKind::Status);
+        return Err(ApiError::fault(s, app.cfg.limits.retry_after_secs));
+    }
+    let running = app.admit().await?;
+    let (choices, prompt_tokens) = completion_choices(&app, &req);
+    let sp = StreamPlan {
+        kind: StreamKind::Completion,
+        id: generate::random_id("cmpl-"),
+        created: unix_now(),
+        model,
+        choices,
+        prompt_tokens,
+        include_usage: req.include_usage(),
+        fault,
+        extra_delay: Duration::ZERO,
+        seed: req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed),
+        start,
+    };
+    if req.stream() {
+        Ok(stream::respond(running, sp))
+    } else {
+        non_stream(running, sp).await
+    }
+}
+
+fn completion_choices(app: &App, req: &CompletionRequest) -> (Vec<ChoiceOut>, usize) {
+    let mut prompt_tokens = 0;
+    let mut choices = Vec::new();
+    let echo = req.echo.unwrap_or(false);
+    for item in req.prompt.items() {
+        let prompt_text: std::borrow::Cow<str> = match item {
+            PromptItem::Text(t) => {
+                prompt_tokens += tokenizer::count(t);
+                t.into()
+            }
+            PromptItem::Tokens(t) => {
+                prompt_tokens += t.len();
+                tokenizer::decode_lossy(t).into()
+            }
+        };
+        for i in 0..req.n() {
+            let base = match app.cfg.response.mode {
+                ResponseMode::Echo => Arc::new(TextPlan::new(&prompt_text)),
+                ResponseMode::Lorem => {
+                    let seed = req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed);
+                    Arc::new(TextPlan::new(&generate::lorem(
+                        seed.wrapping_add(i as u64),
+                        generate::hash_str(&prompt_text),
+                        app.cfg.response.lorem_tokens,
+                    )))
+                }
+                ResponseMode::Scenario => match app
+                    .scenario
+                    .as_ref()
+                    .and_then(|s| s.answer(&req.model, &prompt_text))
+                {
+                    Some(a) if a.text.is_some() => {
+                        Arc::new(TextPlan::new(a.text.as_deref().unwrap_or("")))
+                    }
+                    _ => app.fixed.clone(),
+                },
+                ResponseMode::Fixed => app.fixed.clone(),
+            };
+            let (mut text, finish) = generate::shape_text(base, req.stop(), Some(req.max_tokens()));
+            let mut echoed_tokens = 0;
+            if echo {
+                // The prompt leads the text but does not count as completion tokens.
+                let mut pieces = tokenizer::pieces(&prompt_text);
+                echoed_tokens = pieces.len();
+                pieces.extend(text.pieces.iter().cloned());
+                text = Arc::new(TextPlan::from_pieces(pieces));
+            }
+            choices.push(ChoiceOut {
+                text: Some(text),
+                tool_calls: Vec::new(),
+                finish_reason: finish,
+                echoed_tokens,
+            });
+        }
+    }
+    (choices, prompt_tokens)
+}
+
+fn completion_body(app: &App, sp: &StreamPlan, completion_tokens: usize) -> Bytes {
+    let mut b = Vec::with_capacity(
+        512 + sp
+            .choices
+            .iter()
+            .map(|c| c.text.as_ref().map_or(0, |t| t.full_escaped.len()) + 96)
+            .sum::<usize>(),
+    );
+    b.extend_from_slice(b"{\"id\":\"");
+    b.extend_from_slice(sp.id.as_bytes());
+    b.extend_from_slice(b"\",\"object\":\"text_completion\",\"created\":");
+    push_u64(&mut b, sp.created);
+    b.extend_from_slice(b",\"model\":\"");
+    b.extend_from_slice(sp.model.as_bytes());
+    b.extend_from_slice(b"\",\"system_fingerprint\":\"");
+    b.extend_from_slice(escape(&app.cfg.system_fingerprint).as_bytes());
+    b.extend_from_slice(b"\",\"choices\":[");
+    for (i, c) in sp.choices.iter().enumerate() {
+        if i > 0 {
+            b.push(b',');
+        }
+        b.extend_from_slice(b"{\"text\":\"");
+        if let Some(t) = &c.text {
+            b.extend_from_slice(t.full_escaped.as_bytes());
+        }
+        b.extend_from_slice(b"\",\"index\":");
+        push_u64(&mut b, i as u64);
+        b.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":\"");
+        b.extend_from_slice(c.finish_reason.as_bytes());
+        b.extend_from_slice(b"\"}");
+    }
+    b.extend_from_slice(b"],");
+    push_usage(&mut b, sp.prompt_tokens, completion_tokens, false);
+    b.push(b'}');
+    Bytes::from(b)
+}
+
+// ---------------------------------------------------------------- embeddings
+
+async fn embeddings(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    match embeddings_inner(app, headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn embeddings_inner(
+    app: Arc<App>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let start = Instant::now();
+    let bytes = read_body(&app, &headers, body).await?;
+    let req = request::parse_embeddings(&bytes, app.cfg.strict, app.cfg.embeddings.dimensions)?;
+    let model = app.model(&req.model)?;
+    let fault = app.decide_fault(&headers)?;
+    if let Fault::Status(s) = fault {
+        app.metrics.fault(FaultKind::Status);
+        return Err(ApiError::fault(s, app.cfg.limits.retry_after_secs));
+    }
+    let running = app.admit().await?;
+    let dims = req
+        .dimensions
+        .map_or(app.cfg.embeddings.dimensions, |d| d as usize);
+    let mut prompt_tokens = 0;
+    let mut data = Vec::new();
+    for (i, item) in req.input.items().into_iter().enumerate() {
+        let h = match item {
+            PromptItem::Text(t) => {
+                prompt_tokens += tokenizer::count(t);
+                generate::hash_str(t)
+            }
+            PromptItem::Tokens(t) => {
+                prompt_tokens += t.len();
+                t.iter().fold(0x5151u64, |h, x| splitmix64(h ^ *x as u64))
+            }
+        };
+        let v = embedding(h, dims);
+        let embedding = if req.base64() {
+            use base64::Engine as _;
+            let raw: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            serde_json::Value::from(base64::engine::general_purpose::STANDARD.encode(raw))
+        } else {
+            serde_json::Value::from(v)
+        };
+        data.push(serde_json::json!({"object": "embedding", "index": i, "embedding": embedding}));
+    }
+    let body = serde_json::json!({
+        "object": "list",
+        "data": data,
+        "model": serde_json::Value::String(req.model.clone()),
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+    });
+    let _ = model;
+    let lat = &app.latency;
+    let wait = ms(lat.ttft_ms + lat.prefill_us_per_token * prompt_tokens as f64 / 1000.0)
+        .mul_f64(running.slowdown);
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+    let m = &app.metrics;
+    m.prompt_tokens
+        .fetch_add(prompt_tokens as u64, Ordering::Relaxed);
+    m.e2e.observe(start.elapsed());
+    m.success(Finish::Stop);
+    Ok(json_response(
+        StatusCode::OK,
+        serde_json::to_vec(&body).expect("JSON values serialise"),
+    ))
+}
+
+/// A deterministic unit vector for an input hash: same input, same embedding.
+pub fn embedding(hash: u64, dims: usize) -> Vec<f32> {
+    let mut state = hash;
+    let mut v: Vec<f32> = (0..dims)
+        .map(|_| {
+            state = splitmix64(state);
+            (unit(state) * 2.0 - 1.0) as f32
+        })
+        .collect();
+    let norm = v
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::MIN_POSITIVE);
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_header_syntax() {
+        let d = Duration::from_millis(100);
+        assert_eq!(parse_fault_header("503", 5, d), Some(Fault::Status(503)));
+        assert_eq!(
+            parse_fault_header("error@3", 5, d),
+            Some(Fault::StreamError(3))
+        );
+        assert_eq!(parse_fault_header("reset", 5, d), Some(Fault::Reset(5)));
+        assert_eq!(
+            parse_fault_header("stall@2:50", 5, d),
+            Some(Fault::Stall(2, Duration::from_millis(50)))
+        );
+        assert_eq!(parse_fault_header("explode", 5, d), None);
+        assert_eq!(parse_fault_header("error@x", 5, d), None);
+    }
+
+    #[test]
+    fn embeddings_are_unit_and_stable() {
+        let a = embedding(42, 64);
+        assert_eq!(a, embedding(42, 64));
+        let norm: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4);
+    }
+}

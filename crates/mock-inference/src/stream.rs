@@ -1,0 +1,409 @@
+//! Server-Sent Events exactly as OpenAI sends them: a role delta, content (or tool-call
+//! argument) deltas, a finish chunk per choice, the usage chunk when
+//! `stream_options.include_usage`, then `data: [DONE]`. Token times follow an absolute
+//! schedule (first token + k·ITL + jitter), so sleeps never accumulate drift.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use futures::stream;
+use http::{HeaderValue, StatusCode, header};
+use tokio::time::Instant;
+
+use crate::generate::{ChoiceOut, escape, splitmix64};
+use crate::metrics::{FaultKind, Finish};
+use crate::server::{Fault, Running, push_u64, push_usage};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    Chat,
+    Completion,
+}
+
+/// Everything a response needs, streamed or not.
+pub struct StreamPlan {
+    pub kind: StreamKind,
+    pub id: String,
+    pub created: u64,
+    /// Escaped model id.
+    pub model: String,
+    pub choices: Vec<ChoiceOut>,
+    pub prompt_tokens: usize,
+    pub include_usage: bool,
+    pub fault: Fault,
+    /// Scenario delay before the first token.
+    pub extra_delay: Duration,
+    pub seed: u64,
+    pub start: Instant,
+}
+
+enum Phase {
+    /// Waiting for the first token; then role chunk + token 0.
+    First,
+    Tokens,
+    Finish,
+    Done,
+}
+
+struct Job {
+    running: Running,
+    plan: StreamPlan,
+    /// `data: {"id":…,"object":…,"created":…,"model":…,` shared by every chunk.
+    head: Vec<u8>,
+    step: usize,
+    steps: usize,
+    phase: Phase,
+    next_at: Instant,
+    /// The schedule without jitter.
+    base_at: Instant,
+    last_token_at: Option<Instant>,
+    itl: Duration,
+    jitter_ms: f64,
+    rng: u64,
+    fault_fired: bool,
+    generated: usize,
+}
+
+pub fn respond(running: Running, plan: StreamPlan) -> Response {
+    let lat = running.app.latency;
+    let slowdown = running.slowdown;
+    let ttft = Duration::from_secs_f64(
+        ((lat.ttft_ms + lat.prefill_us_per_token * plan.prompt_tokens as f64 / 1000.0) / 1000.0)
+            .max(0.0),
+    )
+    .mul_f64(slowdown)
+        + plan.extra_delay;
+    let itl = Duration::from_secs_f64((lat.itl_ms / 1000.0).max(0.0)).mul_f64(slowdown);
+    let steps = plan
+        .choices
+        .iter()
+        .map(ChoiceOut::stream_len)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let mut head = Vec::with_capacity(200);
+    head.extend_from_slice(b"data: {\"id\":\"");
+    head.extend_from_slice(plan.id.as_bytes());
+    head.extend_from_slice(match plan.kind {
+        StreamKind::Chat => b"\",\"object\":\"chat.completion.chunk\",\"created\":",
+        StreamKind::Completion => b"\",\"object\":\"text_completion\",\"created\":",
+    });
+    push_u64(&mut head, plan.created);
+    head.extend_from_slice(b",\"model\":\"");
+    head.extend_from_slice(plan.model.as_bytes());
+    head.extend_from_slice(b"\",\"system_fingerprint\":\"");
+    head.extend_from_slice(escape(&running.app.cfg.system_fingerprint).as_bytes());
+    head.extend_from_slice(b"\",");
+    let job = Job {
+        next_at: plan.start + ttft,
+        base_at: plan.start + ttft,
+        rng: splitmix64(plan.seed ^ 0x5EED),
+        jitter_ms: lat.itl_jitter_ms * slowdown,
+        head,
+        step: 0,
+        steps,
+        phase: Phase::First,
+        last_token_at: None,
+        itl,
+        fault_fired: false,
+        generated: 0,
+        running,
+        plan,
+    };
+    let no_wait = ttft.is_zero() && itl.is_zero() && job.plan.fault == Fault::None;
+    let body = if no_wait {
+        // Nothing to wait for: the whole event stream in one write.
+        let mut job = job;
+        let mut all = Vec::with_capacity(512 * (job.steps + 4));
+        while let Some(Ok(chunk)) = job.next_sync() {
+            all.extend_from_slice(&chunk);
+        }
+        Body::from(all)
+    } else {
+        Body::from_stream(stream::unfold(job, |mut job| async move {
+            let item = job.next().await?;
+            Some((item, job))
+        }))
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = StatusCode::OK;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    r
+}
+
+impl Job {
+    async fn next(&mut self) -> Option<Result<Bytes, std::io::Error>> {
+        if matches!(self.phase, Phase::First | Phase::Tokens) {
+            if let Some(item) = self.fault_now().await {
+                return item;
+            }
+            tokio::time::sleep_until(self.next_at).await;
+        }
+        self.next_sync()
+    }
+
+    /// Fires the request's mid-stream fault when its token comes. `Some(None)` ends the
+    /// stream; `Some(Some(..))` is the item to send.
+    async fn fault_now(&mut self) -> Option<Option<Result<Bytes, std::io::Error>>> {
+        let at = match self.plan.fault {
+            Fault::StreamError(k) | Fault::Reset(k) | Fault::Stall(k, _) => k,
+            _ => return None,
+        };
+        if self.fault_fired || self.step != at.min(self.steps) {
+            return None;
+        }
+        self.fault_fired = true;
+        let metrics = &self.running.app.metrics;
+        match self.plan.fault {
+            Fault::StreamError(_) => {
+                metrics.fault(FaultKind::StreamError);
+                self.phase = Phase::Done;
+                Some(Some(Ok(Bytes::from_static(
+                    b"data: {\"error\":{\"message\":\"The server had an error while processing your request. (injected mid-stream fault)\",\"type\":\"server_error\",\"param\":null,\"code\":\"internal_error\"}}\n\n",
+                ))))
+            }
+            Fault::Reset(_) => {
+                metrics.fault(FaultKind::Reset);
+                self.phase = Phase::Done;
+                // An error from the body makes hyper drop the connection mid-response.
+                Some(Some(Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected connection reset",
+                ))))
+            }
+            Fault::Stall(_, d) => {
+                metrics.fault(FaultKind::Stall);
+                tokio::time::sleep(d).await;
+                // The schedule resumes after the stall.
+                self.next_at = Instant::now();
+                self.base_at = self.next_at;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn chunk_open(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(b"\"choices\":[");
+    }
+
+    fn chunk_close(&self, out: &mut Vec<u8>) {
+        if self.plan.include_usage {
+            out.extend_from_slice(b"],\"usage\":null}\n\n");
+        } else {
+            out.extend_from_slice(b"]}\n\n");
+        }
+    }
+
+    /// The role delta of every choice (a tool call's id and name ride on it, as OpenAI's do).
+    fn role_events(&self, out: &mut Vec<u8>) {
+        if self.plan.kind != StreamKind::Chat {
+            return;
+        }
+        for (i, c) in self.plan.choices.iter().enumerate() {
+            self.chunk_open(out);
+            out.extend_from_slice(b"{\"index\":");
+            push_u64(out, i as u64);
+            out.extend_from_slice(b",\"delta\":{\"role\":\"assistant\",");
+            match c.tool_calls.first() {
+                Some(call) => {
+                    out.extend_from_slice(
+                        b"\"content\":null,\"tool_calls\":[{\"index\":0,\"id\":\"",
+                    );
+                    out.extend_from_slice(call.id.as_bytes());
+                    out.extend_from_slice(b"\",\"type\":\"function\",\"function\":{\"name\":\"");
+                    out.extend_from_slice(escape(&call.name).as_bytes());
+                    out.extend_from_slice(b"\",\"arguments\":\"\"}}]");
+                }
+                None => out.extend_from_slice(b"\"content\":\"\""),
+            }
+            out.extend_from_slice(b",\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}");
+            self.chunk_close(out);
+        }
+    }
+
+    /// One event per choice that has a token at `step`.
+    fn token_events(&self, out: &mut Vec<u8>, step: usize) -> usize {
+        let mut sent = 0;
+        for (i, c) in self.plan.choices.iter().enumerate() {
+            let piece = piece_at(c, step);
+            if piece.is_none() {
+                continue;
+            }
+            self.chunk_open(out);
+            match self.plan.kind {
+                StreamKind::Chat => {
+                    out.extend_from_slice(b"{\"index\":");
+                    push_u64(out, i as u64);
+                    out.extend_from_slice(b",\"delta\":{");
+                    match (piece, c.tool_calls.first()) {
+                        (Some(Piece::Text(p)), _) => {
+                            out.extend_from_slice(b"\"content\":\"");
+                            out.extend_from_slice(p.as_bytes());
+                            out.extend_from_slice(b"\"");
+                        }
+                        (Some(Piece::Args(p)), _) => {
+                            out.extend_from_slice(
+                                b"\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"",
+                            );
+                            out.extend_from_slice(p.as_bytes());
+                            out.extend_from_slice(b"\"}}]");
+                        }
+                        _ => out.extend_from_slice(b"\"content\":\"\""),
+                    }
+                    out.extend_from_slice(b"},\"logprobs\":null,\"finish_reason\":null}");
+                }
+                StreamKind::Completion => {
+                    out.extend_from_slice(b"{\"text\":\"");
+                    if let Some(Piece::Text(p)) = piece {
+                        out.extend_from_slice(p.as_bytes());
+                    }
+                    out.extend_from_slice(b"\",\"index\":");
+                    push_u64(out, i as u64);
+                    out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":null}");
+                }
+            }
+            self.chunk_close(out);
+            if piece.is_some() {
+                sent += 1;
+            }
+        }
+        sent
+    }
+
+    fn finish_events(&self, out: &mut Vec<u8>) {
+        for (i, c) in self.plan.choices.iter().enumerate() {
+            self.chunk_open(out);
+            match self.plan.kind {
+                StreamKind::Chat => {
+                    out.extend_from_slice(b"{\"index\":");
+                    push_u64(out, i as u64);
+                    out.extend_from_slice(b",\"delta\":{},\"logprobs\":null,\"finish_reason\":\"");
+                }
+                StreamKind::Completion => {
+                    out.extend_from_slice(b"{\"text\":\"\",\"index\":");
+                    push_u64(out, i as u64);
+                    out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":\"");
+                }
+            }
+            out.extend_from_slice(c.finish_reason.as_bytes());
+            out.extend_from_slice(b"\"}");
+            self.chunk_close(out);
+        }
+        if self.plan.include_usage {
+            self.chunk_open(out);
+            out.extend_from_slice(b"],");
+            let completion: usize = self
+                .plan
+                .choices
+                .iter()
+                .map(ChoiceOut::completion_tokens)
+                .sum();
+            push_usage(
+                out,
+                self.plan.prompt_tokens,
+                completion,
+                self.plan.kind == StreamKind::Chat,
+            );
+            out.extend_from_slice(b"}\n\n");
+        }
+        out.extend_from_slice(b"data: [DONE]\n\n");
+    }
+
+    /// The next chunk, assuming its time has come.
+    fn next_sync(&mut self) -> Option<Result<Bytes, std::io::Error>> {
+        let mut out = Vec::with_capacity(256 * self.plan.choices.len());
+        let metrics = &self.running.app.metrics;
+        match self.phase {
+            Phase::First | Phase::Tokens => {
+                let first = matches!(self.phase, Phase::First);
+                let now = Instant::now();
+                if first {
+                    metrics.ttft.observe(now - self.plan.start);
+                } else if let Some(prev) = self.last_token_at {
+                    metrics.itl.observe(now - prev);
+                }
+                self.last_token_at = Some(now);
+                if first {
+                    self.role_events(&mut out);
+                }
+                self.generated += self.token_events(&mut out, self.step);
+                self.step += 1;
+                self.phase = if self.step >= self.steps {
+                    Phase::Finish
+                } else {
+                    Phase::Tokens
+                };
+                self.advance();
+            }
+            Phase::Finish => {
+                self.finish_events(&mut out);
+                self.phase = Phase::Done;
+                let m = metrics;
+                m.e2e.observe(self.plan.start.elapsed());
+                m.prompt_tokens.fetch_add(
+                    self.plan.prompt_tokens as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                let completion: usize = self
+                    .plan
+                    .choices
+                    .iter()
+                    .map(ChoiceOut::completion_tokens)
+                    .sum();
+                m.generation_tokens
+                    .fetch_add(completion as u64, std::sync::atomic::Ordering::Relaxed);
+                m.success(Finish::from_reason(self.plan.choices[0].finish_reason));
+            }
+            Phase::Done => return None,
+        }
+        Some(Ok(Bytes::from(out)))
+    }
+
+    /// Moves the schedule one inter-token gap on, with uniform jitter in ±`itl_jitter_ms`
+    /// drawn from the request's seed. Jitter is applied around the unjittered schedule, so
+    /// it never accumulates.
+    fn advance(&mut self) {
+        self.base_at += self.itl;
+        self.next_at = self.base_at;
+        if self.jitter_ms == 0.0 {
+            return;
+        }
+        self.rng = splitmix64(self.rng);
+        let u = (self.rng >> 11) as f64 / (1u64 << 53) as f64;
+        let j = (u * 2.0 - 1.0) * self.jitter_ms / 1000.0;
+        if j >= 0.0 {
+            self.next_at += Duration::from_secs_f64(j);
+        } else {
+            self.next_at = self
+                .base_at
+                .checked_sub(Duration::from_secs_f64(-j))
+                .unwrap_or(self.base_at);
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Piece<'a> {
+    Text(&'a str),
+    Args(&'a str),
+}
+
+fn piece_at(c: &ChoiceOut, step: usize) -> Option<Piece<'_>> {
+    if let Some(t) = &c.text {
+        return t.escaped.get(step).map(|p| Piece::Text(p.as_str()));
+    }
+    c.tool_calls
+        .first()
+        .and_then(|call| call.arguments.escaped.get(step))
+        .map(|p| Piece::Args(p.as_str()))
+}
