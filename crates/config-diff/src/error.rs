@@ -1,0 +1,91 @@
+//! Everything that stops config-diff before it can report: each error names the input and
+//! the fix, and maps to an exit code from devenv-core (all of them are usage/configuration
+//! errors: the checked environments could not even be read).
+
+use std::path::PathBuf;
+
+use devenv_core::exit::{self, ExitCoded};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}; check the path")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}:{line}:{column}: malformed YAML: {message}; fix the syntax at line {line}, column {column}"
+    )]
+    Yaml {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error(
+        "{path}: required variable `{name}` is not set ({message}); set it in an env file (--env-file) or the description's `variables`"
+    )]
+    RequiredVariable {
+        path: PathBuf,
+        name: String,
+        message: String,
+    },
+    #[error("{path}:{line}: {message}")]
+    Line {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    pub fn invalid(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn read(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Read {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A serde_norway error, with the line and column it carries (1-based).
+    pub fn yaml(path: impl Into<PathBuf>, err: &serde_norway::Error) -> Self {
+        let (line, column) = err
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        let mut message = err.to_string();
+        // serde_norway appends " at line L column C"; the prefix already says where.
+        if let Some(pos) = message.find(" at line ") {
+            message.truncate(pos);
+        }
+        Error::Yaml {
+            path: path.into(),
+            line,
+            column,
+            message,
+        }
+    }
+}
+
+impl ExitCoded for Error {
+    fn exit_code(&self) -> u8 {
+        exit::USAGE
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,121 @@
+//! Command line of `dev-status`. Other scripts rely on these flags (`scripts/dev/up.sh`,
+//! `scripts/dev/status.sh`); README.md documents them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use devenv_core::paths::Mode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dev-status",
+    version,
+    about = "Health of the devenv dependency suite: every check speaks its protocol",
+    after_help = "Exit codes: 0 healthy (degraded allowed unless --strict), 1 unhealthy, \
+                  2 bad configuration, 4 --wait timed out."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub check: CheckArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// More logs on stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Can this machine run the stack? CPU, memory, disk, Docker, binaries, ports.
+    Preflight(PreflightArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PreflightArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct OutputArgs {
+    /// One JSON document on stdout (the default when no format flag is given).
+    #[arg(long, global = true, conflicts_with_all = ["human", "quiet"])]
+    pub json: bool,
+    /// A table for people (colours unless NO_COLOR is set).
+    #[arg(long, global = true, conflicts_with = "quiet")]
+    pub human: bool,
+    /// Nothing on stdout; only the exit code tells.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// The secrets bundle to read [default: <workspace>/.env.local, or .env.linode with --mode remote].
+    #[arg(long, value_name = "PATH", env = "DEVENV_ENV_FILE")]
+    pub env_file: Option<PathBuf>,
+
+    /// Which bundle to read when --env-file is not given.
+    #[arg(long, value_enum, default_value = "local", env = "MODE")]
+    pub mode: ModeArg,
+
+    /// Extra HTTP checks and per-component thresholds [default: <workspace>/configs/health.yaml if present].
+    #[arg(long, value_name = "PATH", env = "DEVENV_HEALTH_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Poll until every component is ready, printing a line as each one becomes ready.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// With --wait: give up after this many seconds (exit 4).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub timeout: f64,
+
+    /// Re-check every N seconds until interrupted.
+    #[arg(long, value_name = "N", conflicts_with = "wait")]
+    pub watch: Option<f64>,
+
+    /// With --watch: stop after this many refreshes.
+    #[arg(long, value_name = "COUNT", requires = "watch")]
+    pub count: Option<u64>,
+
+    /// Check only these components (comma separated).
+    #[arg(long, value_delimiter = ',', value_name = "a,b")]
+    pub only: Vec<String>,
+
+    /// Do not check these components (comma separated).
+    #[arg(long, value_delimiter = ',', value_name = "c")]
+    pub skip: Vec<String>,
+
+    /// Treat degraded as a failure (exit 1).
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Answers slower than this are `degraded` [default: 2000, or the component's `threshold_ms`].
+    #[arg(long, value_name = "N")]
+    pub threshold_ms: Option<u64>,
+
+    /// A probe still unanswered after this long is `unhealthy`/`timeout` [default: the threshold].
+    #[arg(long, value_name = "N")]
+    pub probe_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ModeArg {
+    Local,
+    Remote,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Local => Mode::Local,
+            ModeArg::Remote => Mode::Remote,
+        }
+    }
+}

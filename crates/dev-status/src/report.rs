@@ -1,0 +1,123 @@
+//! The status document (JSON) and the table (human), and what they mean for the exit code.
+
+use devenv_core::exit;
+use devenv_core::output::{self, Style, pad};
+use serde_json::{Value, json};
+
+use crate::probe::{Outcome, State};
+
+/// The state of the whole stack: the worst of its components (skipped ones do not count).
+pub fn overall(outcomes: &[Outcome]) -> State {
+    if outcomes.iter().any(|o| o.state == State::Unhealthy) {
+        State::Unhealthy
+    } else if outcomes.iter().any(|o| o.state == State::Degraded) {
+        State::Degraded
+    } else {
+        State::Healthy
+    }
+}
+
+/// 0 healthy (degraded too unless `strict`), 1 anything unhealthy.
+pub fn exit_code(outcomes: &[Outcome], strict: bool) -> u8 {
+    match overall(outcomes) {
+        State::Unhealthy => exit::FAILED,
+        State::Degraded if strict => exit::FAILED,
+        _ => exit::OK,
+    }
+}
+
+/// The versioned JSON document (`kind: "status"`); `extra` fields are appended (e.g. `wait`).
+pub fn document(
+    outcomes: &[Outcome],
+    checked_at: &str,
+    duration_ms: u64,
+    env_file: &str,
+    extra: Value,
+) -> Value {
+    let mut body = json!({
+        "checked_at": checked_at,
+        "overall": overall(outcomes).as_str(),
+        "duration_ms": duration_ms,
+        "env_file": env_file,
+        "components": outcomes,
+    });
+    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    output::document("status", body)
+}
+
+/// The table: one row per component, then the overall line.
+pub fn table(outcomes: &[Outcome], duration_ms: u64, style: Style) -> Vec<String> {
+    let name_width = outcomes
+        .iter()
+        .map(|o| o.component.len())
+        .max()
+        .unwrap_or(9)
+        .max(9)
+        + 2;
+    let mut lines = vec![style.bold(&format!(
+        "{}{}{}{}",
+        pad("COMPONENT", name_width),
+        pad("STATE", 11),
+        pad("LATENCY", 10),
+        "DETAIL"
+    ))];
+    for o in outcomes {
+        let state = paint(style, o.state, o.state.as_str());
+        let latency = o
+            .latency_ms
+            .map_or("-".to_string(), |ms| format!("{ms} ms"));
+        let detail = match (o.class, &o.endpoint) {
+            (Some(class), _) => format!("{}: {}", class.as_str(), o.message),
+            (None, Some(endpoint)) if o.state != State::Skipped => {
+                format!("{endpoint} — {}", o.message)
+            }
+            _ => o.message.clone(),
+        };
+        let detail = if o.state == State::Skipped {
+            style.dim(&detail)
+        } else {
+            detail
+        };
+        lines.push(format!(
+            "{}{}{}{}",
+            pad(&o.component, name_width),
+            pad(&state, 11),
+            pad(&latency, 10),
+            detail
+        ));
+    }
+    let state = overall(outcomes);
+    let counted: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.state != State::Skipped)
+        .collect();
+    let bad = counted
+        .iter()
+        .filter(|o| o.state == State::Unhealthy)
+        .count();
+    let slow = counted
+        .iter()
+        .filter(|o| o.state == State::Degraded)
+        .count();
+    let summary = match state {
+        State::Unhealthy => format!("{bad} of {} unhealthy", counted.len()),
+        State::Degraded => format!("{slow} of {} degraded", counted.len()),
+        _ => format!("{} of {} healthy", counted.len(), counted.len()),
+    };
+    lines.push(format!(
+        "overall: {} ({summary}) in {duration_ms} ms",
+        paint(style, state, state.as_str())
+    ));
+    lines
+}
+
+fn paint(style: Style, state: State, text: &str) -> String {
+    match state {
+        State::Healthy => style.green(text),
+        State::Degraded => style.yellow(text),
+        State::Unhealthy => style.red(text),
+        State::Skipped => style.dim(text),
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# make parity: how does this laptop's environment differ from staging, and does it matter?
+# Local = dev/compose.local.yaml (+ dev/compose.override.yaml when present) + the bundle;
+# reference = configs/parity/staging.yaml, graded by configs/parity/rules.yaml with the expected
+# differences of configs/parity/baseline.yaml accepted. The JSON report is saved under
+# reports/config-diffs/. FAIL_ON=minor|major|incompatible (default incompatible) sets when
+# this exits 1; ARGS passes more flags (e.g. ARGS=--json).
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$DEVENV_ROOT"
+
+config_diff="$(bin config-diff)"
+bundle="$(bundle_path)"
+[[ -f "$bundle" ]] || die "$EXIT_USAGE" "$bundle does not exist: the local side is interpolated from it" "run \`make secrets-sync\` first"
+[[ -f dev/compose.local.yaml ]] || die "$EXIT_USAGE" "dev/compose.local.yaml is missing" "restore it from git (\`git checkout dev/compose.local.yaml\`)"
+
+files=(-f dev/compose.local.yaml)
+[[ -f dev/compose.override.yaml ]] && files+=(-f dev/compose.override.yaml)
+fail_on="${FAIL_ON:-incompatible}"
+case "$fail_on" in
+  minor|major|incompatible) ;;
+  *) die "$EXIT_USAGE" "FAIL_ON=$fail_on is not a severity" "use FAIL_ON=minor, major or incompatible" ;;
+esac
+# shellcheck disable=SC2206 # ARGS is a list of flags, split on purpose
+extra=(${ARGS:-})
+
+log_event parity_started "fail_on=$fail_on"
+set +e
+"$config_diff" diff "${files[@]}" --env-file "$bundle" configs/parity/staging.yaml \
+  --rules configs/parity/rules.yaml --baseline configs/parity/baseline.yaml \
+  --save --fail-on "$fail_on" "${extra[@]}"
+rc=$?
+set -e
+log_event parity_finished "exit_code=$rc"
+case "$rc" in
+  0) ok "parity: no differences at or above $fail_on (expected ones are in configs/parity/baseline.yaml)" ;;
+  1) die "$EXIT_FAILED" "parity: differences at or above $fail_on (listed above)" "apply each recommendation, or accept an expected difference in configs/parity/baseline.yaml" ;;
+  *) die "$rc" "parity: config-diff could not compare (exit $rc)" "fix the file named in the error above" ;;
+esac
