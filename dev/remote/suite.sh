@@ -11,7 +11,7 @@
 #   suite.sh prepare SERVICE | run SERVICE | post-start SERVICE     (for systemd units)
 #
 # Configuration (environment, with the defaults a Linode workspace uses):
-#   DEVENV_BUNDLE      /etc/devenv/.env.linode   the bundle secrets-sync wrote (0600)
+#   DEVENV_BUNDLE      /opt/devenv/.env.linode   the bundle secrets-sync wrote (0600)
 #   DEVENV_STATE_DIR   /var/lib/devenv           data/<service>, run/<service>.pid, conf/
 #   DEVENV_LOG_DIR     /var/log/devenv           <service>.log (process supervisor)
 #   DEVENV_LISTEN      the bundle's POSTGRES_HOST (the VLAN address); services also listen
@@ -21,7 +21,7 @@
 #   DEVENV_READY_TIMEOUT 30 (seconds `up` waits for every service)
 set -euo pipefail
 
-BUNDLE="${DEVENV_BUNDLE:-/etc/devenv/.env.linode}"
+BUNDLE="${DEVENV_BUNDLE:-/opt/devenv/.env.linode}"
 STATE_DIR="${DEVENV_STATE_DIR:-/var/lib/devenv}"
 LOG_DIR="${DEVENV_LOG_DIR:-/var/log/devenv}"
 SERVICES="${DEVENV_SERVICES:-postgres redis nats s3 mock-inference}"
@@ -63,6 +63,9 @@ as_service_user() {
   # PostgreSQL refuses to run as root; systemd runs it as User=devenv, a root shell as postgres.
   if [[ $EUID -eq 0 ]]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi
 }
+
+# unit_name SERVICE — its systemd unit (dev/systemd/).
+unit_name() { if [[ "$1" == mock-inference ]]; then printf 'mock-inference.service'; else printf 'devenv-%s.service' "$1"; fi; }
 
 data_dir() { printf '%s/data/%s' "$STATE_DIR" "$1"; }
 
@@ -209,8 +212,8 @@ logs() {
   local lines="${1:-100}" only="${2:-}" svc
   [[ "$lines" =~ ^[0-9]+$ ]] || die 2 "LINES must be a number, got '$lines'" "e.g. suite.sh logs 200 redis"
   if [[ "$(supervisor)" == systemd ]]; then
-    if [[ -n "$only" ]]; then journalctl --no-pager -n "$lines" -u "devenv-$only.service"
-    else journalctl --no-pager -n "$lines" -u 'devenv-*'; fi
+    if [[ -n "$only" ]]; then journalctl --no-pager -n "$lines" -u "$(unit_name "$only")"
+    else journalctl --no-pager -n "$lines" -u 'devenv-*' -u mock-inference.service; fi
     return
   fi
   for svc in ${only:-$SERVICES}; do

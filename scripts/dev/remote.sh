@@ -303,7 +303,7 @@ EOF
     sleep 5
   done
   # The bundle is written on the host by secrets-sync (Vault), renewed by its timer.
-  ssh -i "$SSH_KEY" -o BatchMode=yes "$SSH_USER@$host" sudo systemctl start devenv-secrets-sync.service devenv.target \
+  ssh -i "$SSH_KEY" -o BatchMode=yes "$SSH_USER@$host" sudo systemctl start secrets-sync.service devenv.target \
     || die "$EXIT_EXTERNAL" "could not start the suite on $host" "ssh $SSH_USER@$host sudo journalctl -u 'devenv-*'"
   remote_event remote_up_done "host=$host"
   ok "remote workspace $(workspace_id) is up at $host; \`make remote-status\` checks it"
