@@ -3,6 +3,7 @@
 //! output rules, correlation ids, the workflow state and the event stream.
 
 pub mod bundle;
+pub mod bundle_expiry;
 pub mod credentials;
 pub mod events;
 pub mod exit;

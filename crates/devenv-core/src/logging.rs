@@ -50,6 +50,13 @@ impl<'a> MakeWriter<'a> for RedactingMakeWriter {
 /// Installs the subscriber and the redacting panic hook. `verbosity` 0 = warn, 1 = info,
 /// 2 = debug, 3+ = trace; `DEVENV_LOG` / `RUST_LOG` win when set.
 pub fn init(verbosity: u8) {
+    init_with(verbosity, &[]);
+}
+
+/// Like [`init`], but the given library targets (e.g. `vaultrs`, `rustify`, which log every
+/// error they return at ERROR level) stay silent below debug verbosity: the binary reports
+/// those errors itself, once, with a remedy.
+pub fn init_with(verbosity: u8, quiet_targets: &[&str]) {
     redact::install_panic_hook();
     let default = match verbosity {
         0 => "warn",
@@ -61,7 +68,15 @@ pub fn init(verbosity: u8) {
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok())
         .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| EnvFilter::new(default));
+        .unwrap_or_else(|| {
+            let mut directives = default.to_string();
+            if verbosity < 2 {
+                for target in quiet_targets {
+                    directives.push_str(&format!(",{target}=off"));
+                }
+            }
+            EnvFilter::new(directives)
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(RedactingMakeWriter)

@@ -12,7 +12,7 @@ use devenv_core::paths::Workspace;
 use devenv_core::stack::{self, PortAssignment, PortDefaults, PortName};
 
 /// The credential keys the generator owns. Everything else in the bundle is derived.
-const GENERATED: &[&str] = &[
+pub const GENERATED: &[&str] = &[
     "POSTGRES_PASSWORD",
     "REDIS_PASSWORD",
     "NATS_PASSWORD",
@@ -188,7 +188,7 @@ pub fn build(inputs: &LocalInputs<'_>, creds: &Bundle) -> Result<LocalOutcome, s
 }
 
 /// The workspace's name: its directory name (DEVENV_WORKSPACE overrides).
-fn workspace_name(root: &Path) -> String {
+pub fn workspace_name(root: &Path) -> String {
     std::env::var("DEVENV_WORKSPACE")
         .ok()
         .filter(|v| !v.is_empty())
