@@ -1,0 +1,108 @@
+//! Helpers shared by the integration tests: run the real binary against bundles in temp dirs.
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use devenv_core::bundle::Bundle;
+use serde_json::Value;
+
+/// The binary, isolated from the caller's workspace: its own DEVENV_ROOT, no colour, no
+/// inherited selection of bundle or config.
+pub fn dev_status(root: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("dev-status").expect("binary built");
+    cmd.env("DEVENV_ROOT", root)
+        .env("NO_COLOR", "1")
+        .env_remove("DEVENV_ENV_FILE")
+        .env_remove("DEVENV_HEALTH_CONFIG")
+        .env_remove("MODE")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("DEVENV_LOG")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+/// Writes a bundle as `.env.local`-style dotenv and returns its path.
+pub fn write_bundle(dir: &Path, name: &str, bundle: &Bundle) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bundle.to_dotenv("test bundle")).expect("write bundle");
+    path
+}
+
+/// Runs and returns (exit code, parsed stdout JSON, stderr).
+pub fn run_json(cmd: &mut assert_cmd::Command) -> (i32, Value, String) {
+    let out = cmd.output().expect("run dev-status");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let doc: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!("stdout is not one JSON document ({e}):\n{stdout}\nstderr:\n{stderr}")
+    });
+    (out.status.code().unwrap_or(-1), doc, stderr)
+}
+
+/// The component entry of a status document.
+pub fn component<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["components"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["component"] == name))
+        .unwrap_or_else(|| panic!("no component {name} in {doc}"))
+}
+
+/// A loopback listener that accepts connections and never answers: a blackholed service.
+/// Accepted sockets are kept open until the listener is dropped.
+pub struct Blackhole {
+    pub port: u16,
+    _held: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Blackhole {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind blackhole");
+        let port = listener.local_addr().unwrap().port();
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let keep = Arc::clone(&held);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                keep.lock().unwrap().push(stream);
+            }
+        });
+        Self { port, _held: held }
+    }
+}
+
+/// A loopback port with nothing listening.
+pub fn closed_port() -> u16 {
+    devenv_core::testkit::free_port()
+}
+
+/// Validates a document against a committed JSON Schema with a real validator (Python
+/// `jsonschema`, installed by `make setup` via scripts/dev/setup.d/dev-status.sh).
+pub fn assert_valid(doc: &Value, schema: &str) {
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schema")
+        .join(schema);
+    let dir = tempfile::tempdir().unwrap();
+    let doc_path = dir.path().join("doc.json");
+    std::fs::write(&doc_path, doc.to_string()).unwrap();
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, jsonschema\n\
+             schema = json.load(open(sys.argv[1]))\n\
+             jsonschema.Draft202012Validator.check_schema(schema)\n\
+             errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))\n\
+             [print(f\"{list(e.absolute_path)}: {e.message}\") for e in errors]\n\
+             sys.exit(1 if errors else 0)",
+        ])
+        .arg(&schema_path)
+        .arg(&doc_path)
+        .output()
+        .expect("python3 is installed (make setup)");
+    assert!(
+        out.status.success(),
+        "document does not match {schema} (if `jsonschema` is missing: run `make setup`):\n{}{}\n{doc:#}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
