@@ -117,7 +117,7 @@ impl Report {
         let side = |e: &EnvironmentRef| {
             let mut files = e.files.clone();
             files.extend(e.env_files.iter().cloned());
-            if e.name.is_empty() || files.len() == 1 && files[0] == e.name {
+            if e.name.is_empty() || files.first() == Some(&e.name) {
                 files.join(" + ")
             } else {
                 format!("{} ({})", e.name, files.join(" + "))
