@@ -1,0 +1,200 @@
+"""The official `openai` Python SDK against the real mock-inference binary.
+
+scripts/test/mock-inference-sdk.sh starts the server and passes its URL in MOCK_INFERENCE_URL.
+"""
+
+import json
+import os
+
+import openai
+import pytest
+
+BASE = os.environ["MOCK_INFERENCE_URL"].rstrip("/") + "/v1"
+MODEL = os.environ.get("MOCK_INFERENCE_MODEL", "mock-gpt")
+SENTENCE = "This is a mock response from the development inference engine."
+
+
+@pytest.fixture(scope="module")
+def client():
+    return openai.OpenAI(base_url=BASE, api_key="sk-mock", max_retries=0)
+
+
+def test_chat(client):
+    r = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Say hello"}]
+    )
+    assert r.object == "chat.completion"
+    assert r.id.startswith("chatcmpl-")
+    assert r.choices[0].message.role == "assistant"
+    assert r.choices[0].message.content == SENTENCE
+    assert r.choices[0].finish_reason == "stop"
+    assert r.usage.completion_tokens == 11
+    assert r.usage.total_tokens == r.usage.prompt_tokens + 11
+    assert r.system_fingerprint
+
+
+def test_chat_stream_with_usage(client):
+    stream = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Say hello"}],
+        stream=True,
+        stream_options={"include_usage": True},
+        max_tokens=5,
+    )
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "This is a mock response"
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == ["length"]
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage.completion_tokens == 5
+
+
+def test_completions(client):
+    r = client.completions.create(model=MODEL, prompt="Once upon a time", max_tokens=4)
+    assert r.object == "text_completion"
+    assert r.choices[0].text == "This is a mock"
+    assert r.choices[0].finish_reason == "length"
+    assert r.usage.prompt_tokens == 4
+    streamed = "".join(
+        c.choices[0].text
+        for c in client.completions.create(model=MODEL, prompt="x", max_tokens=3, stream=True)
+        if c.choices
+    )
+    assert streamed == "This is a"
+
+
+def test_embeddings(client):
+    r = client.embeddings.create(model=MODEL, input=["alpha", "beta"])
+    assert len(r.data) == 2
+    assert len(r.data[0].embedding) == 1536
+    assert r.data[0].embedding != r.data[1].embedding
+    norm = sum(x * x for x in r.data[0].embedding) ** 0.5
+    assert abs(norm - 1.0) < 1e-3
+    # The SDK asks for base64 by default when numpy is around; ask explicitly for both.
+    b = client.embeddings.create(model=MODEL, input="alpha", dimensions=16, encoding_format="float")
+    assert len(b.data[0].embedding) == 16
+    assert r.usage.prompt_tokens == 2
+
+
+def test_models(client):
+    ids = [m.id for m in client.models.list()]
+    assert MODEL in ids
+    assert client.models.retrieve(MODEL).id == MODEL
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("no-such-model")
+
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather for a city",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string", "minLength": 2},
+                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                    "days": {"type": "integer", "minimum": 1, "maximum": 7},
+                },
+                "required": ["city", "unit", "days"],
+            },
+        },
+    }
+]
+
+
+def check_weather_args(args):
+    assert isinstance(args["city"], str) and len(args["city"]) >= 2
+    assert args["unit"] in ("celsius", "fahrenheit")
+    assert isinstance(args["days"], int) and 1 <= args["days"] <= 7
+
+
+def test_tool_calls(client):
+    r = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=TOOLS,
+        tool_choice="required",
+    )
+    call = r.choices[0].message.tool_calls[0]
+    assert r.choices[0].finish_reason == "tool_calls"
+    assert call.type == "function" and call.function.name == "get_weather"
+    check_weather_args(json.loads(call.function.arguments))
+
+
+def test_tool_calls_streamed(client):
+    stream = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=TOOLS,
+        stream=True,
+    )
+    calls = {}
+    for chunk in stream:
+        for tc in chunk.choices[0].delta.tool_calls or []:
+            entry = calls.setdefault(tc.index, {"name": "", "arguments": ""})
+            if tc.function.name:
+                entry["name"] = tc.function.name
+            entry["arguments"] += tc.function.arguments or ""
+    assert list(calls) == [0]
+    assert calls[0]["name"] == "get_weather"
+    check_weather_args(json.loads(calls[0]["arguments"]))
+
+
+def test_json_schema_response_format(client):
+    r = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "give me json"}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {
+                "name": "answer",
+                "schema": {
+                    "type": "object",
+                    "properties": {"answer": {"type": "string"}, "score": {"type": "number", "minimum": 0.5}},
+                    "required": ["answer", "score"],
+                },
+            },
+        },
+    )
+    data = json.loads(r.choices[0].message.content)
+    assert isinstance(data["answer"], str) and data["score"] >= 0.5
+
+
+def test_errors(client):
+    with pytest.raises(openai.NotFoundError) as e:
+        client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
+    assert e.value.code == "model_not_found"
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model=MODEL, messages=[])
+    assert e.value.param == "messages"
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}], temperature=5)
+    assert e.value.param == "temperature"
+    with pytest.raises(openai.RateLimitError) as e:
+        client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "x"}], extra_headers={"X-Mock-Fault": "429"}
+        )
+    assert e.value.response.headers["retry-after"]
+    with pytest.raises(openai.InternalServerError) as e:
+        client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "x"}], extra_headers={"X-Mock-Fault": "503"}
+        )
+    assert e.value.status_code == 503
+
+
+def test_mid_stream_error_event(client):
+    stream = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "x"}],
+        stream=True,
+        extra_headers={"X-Mock-Fault": "error@2"},
+    )
+    seen = []
+    with pytest.raises(openai.APIError):
+        for chunk in stream:
+            seen.append(chunk.choices[0].delta.content if chunk.choices else None)
+    assert len([s for s in seen if s]) == 2

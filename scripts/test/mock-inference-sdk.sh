@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# End-to-end: the official `openai` Python SDK (from PyPI, installed by `make setup`) drives the
+# built mock-inference binary: chat (streamed and not), completions, embeddings, models, tool
+# calls and error handling. Starts the server on a free port, runs pytest, stops the server.
+set -euo pipefail
+# shellcheck source=../dev/lib.sh
+source "$(dirname "$0")/../dev/lib.sh"
+cd "$DEVENV_ROOT"
+
+python3 -c 'import openai, pytest' 2>/dev/null \
+  || die "$EXIT_USAGE" "the openai SDK or pytest is not installed" "run \`make setup\` (scripts/dev/setup.d/mock-inference.sh installs them)"
+cargo build --quiet -p mock-inference --bin mock-inference \
+  || die "$EXIT_FAILED" "mock-inference does not build" "run \`cargo build -p mock-inference\` and fix the errors"
+server="$(bin mock-inference)"
+
+workdir="$(mktemp -d)"
+pid=""
+cleanup() {
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+# Port 0: the kernel picks a free port; the startup line names it.
+"$server" --host 127.0.0.1 --port 0 >"$workdir/stdout" 2>"$workdir/stderr" &
+pid=$!
+url=""
+for _ in $(seq 200); do
+  url="$(grep -o 'http://[0-9.:]*' "$workdir/stdout" 2>/dev/null | head -n1 || true)"
+  [[ -n "$url" ]] && curl -sf "$url/health" >/dev/null 2>&1 && break
+  kill -0 "$pid" 2>/dev/null || die "$EXIT_FAILED" "mock-inference exited at startup: $(cat "$workdir/stderr")" "run it by hand: $server --port 0"
+  sleep 0.05
+done
+if [[ -z "$url" ]] || ! curl -sf "$url/health" >/dev/null; then
+  die "$EXIT_TIMEOUT" "mock-inference did not become healthy" "read $workdir/stderr; run it by hand: $server --port 0"
+fi
+
+MOCK_INFERENCE_URL="$url" python3 -m pytest -q -p no:cacheprovider "crates/mock-inference/tests/sdk/test_openai_sdk.py" \
+  || die "$EXIT_FAILED" "openai SDK tests against mock-inference failed" "rerun: bash scripts/test/mock-inference-sdk.sh"
+ok "mock-inference: openai SDK $(python3 -c 'import openai; print(openai.__version__)') drove chat, completions, embeddings, models, tools and errors"
