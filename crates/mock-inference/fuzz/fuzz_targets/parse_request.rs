@@ -1,0 +1,22 @@
+//! Any bytes through every request parser: it must answer Ok or a 4xx OpenAI error, never
+//! panic, never a 5xx.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mock_inference::request;
+
+fuzz_target!(|data: &[u8]| {
+    for strict in [false, true] {
+        let errors = [
+            request::parse_chat(data, strict).err(),
+            request::parse_completion(data, strict).err(),
+            request::parse_embeddings(data, strict, 4096).err(),
+        ];
+        for e in errors.into_iter().flatten() {
+            assert!(e.status.is_client_error(), "{e:?}");
+            assert!(!e.message.is_empty());
+            let body = e.body();
+            assert!(body["error"]["type"].is_string());
+        }
+    }
+});

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Benchmark: mock-inference against the seed's Go mock, same run, same request.
+#  1. wrk, 2 threads, 64 connections, POST /v1/chat/completions (non-streamed) against each.
+#     Goals: ≥ 2.5× the Go mock's requests/s, p99 latency no worse.
+#  2. 2,000 concurrent streams at 20 ms inter-token latency (examples/stream_load.rs).
+#     Goals: p99 jitter ≤ 2 ms, no lost tokens.
+# Figures go to stdout and reports/bench/mock.json. Exits 1 when a goal is missed.
+set -euo pipefail
+# shellcheck source=../dev/lib.sh
+source "$(dirname "$0")/../dev/lib.sh"
+cd "$DEVENV_ROOT"
+
+DURATION="${BENCH_DURATION:-10s}"
+STREAMS="${BENCH_STREAMS:-2000}"
+STREAM_TOKENS="${BENCH_STREAM_TOKENS:-50}"
+ITL_MS=20
+GO_MOCK_SRC="${GO_MOCK_SRC:-$DEVENV_ROOT/../shared/corpus/go-mock}"
+
+command -v wrk >/dev/null || die "$EXIT_USAGE" "wrk is not installed" "run \`scripts/dev/setup.sh --bench\`"
+command -v go >/dev/null || die "$EXIT_USAGE" "go is not installed (it builds the seed's Go mock)" "run \`scripts/dev/setup.sh --bench\`"
+[[ -f "$GO_MOCK_SRC/main.go" ]] || die "$EXIT_USAGE" "the seed's Go mock is not at $GO_MOCK_SRC" "set GO_MOCK_SRC to the directory holding its main.go"
+PROFILE=release
+cargo build --quiet --release -p mock-inference --bin mock-inference --example stream_load \
+  || die "$EXIT_FAILED" "mock-inference does not build" "run \`cargo build --release -p mock-inference\`"
+ours="$(bin mock-inference)"
+loadgen="${CARGO_TARGET_DIR:-$DEVENV_ROOT/target}/release/examples/stream_load"
+
+# 2,000 streams need 2,000 sockets on each side.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+(( $(ulimit -n) >= STREAMS + 200 )) || die "$EXIT_USAGE" "open-file limit $(ulimit -n) is below $STREAMS streams" "raise it (ulimit -n) or lower BENCH_STREAMS"
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The Go mock is built from a scratch copy: its code is not ours to keep.
+cp -r "$GO_MOCK_SRC" "$work/go-mock"
+(cd "$work/go-mock" && GOFLAGS=-mod=mod go build -o "$work/go-mock/go-mock" .) \
+  || die "$EXIT_FAILED" "the Go mock does not build" "check \`go version\` (Debian's golang-go)"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_up() { # wait_up URL PATH PID NAME
+  local i
+  for i in $(seq 200); do
+    curl -s -o /dev/null "$1$2" && return 0
+    kill -0 "$3" 2>/dev/null || die "$EXIT_FAILED" "$4 exited at startup" "run it by hand to see why"
+    sleep 0.05
+    : "$i"
+  done
+  die "$EXIT_TIMEOUT" "$4 did not answer on $1" "run it by hand to see why"
+}
+
+go_port="$(free_port)"
+GO_MOCK_ADDR="127.0.0.1:$go_port" "$work/go-mock/go-mock" &
+go_pid=$!
+pids+=("$go_pid")
+wait_up "http://127.0.0.1:$go_port" /v1/chat/completions "$go_pid" "the Go mock"
+
+cat >"$work/chat.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"model":"mock-gpt","messages":[{"role":"user","content":"Hello, how are you today?"}]}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+# run_wrk URL → "RPS P99_MS"
+run_wrk() {
+  wrk -t2 -c64 -d2s -s "$work/chat.lua" "$1/v1/chat/completions" >/dev/null # warm-up
+  wrk -t2 -c64 -d"$DURATION" --latency -s "$work/chat.lua" "$1/v1/chat/completions" >"$work/wrk.out"
+  grep -q 'Non-2xx' "$work/wrk.out" && die "$EXIT_FAILED" "wrk saw error responses from $1: $(cat "$work/wrk.out")" "check the request in $work/chat.lua"
+  local rps p99
+  rps="$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")"
+  p99="$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' "$work/wrk.out")"
+  printf '%s %s' "$rps" "$p99"
+}
+
+info "wrk -t2 -c64 -d$DURATION POST /v1/chat/completions"
+read -r go_rps go_p99 <<<"$(run_wrk "http://127.0.0.1:$go_port")"
+info "  Go mock:        $go_rps req/s, p99 ${go_p99} ms"
+kill "$go_pid" 2>/dev/null; wait "$go_pid" 2>/dev/null || true
+
+ours_port="$(free_port)"
+"$ours" --host 127.0.0.1 --port "$ours_port" --quiet >"$work/ours.out" 2>"$work/ours.err" &
+ours_pid=$!
+pids+=("$ours_pid")
+wait_up "http://127.0.0.1:$ours_port" /health "$ours_pid" "mock-inference"
+read -r our_rps our_p99 <<<"$(run_wrk "http://127.0.0.1:$ours_port")"
+info "  mock-inference: $our_rps req/s, p99 ${our_p99} ms"
+kill "$ours_pid" 2>/dev/null; wait "$ours_pid" 2>/dev/null || true
+
+ratio="$(awk -v a="$our_rps" -v b="$go_rps" 'BEGIN {printf "%.2f", a / b}')"
+rps_ok="$(awk -v r="$ratio" 'BEGIN {print (r >= 2.5) ? "yes" : "no"}')"
+p99_ok="$(awk -v a="$our_p99" -v b="$go_p99" 'BEGIN {print (a <= b) ? "yes" : "no"}')"
+info "  ratio ${ratio}× (goal ≥ 2.5×: $rps_ok), p99 no worse: $p99_ok"
+
+info "$STREAMS concurrent streams × $STREAM_TOKENS tokens at ${ITL_MS} ms inter-token latency"
+ours_port="$(free_port)"
+"$ours" --host 127.0.0.1 --port "$ours_port" --quiet --response-mode lorem --lorem-tokens $((STREAM_TOKENS + 20)) \
+  --itl-ms "$ITL_MS" >"$work/ours.out" 2>"$work/ours.err" &
+ours_pid=$!
+pids+=("$ours_pid")
+wait_up "http://127.0.0.1:$ours_port" /health "$ours_pid" "mock-inference"
+streams_json="$("$loadgen" "127.0.0.1:$ours_port" "$STREAMS" "$STREAM_TOKENS" "$ITL_MS" 1000)"
+info "  $streams_json"
+jitter_p99="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["jitter_ms"]["p99"])' "$streams_json")"
+lost="$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["lost_tokens"] + d["incomplete_streams"] + d["errors"])' "$streams_json")"
+jitter_ok="$(awk -v j="$jitter_p99" 'BEGIN {print (j <= 2.0) ? "yes" : "no"}')"
+lost_ok="$([[ "$lost" == 0 ]] && echo yes || echo no)"
+info "  p99 jitter ${jitter_p99} ms (goal ≤ 2 ms: $jitter_ok), nothing lost: $lost_ok"
+
+mkdir -p reports/bench
+cat >reports/bench/mock.json <<JSON
+{"schema_version":1,"kind":"bench.mock","wrk":{"threads":2,"connections":64,"duration":"$DURATION",
+"go_mock":{"requests_per_sec":$go_rps,"p99_ms":$go_p99},"mock_inference":{"requests_per_sec":$our_rps,"p99_ms":$our_p99},"ratio":$ratio},
+"streams":$streams_json}
+JSON
+log_event bench_mock "ratio=$ratio" "our_rps=$our_rps" "go_rps=$go_rps" "jitter_p99_ms=$jitter_p99" "lost=$lost"
+
+if [[ "$rps_ok$p99_ok$jitter_ok$lost_ok" != yesyesyesyes ]]; then
+  die "$EXIT_FAILED" "a mock-inference benchmark goal was missed (see above)" "profile the hot path (perf record) or rerun on an idle machine"
+fi
+ok "mock-inference: ${ratio}× the Go mock's requests/s, p99 ${our_p99} vs ${go_p99} ms; $STREAMS streams p99 jitter ${jitter_p99} ms, no lost tokens"
