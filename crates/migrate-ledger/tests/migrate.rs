@@ -1,0 +1,469 @@
+//! migrate-ledger against a real PostgreSQL 15 (devenv-core testkit): the real binary, a fresh
+//! database per test.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::{Env, assert_code, log_counts, stderr, stdout, write_logged_migrations};
+
+#[test]
+fn second_up_applies_nothing() {
+    let env = Env::new("idem");
+    write_logged_migrations(&env, 5);
+    let first = env.run(&["up", "--json"]);
+    assert_code(&first, 0);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&first)).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["applied"].as_array().unwrap().len(), 5);
+
+    let second = env.run(&["up", "--json"]);
+    assert_code(&second, 0);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&second)).unwrap();
+    assert_eq!(doc["applied"].as_array().unwrap().len(), 0, "{doc}");
+    assert_eq!(doc["already_applied"], 5);
+    assert_eq!(log_counts(&env), (String::new(), "5".to_string()));
+
+    let ledger = env.ledger_json();
+    assert_eq!(ledger["version"], 1);
+    let applied = ledger["applied"].as_array().unwrap();
+    assert_eq!(applied.len(), 5);
+    assert!(
+        applied[0]["checksum"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert!(applied[0]["appliedAt"].is_string());
+    assert_eq!(env.sql("SELECT count(*) FROM schema_migrations WHERE state = 'applied' AND duration_ms IS NOT NULL"), "5");
+    assert_code(&env.run(&["verify"]), 0);
+    assert!(env.events().contains("\"migrations_applied\""));
+}
+
+#[test]
+fn eight_concurrent_runners_apply_every_file_once() {
+    let env = Env::new("conc");
+    write_logged_migrations(&env, 30);
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            env.cmd(&["up", "--json", "--lock-timeout", "60s"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut applied_total = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_code(&out, 0);
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        applied_total += doc["applied"].as_array().unwrap().len();
+    }
+    assert_eq!(
+        applied_total, 30,
+        "the eight runners together applied each file once"
+    );
+    assert_eq!(log_counts(&env), (String::new(), "30".to_string()));
+    assert_eq!(env.sql("SELECT count(*) FROM schema_migrations"), "30");
+}
+
+#[test]
+fn killed_runner_then_up_converges_without_applying_twice() {
+    let env = Env::new("kill");
+    write_logged_migrations(&env, 6);
+    // 004 sleeps while the database asks it to: the window in which the runner is killed.
+    env.write(
+        "004_step.sql",
+        "SELECT pg_sleep(coalesce(nullif(current_setting('test.sleep', true), ''), '0')::float);\nINSERT INTO applied_log VALUES ('004');\n",
+    );
+    env.sql(&format!("ALTER DATABASE {} SET test.sleep = '2'", env.db));
+    let mut child = env
+        .cmd(&["up"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    env.wait_for(
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND wait_event = 'PgSleep'",
+            env.db
+        ),
+        "1",
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    env.sql(&format!("ALTER DATABASE {} RESET test.sleep", env.db));
+
+    let again = env.run(&["up"]);
+    assert_code(&again, 0);
+    let third = env.run(&["up", "--json"]);
+    assert_code(&third, 0);
+    assert_eq!(
+        log_counts(&env),
+        (String::new(), "6".to_string()),
+        "every file exactly once"
+    );
+    assert_eq!(
+        env.sql("SELECT count(*) FROM schema_migrations WHERE state = 'applied'"),
+        "6"
+    );
+    assert_code(&env.run(&["verify"]), 0);
+}
+
+#[test]
+fn crashed_no_transaction_file_is_in_doubt_until_resolved() {
+    let env = Env::new("doubt");
+    write_logged_migrations(&env, 3);
+    env.write(
+        "002_step.sql",
+        "-- devenv:no-transaction\nCREATE TABLE IF NOT EXISTS t2 (id int);\nSELECT pg_sleep(coalesce(nullif(current_setting('test.sleep', true), ''), '0')::float);\nINSERT INTO applied_log VALUES ('002');\n",
+    );
+    env.sql(&format!("ALTER DATABASE {} SET test.sleep = '30'", env.db));
+    let mut child = env
+        .cmd(&["up"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    env.wait_for(
+        "SELECT count(*) FROM schema_migrations WHERE state = 'started'",
+        "1",
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    env.sql(&format!("ALTER DATABASE {} RESET test.sleep", env.db));
+    // The killed runner's backend still sleeps; end it so the test does not wait for it.
+    env.sql(&format!("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}' AND wait_event = 'PgSleep'", env.db));
+
+    let refused = env.run(&["up"]);
+    assert_code(&refused, 1);
+    assert!(
+        stderr(&refused).contains("002_step.sql in doubt"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        stderr(&refused).contains("resolve --applied"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        env.sql("SELECT count(*) FROM applied_log WHERE file = '002'"),
+        "0",
+        "not silently re-run"
+    );
+
+    let status = env.run(&["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert_eq!(doc["summary"]["in_doubt"], 1);
+
+    assert_code(
+        &env.run(&[
+            "resolve",
+            "--failed",
+            "002_step.sql",
+            "--note",
+            "sleep never finished",
+        ]),
+        0,
+    );
+    assert_code(&env.run(&["up"]), 0);
+    assert_eq!(log_counts(&env), (String::new(), "3".to_string()));
+    assert_eq!(
+        env.sql("SELECT action || ':' || note FROM schema_migrations_audit"),
+        "resolve-failed:sleep never finished"
+    );
+}
+
+#[test]
+fn tampered_file_is_refused_and_crlf_only_is_formatting() {
+    let env = Env::new("tamper");
+    write_logged_migrations(&env, 3);
+    assert_code(&env.run(&["up"]), 0);
+
+    // A CRLF checkout of an applied file: same SQL, different bytes.
+    let original = std::fs::read_to_string(env.dir().join("002_step.sql")).unwrap();
+    env.write("002_step.sql", &original.replace('\n', "\r\n"));
+    let crlf = env.run(&["up"]);
+    assert_code(&crlf, 3);
+    assert!(stderr(&crlf).contains("002_step.sql"), "{}", stderr(&crlf));
+    assert!(
+        stderr(&crlf).contains("only in formatting"),
+        "{}",
+        stderr(&crlf)
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&stdout(&env.run(&["status", "--json"]))).unwrap();
+    let entry = &status["files"][1];
+    assert_eq!(entry["state"], "changed");
+    assert_eq!(entry["change"], "formatting-only");
+    assert_code(&env.run(&["up", "--accept-formatting"]), 0);
+
+    // A real edit of an applied file.
+    env.write(
+        "003_step.sql",
+        "CREATE TABLE t3 (id bigint);\nINSERT INTO applied_log VALUES ('003');\n",
+    );
+    let real = env.run(&["up", "--accept-formatting"]);
+    assert_code(&real, 3);
+    assert!(stderr(&real).contains("003_step.sql"), "{}", stderr(&real));
+    assert!(
+        stderr(&real).contains("the SQL itself differs"),
+        "{}",
+        stderr(&real)
+    );
+    assert_code(&env.run(&["verify"]), 3);
+    assert!(env.events().contains("\"integrity_refused\""));
+
+    // Audited acceptance.
+    assert_code(
+        &env.run(&[
+            "repair",
+            "--accept",
+            "003_step.sql",
+            "--note",
+            "widened in place",
+        ]),
+        0,
+    );
+    assert_code(&env.run(&["repair", "--accept", "002_step.sql"]), 0);
+    assert_code(&env.run(&["up"]), 0);
+    assert_code(&env.run(&["verify"]), 0);
+    assert_eq!(env.sql("SELECT string_agg(filename || ':' || action, ',' ORDER BY id) FROM schema_migrations_audit"), "003_step.sql:accept,002_step.sql:accept");
+}
+
+#[test]
+fn failing_statement_names_file_line_column_and_rolls_back() {
+    let env = Env::new("fail");
+    env.write("001_ok.sql", "CREATE TABLE ok_one (id int);\n");
+    env.write(
+        "002_bad.sql",
+        "CREATE TABLE half (id int);\nINSERT INTO half VALUES (1);\nSELECT * FROM missing_table;\n",
+    );
+    env.write("003_later.sql", "CREATE TABLE later (id int);\n");
+    let out = env.run(&["up"]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("002_bad.sql:3:15"), "{err}");
+    assert!(
+        err.contains("relation \"missing_table\" does not exist"),
+        "{err}"
+    );
+    assert_eq!(
+        env.sql("SELECT to_regclass('half') IS NULL"),
+        "t",
+        "the failing file left nothing behind"
+    );
+    assert_eq!(env.sql("SELECT to_regclass('later') IS NULL"), "t");
+    assert_eq!(
+        env.sql("SELECT string_agg(filename, ',') FROM schema_migrations"),
+        "001_ok.sql"
+    );
+    assert!(env.events().contains("\"up_failed\""));
+
+    // A syntax error fails the whole pipelined batch at parse time; earlier files still apply.
+    let env = Env::new("syntax");
+    env.write("001_ok.sql", "CREATE TABLE ok_one (id int);\n");
+    env.write(
+        "002_bad.sql",
+        "-- a comment line\r\nCREATE TABLE x (id int);\r\n  SELEC 1;\r\n",
+    );
+    let out = env.run(&["up"]);
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("002_bad.sql:3:3"), "{}", stderr(&out));
+    assert_eq!(
+        env.sql("SELECT string_agg(filename, ',') FROM schema_migrations"),
+        "001_ok.sql"
+    );
+    assert_eq!(env.sql("SELECT to_regclass('x') IS NULL"), "t");
+}
+
+#[test]
+fn lock_timeout_exits_4_naming_the_holder() {
+    let env = Env::new("lock");
+    write_logged_migrations(&env, 2);
+    let mut holder = std::process::Command::new(devenv_core::testkit::require_tool("psql"))
+        .args([
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &common::PG.port.to_string(),
+            "-U",
+            &common::PG.user,
+            "-d",
+            &env.db,
+        ])
+        .args([
+            "-c",
+            &format!("SELECT pg_advisory_lock({})", migrate_ledger::db::LOCK_KEY),
+            "-c",
+            "SELECT pg_sleep(60)",
+        ])
+        .env("PGPASSWORD", &common::PG.password)
+        .env("PGAPPNAME", "lock-holder-test")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    env.wait_for(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+        "1",
+    );
+    let holder_pid =
+        env.sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'lock-holder-test'");
+
+    let out = env.run(&["up", "--lock-timeout", "300ms"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_code(&out, 4);
+    let err = stderr(&out);
+    assert!(err.contains("lock-holder-test"), "{err}");
+    assert!(err.contains(&format!("backend pid {holder_pid}")), "{err}");
+    assert_eq!(
+        env.sql("SELECT to_regclass('applied_log') IS NULL"),
+        "t",
+        "nothing ran without the lock"
+    );
+    assert!(env.events().contains("\"lock_waiting\""));
+}
+
+#[test]
+fn status_json_snapshot() {
+    let env = Env::new("status");
+    env.write("001_organizations.sql", "CREATE TABLE orgs (id int);\n");
+    env.write("002_users.sql", "CREATE TABLE users (id int);\n");
+    assert_code(&env.run(&["up"]), 0);
+    env.write("003_keys.sql", "CREATE TABLE keys (id int);\n");
+    let out = env.run(&["status", "--json"]);
+    assert_code(&out, 0);
+    let mut doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    doc["directory"] = "[dir]".into();
+    let text = serde_json::to_string_pretty(&doc).unwrap();
+    insta::with_settings!({filters => vec![
+        (r#""correlation_id": "[^"]+""#, r#""correlation_id": "[id]""#),
+        (r#""applied_at": "[^"]+""#, r#""applied_at": "[time]""#),
+        (r#""duration_ms": \d+"#, r#""duration_ms": "[ms]""#),
+        (r#""applied_by": "[^"]+""#, r#""applied_by": "[user]""#),
+    ]}, {
+        insta::assert_snapshot!(text);
+    });
+}
+
+#[test]
+fn gaps_and_out_of_order_files_need_the_flag() {
+    let env = Env::new("order");
+    env.write("001_a.sql", "CREATE TABLE a (id int);\n");
+    env.write("003_c.sql", "CREATE TABLE c (id int);\n");
+    let gap = env.run(&["up"]);
+    assert_code(&gap, 2);
+    assert!(stderr(&gap).contains("gap"), "{}", stderr(&gap));
+    assert_code(&env.run(&["up", "--allow-out-of-order"]), 0);
+    env.write("002_b.sql", "CREATE TABLE b (id int);\n");
+    let below = env.run(&["up"]);
+    assert_code(&below, 2);
+    assert!(stderr(&below).contains("002_b.sql"), "{}", stderr(&below));
+    assert_code(&env.run(&["up", "--allow-out-of-order"]), 0);
+    env.write("002_dup.sql", "SELECT 1;\n");
+    let dup = env.run(&["status"]);
+    assert_code(&dup, 2);
+    assert!(
+        stderr(&dup).contains("duplicate migration number 2"),
+        "{}",
+        stderr(&dup)
+    );
+}
+
+#[test]
+fn dry_run_and_new_change_nothing_in_the_database() {
+    let env = Env::new("dry");
+    let created = env.run(&["new", "Create Widgets", "--quiet"]);
+    assert_code(&created, 0);
+    assert!(
+        stdout(&created).trim().ends_with("001_create_widgets.sql"),
+        "{}",
+        stdout(&created)
+    );
+    env.write("001_create_widgets.sql", "CREATE TABLE widgets (id int);\n");
+    let dry = env.run(&["up", "--dry-run"]);
+    assert_code(&dry, 0);
+    assert!(
+        stdout(&dry).contains("would apply 001_create_widgets.sql"),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(
+        env.sql(
+            "SELECT to_regclass('schema_migrations') IS NULL AND to_regclass('widgets') IS NULL"
+        ),
+        "t"
+    );
+    let next = env.run(&["new", "more", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&next)).unwrap();
+    assert_eq!(doc["filename"], "002_more.sql");
+}
+
+#[test]
+fn wait_timeout_and_unreachable_database_have_distinct_codes() {
+    let env = Env::new("wait");
+    let port = devenv_core::testkit::free_port();
+    let url = format!("postgres://devenv:pw@127.0.0.1:{port}/none");
+    let out = env
+        .cmd(&["status", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert_code(&out, 5);
+    let out = env
+        .cmd(&["status", "--database-url", &url, "--wait-timeout", "300ms"])
+        .output()
+        .unwrap();
+    assert_code(&out, 4);
+    assert!(stderr(&out).contains("--wait-timeout"), "{}", stderr(&out));
+}
+
+#[test]
+fn platform_migrations_and_seeds_show_the_admin_password_once() {
+    let env = Env::new("platform");
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    let run = |args: &[&str]| {
+        env.cmd_in(&repo, args)
+            .env("MOCK_INFERENCE_MODEL", "mock-test-model")
+            .output()
+            .unwrap()
+    };
+    assert_code(&run(&["up"]), 0);
+    let seeded = run(&["seed"]);
+    assert_code(&seeded, 0);
+    let out = stdout(&seeded);
+    assert!(out.contains("shown only this once"), "{out}");
+    let password = out.lines().last().unwrap().trim().to_string();
+    assert_eq!(password.len(), 24);
+
+    let hash = env.sql("SELECT password_hash FROM users WHERE role = 'system_admin'");
+    let parsed = argon2::password_hash::PasswordHash::new(&hash).unwrap();
+    use argon2::password_hash::PasswordVerifier as _;
+    assert!(
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    );
+    assert_eq!(
+        env.sql("SELECT m.name FROM model_mappings mm JOIN models m ON m.id = mm.model_id WHERE mm.alias = 'default'"),
+        "mock-test-model"
+    );
+    assert_eq!(env.sql("SELECT slug FROM organizations"), "devenv");
+
+    let again = run(&["seed"]);
+    assert_code(&again, 0);
+    assert!(!stdout(&again).contains(&password), "shown once only");
+    assert_eq!(env.sql("SELECT count(*) FROM schema_seeds"), "3");
+    assert!(!env.events().contains(&password), "never in events");
+    assert!(!stderr(&seeded).contains(&password), "never in logs");
+    assert!(
+        std::fs::read_to_string(env.root.path().join(".devenv/seed-ledger.json"))
+            .unwrap()
+            .contains("002_system_admin.sql")
+    );
+}
