@@ -36,7 +36,9 @@ pub fn run() -> std::process::ExitCode {
             });
         }
     };
-    logging::init(cli.verbose);
+    // async-nats logs every connection error it returns; the report already carries it,
+    // classified and with a remedy.
+    logging::init_with(cli.verbose, &["async_nats"]);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

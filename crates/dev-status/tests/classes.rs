@@ -115,6 +115,10 @@ fn every_class_for_real() {
         );
     }
     assert_eq!(class_of(&doc, "mock_inference"), "refused");
+    assert!(
+        stderr.is_empty(),
+        "libraries log nothing of their own: {stderr}"
+    );
     let refused = component(&doc, "mock_inference")["message"]
         .as_str()
         .unwrap();
@@ -127,6 +131,23 @@ fn every_class_for_real() {
         "{stderr}"
     );
     assert_no_secret(&stack, &format!("{doc}{stderr}"));
+    let out = dev_status(dir.path())
+        .arg("--human")
+        .arg("--env-file")
+        .arg(&env)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let table = String::from_utf8(out.stdout).unwrap();
+    insta::with_settings!({ filters => vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"\b\d+ ms +", "[N] ms    "),
+        (r"in \d+ ms", "in [N] ms"),
+        (r"devenv[a-z0-9]{8}\b", "[ACCESS_KEY]"),
+        (r"/tmp/\S+", "[TMP]"),
+    ]}, {
+        insta::assert_snapshot!("auth_and_refused_table", table);
+    });
 
     // misconfigured: the bucket does not exist; a missing key is a configuration error (exit 2).
     let mut bundle = stack.bundle();

@@ -1,0 +1,408 @@
+//! The command line contract: exit codes, formats, --wait, --watch, --only/--skip, --strict,
+//! and the human table (insta snapshot with ports and timings filtered).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use devenv_core::testkit::Stack;
+
+fn filters() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"\b\d+ ms +", "[N] ms    "),
+        (r"in \d+ ms", "in [N] ms"),
+        (r"nats-server [\d.]+", "nats-server [VERSION]"),
+        (r"devenv[a-z0-9]{8}\b", "[ACCESS_KEY]"),
+    ]
+}
+
+#[test]
+fn healthy_stack_in_every_format() {
+    let stack = Stack::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The default bundle is <workspace>/.env.local.
+    let _env = write_bundle(dir.path(), ".env.local", &stack.bundle());
+
+    let (code, doc, stderr) = run_json(&mut dev_status(dir.path()));
+    assert_eq!(code, 0, "{doc:#}\n{stderr}");
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["kind"], "status");
+    assert_eq!(doc["overall"], "healthy");
+    for name in ["postgres", "redis", "nats", "s3"] {
+        let c = component(&doc, name);
+        assert_eq!(c["state"], "healthy", "{c}");
+        assert!(c["latency_ms"].as_u64().is_some(), "{c}");
+    }
+    for name in ["mock_inference", "rabbitmq"] {
+        assert_eq!(component(&doc, name)["state"], "skipped");
+    }
+    assert!(
+        stderr.is_empty(),
+        "nothing on stderr when healthy: {stderr}"
+    );
+    let text = doc.to_string();
+    for secret in [
+        &stack.postgres.password,
+        &stack.redis.password,
+        &stack.nats.password,
+        &stack.s3.secret_key,
+    ] {
+        assert!(!text.contains(secret.as_str()), "secret in output: {text}");
+    }
+    assert!(
+        text.contains("postgres://devenv:***@127.0.0.1:"),
+        "URL masked, not dropped: {text}"
+    );
+    assert_valid(&doc, "status.schema.json");
+
+    // --human: the table.
+    let out = dev_status(dir.path()).arg("--human").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let table = String::from_utf8(out.stdout).unwrap();
+    insta::with_settings!({ filters => filters() }, {
+        insta::assert_snapshot!("healthy_table", table);
+    });
+
+    // --quiet: nothing, only the exit code.
+    let out = dev_status(dir.path()).arg("--quiet").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+
+    // --only / --skip.
+    let (_, doc, _) = run_json(dev_status(dir.path()).args(["--only", "redis,nats"]));
+    let names: Vec<&str> = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["component"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["redis", "nats"]);
+    let (_, doc, _) =
+        run_json(dev_status(dir.path()).args(["--skip", "postgres,s3,mock_inference,rabbitmq"]));
+    let names: Vec<&str> = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["component"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["redis", "nats"]);
+
+    // degraded: a real answer slower than a 0 ms threshold (the deadline stays generous).
+    let (code, doc, _) = run_json(dev_status(dir.path()).args([
+        "--only",
+        "postgres",
+        "--threshold-ms",
+        "0",
+        "--probe-timeout-ms",
+        "5000",
+    ]));
+    assert_eq!(
+        code, 0,
+        "degraded is not a failure without --strict: {doc:#}"
+    );
+    assert_eq!(doc["overall"], "degraded");
+    assert_eq!(component(&doc, "postgres")["state"], "degraded");
+    assert_eq!(
+        component(&doc, "postgres")["class"],
+        serde_json::Value::Null
+    );
+    assert_valid(&doc, "status.schema.json");
+    let (code, _, _) = run_json(dev_status(dir.path()).args([
+        "--only",
+        "postgres",
+        "--threshold-ms",
+        "0",
+        "--probe-timeout-ms",
+        "5000",
+        "--strict",
+    ]));
+    assert_eq!(code, 1, "--strict fails on degraded");
+
+    // --watch with a count: one document per refresh.
+    let out = dev_status(dir.path())
+        .args(["--only", "redis", "--watch", "0.1", "--count", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let docs: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON document per line"))
+        .collect();
+    assert_eq!(docs.len(), 2);
+    assert!(docs.iter().all(|d| d["overall"] == "healthy"));
+
+    // --wait on a healthy stack returns at once, with a progress line per service.
+    let out = dev_status(dir.path())
+        .args(["--wait", "--timeout", "10", "--human"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    for name in ["postgres", "redis", "nats", "s3"] {
+        assert!(
+            stderr.contains(&format!("✓ {name} ready after")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn wait_reports_what_never_became_ready_and_exits_4() {
+    let stack = Stack::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut bundle = stack.bundle();
+    let closed = closed_port();
+    bundle.set(
+        "REDIS_URL",
+        format!("redis://:{}@127.0.0.1:{closed}/0", stack.redis.password),
+    );
+    let env = write_bundle(dir.path(), ".env.local", &bundle);
+    let started = Instant::now();
+    let (code, doc, stderr) = run_json(
+        dev_status(dir.path())
+            .args(["--wait", "--timeout", "1.5", "--env-file"])
+            .arg(&env),
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(code, 4, "{doc:#}\n{stderr}");
+    assert!(
+        elapsed >= Duration::from_millis(1500) && elapsed < Duration::from_millis(2500),
+        "{elapsed:?}"
+    );
+    assert_eq!(doc["wait"]["never_ready"], serde_json::json!(["redis"]));
+    assert_eq!(doc["wait"]["ready"], false);
+    assert_eq!(
+        component(&doc, "redis")["class"],
+        "refused",
+        "the last real answer is kept: {doc:#}"
+    );
+    assert!(stderr.contains("✓ postgres ready after"), "{stderr}");
+    assert!(
+        stderr.contains("not ready after 1.5 s: redis (refused)"),
+        "{stderr}"
+    );
+    assert_valid(&doc, "status.schema.json");
+}
+
+#[test]
+fn wait_sees_a_service_come_up() {
+    use std::io::BufRead as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let password = devenv_core::credentials::generate(24);
+    let mut bundle = devenv_core::bundle::Bundle::new();
+    bundle.set(
+        "REDIS_URL",
+        format!("redis://:{password}@127.0.0.1:{port}/0"),
+    );
+    let env = write_bundle(dir.path(), ".env.local", &bundle);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dev-status"))
+        .env("DEVENV_ROOT", dir.path())
+        .env("NO_COLOR", "1")
+        .args([
+            "--only",
+            "redis",
+            "--wait",
+            "--timeout",
+            "30",
+            "--human",
+            "--env-file",
+        ])
+        .arg(&env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Start the server only once dev-status says it is waiting.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert!(first.starts_with("waiting up to 30 s for redis"), "{first}");
+    let conf_dir = tempfile::Builder::new()
+        .prefix("devenv-testkit-redis-")
+        .tempdir()
+        .unwrap();
+    let conf = conf_dir.path().join("redis.conf");
+    std::fs::write(
+        &conf,
+        format!("bind 127.0.0.1\nport {port}\nrequirepass {password}\nsave \"\"\nappendonly no\nproc-title-template \"{{title}} {{listen-addr}} devenv-testkit\"\n"),
+    )
+    .unwrap();
+    let mut server = std::process::Command::new(devenv_core::testkit::require_tool("redis-server"))
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(rest.contains("✓ redis ready after"), "{rest}");
+    assert!(!rest.contains(&password), "{rest}");
+}
+
+#[test]
+fn bad_configuration_exits_2_and_names_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    // Missing bundle.
+    let out = dev_status(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(".env.local does not exist") && stderr.contains("make secrets-sync"),
+        "{stderr}"
+    );
+    // --mode remote reads .env.linode.
+    let out = dev_status(dir.path())
+        .args(["--mode", "remote"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".env.linode does not exist"));
+
+    // Malformed bundle: file and line.
+    std::fs::write(
+        dir.path().join(".env.local"),
+        "POSTGRES_HOST=127.0.0.1\nthis is not dotenv\n",
+    )
+    .unwrap();
+    let out = dev_status(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(".env.local:2:") && stderr.contains("make secrets-sync"),
+        "{stderr}"
+    );
+
+    // Unknown component.
+    std::fs::write(
+        dir.path().join(".env.local"),
+        "REDIS_URL=redis://:x@127.0.0.1:1/0\n",
+    )
+    .unwrap();
+    let out = dev_status(dir.path())
+        .args(["--only", "mysql"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown component `mysql`") && stderr.contains("postgres, redis"),
+        "{stderr}"
+    );
+
+    // Malformed health config: file and line.
+    let config = dir.path().join("health.yaml");
+    std::fs::write(&config, "checks:\n  - name: api\n    url: [not a string\n").unwrap();
+    let out = dev_status(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("health.yaml:") && stderr.contains("fix the YAML"),
+        "{stderr}"
+    );
+    std::fs::write(
+        &config,
+        "checks:\n  - name: api\n    url: http://127.0.0.1:${NOT_SET_ANYWHERE}/\n",
+    )
+    .unwrap();
+    let out = dev_status(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NOT_SET_ANYWHERE"));
+
+    // Bad flags.
+    let out = dev_status(dir.path())
+        .args(["--wait", "--timeout", "-1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = dev_status(dir.path())
+        .arg("--no-such-flag")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn preflight_reports_the_machine_and_names_port_holders() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("configs")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/ports.yaml"),
+        dir.path().join("configs/ports.yaml"),
+    )
+    .unwrap();
+    // Something of ours holds the port postgres would use.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let held = listener.local_addr().unwrap().port();
+    let (code, doc, stderr) = run_json(
+        dev_status(dir.path())
+            .args(["preflight", "--json"])
+            .env("DEVENV_POSTGRES_PORT", held.to_string()),
+    );
+    assert_eq!(code, 0, "{doc:#}\n{stderr}");
+    assert_eq!(doc["kind"], "preflight");
+    assert!(doc["cpu_count"].as_u64().unwrap() >= 1);
+    assert!(doc["memory_free_mb"].as_u64().unwrap() > 0);
+    assert!(doc["disk_free_mb"].as_u64().unwrap() > 0);
+    assert_eq!(
+        doc["docker"]["available"], false,
+        "no Docker engine on this machine"
+    );
+    assert_eq!(doc["runtime"], "native");
+    assert_eq!(doc["pass"], true);
+    let pg = doc["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "postgres")
+        .unwrap();
+    assert_eq!(pg["port"], held);
+    assert_eq!(pg["free"], false);
+    assert_eq!(pg["holder"]["pid"], std::process::id());
+    let warning = doc["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w.as_str().unwrap().contains(&format!("port {held}")))
+        .unwrap();
+    assert!(
+        warning.as_str().unwrap().contains("next free port"),
+        "{warning}"
+    );
+    assert_valid(&doc, "preflight.schema.json");
+
+    let out = dev_status(dir.path())
+        .args(["preflight", "--human"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("preflight: pass"));
+
+    // No runtime at all: no Docker engine and no native binaries on PATH.
+    let out = dev_status(dir.path())
+        .args(["preflight", "--json"])
+        .env("PATH", "/nonexistent")
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["runtime"], "none", "{doc:#}");
+    assert_eq!(doc["pass"], false);
+    assert_eq!(out.status.code(), Some(1));
+    drop(listener);
+}
