@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# `make status`: the health of every service as a table (dev-status --human) for the bundle
+# of the current MODE. Exit codes are dev-status's: 0 healthy, 1 unhealthy, 2 bad config.
+# Extra flags pass through: `scripts/dev/status.sh --only postgres`, `--wait --timeout 30`.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+status_bin="$(bin dev-status)"
+exec "$status_bin" --human --env-file "$(bundle_path)" "$@"
