@@ -15,6 +15,7 @@ pub mod paths;
 pub mod redact;
 pub mod stack;
 pub mod state;
+pub mod telemetry;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
