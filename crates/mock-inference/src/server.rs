@@ -40,6 +40,8 @@ pub struct App {
     started: u64,
     models_body: Bytes,
     escaped_models: Vec<String>,
+    /// `system_fingerprint`, JSON-escaped once.
+    pub fingerprint: String,
 }
 
 struct Limiter {
@@ -80,6 +82,7 @@ impl App {
             metrics: Metrics::new(&cfg.models[0], cfg.metrics.names),
             fixed: Arc::new(TextPlan::new(&cfg.response.text)),
             escaped_models: cfg.models.iter().map(|m| escape(m)).collect(),
+            fingerprint: escape(&cfg.system_fingerprint),
             scenario,
             limiter,
             fault_seed,
@@ -652,7 +655,7 @@ fn chat_body(app: &App, sp: &StreamPlan, completion_tokens: usize) -> Bytes {
     b.extend_from_slice(b"],");
     push_usage(&mut b, sp.prompt_tokens, completion_tokens, true);
     b.extend_from_slice(b",\"service_tier\":\"default\",\"system_fingerprint\":\"");
-    b.extend_from_slice(escape(&app.cfg.system_fingerprint).as_bytes());
+    b.extend_from_slice(app.fingerprint.as_bytes());
     b.extend_from_slice(b"\"}");
     Bytes::from(b)
 }
@@ -775,7 +778,7 @@ fn completion_body(app: &App, sp: &StreamPlan, completion_tokens: usize) -> Byte
     b.extend_from_slice(b",\"model\":\"");
     b.extend_from_slice(sp.model.as_bytes());
     b.extend_from_slice(b"\",\"system_fingerprint\":\"");
-    b.extend_from_slice(escape(&app.cfg.system_fingerprint).as_bytes());
+    b.extend_from_slice(app.fingerprint.as_bytes());
     b.extend_from_slice(b"\",\"choices\":[");
     for (i, c) in sp.choices.iter().enumerate() {
         if i > 0 {

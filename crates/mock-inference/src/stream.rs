@@ -94,7 +94,7 @@ pub fn respond(running: Running, plan: StreamPlan) -> Response {
     head.extend_from_slice(b",\"model\":\"");
     head.extend_from_slice(plan.model.as_bytes());
     head.extend_from_slice(b"\",\"system_fingerprint\":\"");
-    head.extend_from_slice(escape(&running.app.cfg.system_fingerprint).as_bytes());
+    head.extend_from_slice(running.app.fingerprint.as_bytes());
     head.extend_from_slice(b"\",");
     let job = Job {
         next_at: plan.start + ttft,
