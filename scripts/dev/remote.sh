@@ -328,9 +328,10 @@ cmd_destroy() {
 cmd_reap() {
   need_linode_token
   need_cmd python3 "install python3"
-  local auth=(-H "Authorization: Bearer $LINODE_TOKEN")
+  # The token goes to curl through a config on a pipe (printf is a builtin), never in argv.
+  auth_config() { printf 'header = "Authorization: Bearer %s"\n' "$LINODE_TOKEN"; }
   local listing
-  listing="$(curl -fsS --max-time 30 "${auth[@]}" -H 'X-Filter: {"tags": "devenv"}' "$LINODE_API/linode/instances?page_size=500")" \
+  listing="$(curl -fsS --max-time 30 -K <(auth_config) -H 'X-Filter: {"tags": "devenv"}' "$LINODE_API/linode/instances?page_size=500")" \
     || die "$EXIT_EXTERNAL" "listing instances at $LINODE_API failed" "check LINODE_TOKEN's scopes (Linodes read/write) and the network"
   local expired
   expired="$(python3 -c '
@@ -340,20 +341,21 @@ for inst in json.load(sys.stdin).get("data", []):
     tags = dict(t.split(":", 1) for t in inst.get("tags", []) if ":" in t)
     if "devenv" not in inst.get("tags", []) or "ttl" not in tags:
         continue
+    ws = tags.get("workspace_id", "?")
     try:
         ttl = datetime.datetime.strptime(tags["ttl"], "%Y-%m-%dT%H:%MZ").replace(tzinfo=datetime.timezone.utc)
     except ValueError:
-        print(f"skip\t{inst[\"id\"]}\t{tags.get(\"workspace_id\", \"?\")}\tunreadable ttl tag {tags[\"ttl\"]!r}")
+        print("\t".join(["skip", str(inst["id"]), ws, "unreadable ttl tag " + repr(tags["ttl"])]))
         continue
     if ttl <= now:
-        print(f"reap\t{inst[\"id\"]}\t{tags.get(\"workspace_id\", \"?\")}\t{tags[\"ttl\"]}")
+        print("\t".join(["reap", str(inst["id"]), ws, tags["ttl"]]))
 ' <<<"$listing")" || die "$EXIT_EXTERNAL" "the Linode API answer was not the documented instance list" "check DEVENV_LINODE_API ($LINODE_API)"
   local action id ws ttl count=0
   while IFS=$'\t' read -r action id ws ttl; do
     [[ -n "$action" ]] || continue
     if [[ "$action" == skip ]]; then warn "instance $id ($ws): $ttl — left alone"; continue; fi
     if [[ "${DRY_RUN:-0}" == 1 ]]; then info "would reap instance $id (workspace $ws, ttl $ttl)"; continue; fi
-    curl -fsS --max-time 30 -X DELETE "${auth[@]}" "$LINODE_API/linode/instances/$id" >/dev/null \
+    curl -fsS --max-time 30 -X DELETE -K <(auth_config) "$LINODE_API/linode/instances/$id" >/dev/null \
       || die "$EXIT_EXTERNAL" "deleting instance $id failed" "rerun \`make remote-reap\`; check the token's write scope"
     DEVENV_WORKSPACE="$ws" remote_event remote_reaped "instance_id=$id" "ttl=$ttl"
     ok "reaped instance $id (workspace $ws, ttl $ttl passed)"
