@@ -34,6 +34,10 @@ pub enum SyncError {
     )]
     Unresolved { count: usize, list: String },
     #[error(
+        "{keys}: the value has `'` or `\\` together with `$` or a backtick (or a carriage return / NUL), which no quoting makes bash `source` and python-dotenv read back identically — nothing written; rotate the secret to avoid one of them"
+    )]
+    Unportable { keys: String },
+    #[error(
         "the {mode} bundle would miss {keys} — add them to `modes.{mode}` in {mapping} (a Vault path + field, or a literal value)"
     )]
     MissingKeys {
@@ -50,6 +54,7 @@ impl ExitCoded for SyncError {
             | SyncError::Mapping { .. }
             | SyncError::Usage(_)
             | SyncError::Unresolved { .. }
+            | SyncError::Unportable { .. }
             | SyncError::MissingKeys { .. } => exit::USAGE,
             SyncError::Bundle(e) => e.exit_code(),
             SyncError::Stack(e) => e.exit_code(),

@@ -8,6 +8,7 @@
 pub mod error;
 pub mod local;
 pub mod mapping;
+pub mod portable;
 pub mod render;
 pub mod vault;
 
@@ -366,6 +367,7 @@ fn sync(args: &SyncArgs) -> Result<u8, Failure> {
         }
     };
     bundle.register_secrets();
+    portable::check(&bundle).map_err(|e| coded(&e))?;
     let diff = KeyDiff::between(previous.as_ref(), &bundle);
 
     let stderr_style = Style::stderr();
@@ -799,6 +801,9 @@ fn render_cmd(args: &RenderArgs) -> Result<u8, Failure> {
     let templates =
         render::load_templates(&templates_dir, &args.services).map_err(|e| coded(&e))?;
     let rendered = render::render_all(&templates, &bundle).map_err(|e| coded(&e))?;
+    for (_, values) in &rendered {
+        portable::check(values).map_err(|e| coded(&e))?;
+    }
     // Check every destination before writing any, so a refusal leaves nothing half-rendered.
     let targets: Vec<PathBuf> = rendered
         .iter()

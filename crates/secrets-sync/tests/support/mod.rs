@@ -1,0 +1,214 @@
+//! Shared fixtures of the secrets-sync integration tests: a throwaway git workspace with the
+//! project's .gitignore, free ports and configs/secrets.yaml, plus the Vault double seeded with
+//! the paths that mapping names and known awkward secret values.
+#![allow(dead_code)]
+
+pub mod vault_double;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use assert_cmd::Command;
+use devenv_core::bundle::Bundle;
+use vault_double::{Config, VaultDouble};
+
+pub const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+/// Known secret values: awkward on purpose (quotes, `#`, spaces, `/+=@:%`, a newline) so that
+/// their raw, percent-encoded and base64 forms all differ, and quoting is exercised.
+pub const PG_PASSWORD: &str = "Pg#s3cr3t 'q' \"dq\" back\\slash/+=@:%x";
+pub const REDIS_PASSWORD: &str = "rd-9f8e7d6c5b4a3210-zz";
+pub const NATS_PASSWORD: &str = "Nats=P@ss word%25&$HOME";
+pub const S3_SECRET: &str = "line1\nline2 #not-a-comment `tick`";
+pub const S3_ACCESS: &str = "AKIADOUBLEEXAMPLE01";
+pub const TOKEN: &str = "hvs.user-token-abcdef123456";
+pub const ROLE_ID: &str = "role-5a9b0c1d-devenv";
+pub const SECRET_ID: &str = "sid-7c1e4a2b-do-not-leak";
+/// An extra field in a secret that the mapping never names: must be masked all the same.
+pub const UNMAPPED: &str = "unmapped-api-key-424242";
+
+/// Every secret a run may touch; the leak test looks for each and its encodings.
+pub const SECRETS: &[&str] = &[
+    PG_PASSWORD,
+    REDIS_PASSWORD,
+    NATS_PASSWORD,
+    S3_SECRET,
+    TOKEN,
+    SECRET_ID,
+    UNMAPPED,
+];
+
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        assert!(
+            StdCommand::new("git")
+                .arg("-C")
+                .arg(root)
+                .args(["init", "-q"])
+                .status()
+                .unwrap()
+                .success()
+        );
+        std::fs::copy(Path::new(REPO).join(".gitignore"), root.join(".gitignore")).unwrap();
+        let names = [
+            "postgres",
+            "redis",
+            "nats",
+            "nats_monitor",
+            "s3",
+            "s3_console",
+            "mock_inference",
+            "rabbitmq",
+            "rabbitmq_management",
+        ];
+        let holders: Vec<TcpListener> = names
+            .iter()
+            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let yaml: String = names
+            .iter()
+            .zip(&holders)
+            .map(|(n, l)| format!("{n}: {}\n", l.local_addr().unwrap().port()))
+            .collect();
+        drop(holders);
+        std::fs::create_dir_all(root.join("configs/dev")).unwrap();
+        std::fs::write(root.join("configs/ports.yaml"), yaml).unwrap();
+        // The shipped mapping and templates: the tests exercise the real files.
+        std::fs::copy(
+            Path::new(REPO).join("configs/secrets.yaml"),
+            root.join("configs/secrets.yaml"),
+        )
+        .unwrap();
+        for entry in std::fs::read_dir(Path::new(REPO).join("configs/dev")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(
+                entry.path(),
+                root.join("configs/dev").join(entry.file_name()),
+            )
+            .unwrap();
+        }
+        Self { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    /// The binary with a clean environment pointing at this workspace.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("secrets-sync").unwrap();
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("DEVENV_ROOT", self.root())
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    /// `cmd()` aimed at a Vault double with the user's token.
+    pub fn vault_cmd(&self, vault: &VaultDouble, mode: &str) -> Command {
+        let mut cmd = self.cmd();
+        cmd.env("VAULT_ADDR", vault.url())
+            .env("VAULT_TOKEN", TOKEN)
+            .args(["--mode", mode, "--human"]);
+        cmd
+    }
+
+    /// `cmd()` aimed at a Vault double logging in with AppRole (secret_id from a file).
+    pub fn approle_cmd(&self, vault: &VaultDouble, mode: &str) -> Command {
+        let sid = self.path(".devenv-secret-id");
+        std::fs::write(&sid, format!("{SECRET_ID}\n")).unwrap();
+        let mut cmd = self.cmd();
+        cmd.env("VAULT_ADDR", vault.url())
+            .env("VAULT_ROLE_ID", ROLE_ID)
+            .env("VAULT_SECRET_ID_FILE", &sid)
+            .args(["--mode", mode, "--human"]);
+        cmd
+    }
+
+    pub fn bundle(&self, name: &str) -> Bundle {
+        Bundle::read(&self.path(name)).unwrap()
+    }
+
+    pub fn events(&self) -> String {
+        std::fs::read_to_string(self.path(".devenv/events.jsonl")).unwrap_or_default()
+    }
+}
+
+fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A double holding every path configs/secrets.yaml names, for both modes, on a KV mount of
+/// the given version; AppRole and the user's token both work.
+pub fn seeded_config(kv_version: u8) -> Config {
+    let mut c = Config::default();
+    c.mounts.insert("secret".into(), kv_version);
+    c.approle = Some((ROLE_ID.into(), SECRET_ID.into()));
+    c.tokens.insert(TOKEN.into());
+    for mode in ["local", "remote"] {
+        let p = |s: &str| ("secret".to_string(), format!("devenv/{mode}/{s}"));
+        c.secrets.insert(
+            p("postgres"),
+            fields(&[
+                ("host", "pg.remote.internal"),
+                ("port", "5432"),
+                ("username", "app"),
+                ("password", PG_PASSWORD),
+                ("database", "app"),
+            ]),
+        );
+        c.secrets.insert(
+            p("redis"),
+            fields(&[
+                ("host", "redis.remote.internal"),
+                ("port", "6379"),
+                ("password", REDIS_PASSWORD),
+            ]),
+        );
+        c.secrets.insert(
+            p("nats"),
+            fields(&[
+                ("url", "nats://nats.remote.internal:4222"),
+                ("username", "devenv"),
+                ("password", NATS_PASSWORD),
+            ]),
+        );
+        c.secrets.insert(
+            p("s3"),
+            fields(&[
+                ("endpoint", "https://s3.remote.internal"),
+                ("region", "eu-west-1"),
+                ("bucket", "devenv"),
+                ("access_key", S3_ACCESS),
+                ("secret_key", S3_SECRET),
+                ("api_key", UNMAPPED),
+            ]),
+        );
+    }
+    c
+}
+
+/// Every form of `secret` a leak could take (raw, percent-/form-encoded, base64 variants).
+pub fn leak_forms(secret: &str) -> Vec<String> {
+    let mut forms = devenv_core::redact::encodings(secret);
+    // A multi-line secret could also leak one line at a time.
+    if secret.contains('\n') {
+        forms.extend(secret.lines().filter(|l| l.len() >= 8).map(String::from));
+    }
+    forms
+}

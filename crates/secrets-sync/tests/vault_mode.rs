@@ -1,0 +1,519 @@
+//! secrets-sync against Vault, end to end: the real binary, a throwaway git workspace with the
+//! shipped configs/secrets.yaml, and — because HashiCorp Vault cannot run here — a local HTTP
+//! double (tests/support/vault_double.rs) serving the response bodies Vault's API
+//! documentation gives: AppRole login, KV v1 and v2 reads, sys/mounts, 403 permission denied,
+//! 404, 503 sealed and an expired token.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt as _;
+
+use devenv_core::events;
+use support::vault_double::{Fault, VaultDouble};
+use support::*;
+
+fn out_text(o: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn remote_mode_with_approle_on_kv2_writes_an_expiring_bundle_with_an_audit_trail() {
+    let ws = Workspace::new();
+    let vault = VaultDouble::start(seeded_config(2));
+    let out = ws
+        .approle_cmd(&vault, "remote")
+        .env("VAULT_NAMESPACE", "team-a")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let (stdout, stderr) = out_text(&out);
+    assert!(stdout.contains("wrote"), "{stdout}{stderr}");
+
+    let path = ws.path(".env.linode");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let b = ws.bundle(".env.linode");
+    for key in devenv_core::bundle::KEYS {
+        assert!(b.get(key).is_some(), "{key} missing");
+    }
+    assert_eq!(b.get("DEVENV_MODE"), Some("remote"));
+    assert_eq!(b.get("DEVENV_SOURCE"), Some("vault"));
+    assert_eq!(b.get("POSTGRES_PASSWORD"), Some(PG_PASSWORD));
+    assert_eq!(b.get("S3_SECRET_KEY"), Some(S3_SECRET));
+    assert_eq!(b.get("NATS_PASSWORD"), Some(NATS_PASSWORD));
+    assert_eq!(
+        devenv_core::redact::url_password(b.get("DATABASE_URL").unwrap()).as_deref(),
+        Some(PG_PASSWORD)
+    );
+    // Expires 24 h ahead.
+    let expires = chrono::DateTime::parse_from_rfc3339(b.get("DEVENV_EXPIRES_AT").unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let ahead = expires - chrono::Utc::now();
+    assert!(
+        ahead > chrono::Duration::minutes(23 * 60 + 55) && ahead <= chrono::Duration::hours(24),
+        "{ahead}"
+    );
+
+    // Audit: every read is an event carrying the audit id and Vault's request id.
+    let log = vault.log();
+    let evs = events::read_all(&ws.path(".devenv/events.jsonl"));
+    let synced = evs.iter().find(|e| e["event"] == "bundle_synced").unwrap();
+    let audit_id = synced["audit_id"].as_str().unwrap();
+    let reads: Vec<_> = evs.iter().filter(|e| e["event"] == "vault_read").collect();
+    assert_eq!(reads.len(), 4, "one read per distinct secret");
+    for r in &reads {
+        assert_eq!(r["audit_id"], audit_id);
+        let rid = r["request_id"].as_str().unwrap();
+        let served = log
+            .iter()
+            .find(|l| l.request_id.as_deref() == Some(rid))
+            .unwrap_or_else(|| panic!("request id {rid} was not served by Vault"));
+        assert_eq!(
+            served.path,
+            format!("secret/data/{}", r["path"].as_str().unwrap())
+        );
+        assert!(!r["keys"].as_array().unwrap().is_empty());
+    }
+    let login = evs.iter().find(|e| e["event"] == "vault_login").unwrap();
+    assert!(log.iter().any(|l| l.path == "auth/approle/login"
+        && l.request_id.as_deref() == login["request_id"].as_str()));
+    // Namespace sent on every request; the AppRole token revoked at the end.
+    assert!(log.iter().all(|l| l.namespace.as_deref() == Some("team-a")));
+    let (issued, revoked) = vault.with(|s| (s.issued.clone(), s.revoked.clone()));
+    assert_eq!(issued.len(), 1);
+    assert_eq!(revoked, issued);
+    assert!(evs.iter().any(|e| e["event"] == "vault_token_revoked"));
+
+    // Second run: same secrets → unchanged, file untouched.
+    let before = std::fs::read(&path).unwrap();
+    let out = ws
+        .approle_cmd(&vault, "remote")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        out_text(&out).0.contains("unchanged"),
+        "{:?}",
+        out_text(&out)
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn kv1_is_detected_from_sys_mounts_and_a_given_token_is_not_revoked() {
+    let ws = Workspace::new();
+    let vault = VaultDouble::start(seeded_config(1));
+    let out = ws
+        .vault_cmd(&vault, "local")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let (stdout, _) = out_text(&out);
+    assert!(stdout.contains("4 Vault reads"), "{stdout}");
+    let log = vault.log();
+    assert!(log.iter().any(|l| l.path == "sys/mounts"));
+    assert!(log.iter().any(|l| l.path == "secret/devenv/local/postgres"));
+    assert!(!log.iter().any(|l| l.path.contains("/data/")));
+    assert!(
+        vault.with(|s| s.revoked.is_empty()),
+        "a given token is never revoked"
+    );
+    let b = ws.bundle(".env.local");
+    assert_eq!(b.get("DEVENV_SOURCE"), Some("vault"));
+    assert_eq!(b.get("REDIS_PASSWORD"), Some(REDIS_PASSWORD));
+    assert_eq!(b.get("S3_ACCESS_KEY"), Some(S3_ACCESS));
+    assert_eq!(
+        devenv_core::redact::url_password(b.get("REDIS_URL").unwrap()).as_deref(),
+        Some(REDIS_PASSWORD)
+    );
+    // Local ports still resolved locally; no generated credential store needed.
+    assert!(b.get("POSTGRES_PORT").is_some());
+    assert!(!ws.path(".devenv/credentials.env").exists());
+}
+
+#[test]
+fn kv_version_flag_skips_sys_mounts() {
+    let ws = Workspace::new();
+    let mut config = seeded_config(2);
+    config.faults.insert("sys/mounts".into(), Fault::Forbidden);
+    let vault = VaultDouble::start(config);
+    let out = ws
+        .vault_cmd(&vault, "remote")
+        .assert()
+        .code(5)
+        .get_output()
+        .clone();
+    assert!(
+        out_text(&out).1.contains("sys/mounts"),
+        "{:?}",
+        out_text(&out)
+    );
+    ws.vault_cmd(&vault, "remote")
+        .args(["--kv-version", "2"])
+        .assert()
+        .success();
+    assert_eq!(
+        ws.bundle(".env.linode").get("REDIS_PASSWORD"),
+        Some(REDIS_PASSWORD)
+    );
+}
+
+#[test]
+fn failed_vault_reads_leave_the_bundle_untouched_with_exit_5() {
+    let ws = Workspace::new();
+    let vault = VaultDouble::start(seeded_config(2));
+    ws.approle_cmd(&vault, "remote").assert().success();
+    let path = ws.path(".env.linode");
+    let good = std::fs::read(&path).unwrap();
+
+    let pg = "secret/data/devenv/remote/postgres".to_string();
+    type Inject<'a> = Box<dyn Fn(&VaultDouble) + 'a>;
+    let cases: Vec<(&str, Inject, &str)> = vec![
+        (
+            "403 permission denied",
+            Box::new(|v: &VaultDouble| {
+                v.with(|s| s.config.faults.insert(pg.clone(), Fault::Forbidden));
+            }),
+            "Vault denied secret/data/devenv/remote/postgres (HTTP 403: permission denied)",
+        ),
+        (
+            "404",
+            Box::new(|v: &VaultDouble| {
+                v.with(|s| s.config.faults.insert(pg.clone(), Fault::NotFound));
+            }),
+            "Vault has no secret at secret/data/devenv/remote/postgres (HTTP 404)",
+        ),
+        (
+            "503 sealed",
+            Box::new(|v: &VaultDouble| v.with(|s| s.config.sealed = true)),
+            "Vault is sealed",
+        ),
+    ];
+    for (name, inject, expected) in cases {
+        vault.with(|s| {
+            s.config.faults.clear();
+            s.config.sealed = false;
+        });
+        inject(&vault);
+        let out = ws
+            .approle_cmd(&vault, "remote")
+            .assert()
+            .code(5)
+            .get_output()
+            .clone();
+        let (_, stderr) = out_text(&out);
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            good,
+            "{name}: bundle changed"
+        );
+    }
+    vault.with(|s| {
+        s.config.faults.clear();
+        s.config.sealed = false;
+    });
+    // The AppRole token of a run whose read failed is still revoked.
+    let (issued, revoked) = vault.with(|s| (s.issued.clone(), s.revoked.clone()));
+    assert_eq!(issued.len(), revoked.len(), "every AppRole token revoked");
+
+    // An expired user token: 403 with Vault's `invalid token`.
+    vault.with(|s| s.config.expired_tokens.insert(TOKEN.to_string()));
+    let out = ws
+        .vault_cmd(&vault, "remote")
+        .assert()
+        .code(5)
+        .get_output()
+        .clone();
+    let (_, stderr) = out_text(&out);
+    assert!(stderr.contains("invalid token"), "{stderr}");
+    assert!(stderr.contains("log in again"), "{stderr}");
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+
+    // A refused AppRole login.
+    vault.with(|s| s.config.approle = Some((ROLE_ID.into(), "another-secret-id".into())));
+    let out = ws
+        .approle_cmd(&vault, "remote")
+        .assert()
+        .code(5)
+        .get_output()
+        .clone();
+    assert!(
+        out_text(&out).1.contains("invalid role or secret ID"),
+        "{:?}",
+        out_text(&out)
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+    let failed = events::read_all(&ws.path(".devenv/events.jsonl"))
+        .into_iter()
+        .filter(|e| e["event"] == "vault_read_failed")
+        .count();
+    assert!(failed >= 2, "failed reads are audited too");
+}
+
+#[test]
+fn secret_id_and_token_are_refused_on_the_command_line() {
+    let ws = Workspace::new();
+    let vault = VaultDouble::start(seeded_config(2));
+    for flag in [
+        format!("--secret-id={SECRET_ID}"),
+        format!("--token={TOKEN}"),
+    ] {
+        let out = ws
+            .approle_cmd(&vault, "remote")
+            .arg(&flag)
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let (stdout, stderr) = out_text(&out);
+        assert!(stderr.contains("visible in `ps`"), "{stderr}");
+        assert!(!stdout.contains(SECRET_ID) && !stderr.contains(SECRET_ID));
+        assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
+    }
+    assert!(vault.log().is_empty(), "nothing sent to Vault");
+    assert!(!ws.path(".env.linode").exists());
+
+    // stdin works.
+    let mut cmd = ws.cmd();
+    cmd.env("VAULT_ADDR", vault.url())
+        .env("VAULT_ROLE_ID", ROLE_ID)
+        .args(["--mode", "remote", "--secret-id-stdin"])
+        .write_stdin(format!("{SECRET_ID}\n"))
+        .assert()
+        .success();
+    assert!(ws.path(".env.linode").exists());
+}
+
+#[test]
+fn dry_run_lists_key_names_only_and_writes_nothing() {
+    let ws = Workspace::new();
+    let vault = VaultDouble::start(seeded_config(2));
+    let out = ws
+        .vault_cmd(&vault, "remote")
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let (stdout, _) = out_text(&out);
+    assert!(stdout.contains("would write"), "{stdout}");
+    assert!(
+        stdout.contains("added:") && stdout.contains("POSTGRES_PASSWORD"),
+        "{stdout}"
+    );
+    assert!(!ws.path(".env.linode").exists());
+
+    ws.vault_cmd(&vault, "remote").assert().success();
+    vault.with(|s| {
+        let pg = s
+            .config
+            .secrets
+            .get_mut(&("secret".into(), "devenv/remote/redis".into()))
+            .unwrap();
+        pg.insert("password".into(), "rotated-redis-password-0001".into());
+    });
+    let before = std::fs::read(ws.path(".env.linode")).unwrap();
+    let out = ws
+        .cmd()
+        .env("VAULT_ADDR", vault.url())
+        .env("VAULT_TOKEN", TOKEN)
+        .args(["--mode", "remote", "--dry-run", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["action"], "dry_run");
+    let changed: Vec<&str> = doc["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(changed, vec!["REDIS_PASSWORD", "REDIS_URL"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("rotated-redis-password-0001") && !text.contains(REDIS_PASSWORD));
+    assert_eq!(std::fs::read(ws.path(".env.linode")).unwrap(), before);
+}
+
+#[test]
+fn bundle_reads_back_exactly_with_bash_and_python_dotenv() {
+    let ws = Workspace::new();
+    let vault = VaultDouble::start(seeded_config(2));
+    ws.vault_cmd(&vault, "remote").assert().success();
+    let b = ws.bundle(".env.linode");
+    let keys: Vec<&str> = b.keys().collect();
+    let path = ws.path(".env.linode");
+
+    let bash = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#"set -a; . "$1"; set +a; shift; for k in "$@"; do printf '%s\0' "${!k}"; done"#)
+        .arg("bash")
+        .arg(&path)
+        .args(&keys)
+        .env_clear()
+        .env("HOME", "/nonexistent-home-for-expansion-check")
+        .output()
+        .unwrap();
+    assert!(
+        bash.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bash.stderr)
+    );
+    let python = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sys\nfrom dotenv import dotenv_values\nv = dotenv_values(sys.argv[1])\nsys.stdout.write(''.join(v[k] + '\\0' for k in sys.argv[2:]))")
+        .arg(&path)
+        .args(&keys)
+        .output()
+        .unwrap();
+    assert!(
+        python.status.success(),
+        "python-dotenv missing? run `make setup`: {}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    for (reader, out) in [("bash", &bash.stdout), ("python-dotenv", &python.stdout)] {
+        let values: Vec<&str> = std::str::from_utf8(out).unwrap().split('\0').collect();
+        for (k, got) in keys.iter().zip(values) {
+            assert_eq!(got, b.get(k).unwrap(), "{reader} read {k} differently");
+        }
+    }
+}
+
+#[test]
+fn unportable_secret_is_refused_naming_the_key_only() {
+    let ws = Workspace::new();
+    let mut config = seeded_config(2);
+    let nasty = "it's-$HOME-unportable";
+    config
+        .secrets
+        .get_mut(&("secret".into(), "devenv/remote/redis".into()))
+        .unwrap()
+        .insert("password".into(), nasty.into());
+    let vault = VaultDouble::start(config);
+    let out = ws
+        .vault_cmd(&vault, "remote")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let (stdout, stderr) = out_text(&out);
+    assert!(stderr.contains("REDIS_PASSWORD"), "{stderr}");
+    assert!(!stderr.contains(nasty) && !stdout.contains(nasty));
+    assert!(!ws.path(".env.linode").exists());
+}
+
+#[test]
+fn render_fills_templates_and_lists_every_unresolved_placeholder() {
+    let ws = Workspace::new();
+    let vault = VaultDouble::start(seeded_config(2));
+    ws.vault_cmd(&vault, "remote").assert().success();
+    let out = ws
+        .cmd()
+        .args(["render", "--mode", "remote", "--human"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let (stdout, stderr) = out_text(&out);
+    assert!(stdout.contains("rendered api"), "{stdout}{stderr}");
+    let api = devenv_core::bundle::Bundle::read(&ws.path(".devenv/config/api.env")).unwrap();
+    let bundle = ws.bundle(".env.linode");
+    assert_eq!(api.get("DATABASE_URL"), bundle.get("DATABASE_URL"));
+    assert_eq!(api.get("NATS_PASSWORD"), Some(NATS_PASSWORD));
+    assert_eq!(api.get("APP_ENV"), Some("dev-remote"));
+    let worker = devenv_core::bundle::Bundle::read(&ws.path(".devenv/config/worker.env")).unwrap();
+    assert_eq!(worker.get("ARTIFACTS_S3_SECRET_KEY"), Some(S3_SECRET));
+    let mode = std::fs::metadata(ws.path(".devenv/config/api.env"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    for secret in SECRETS {
+        assert!(!stdout.contains(secret) && !stderr.contains(secret));
+    }
+
+    // Two unknown placeholders in one template, one in another: all listed, nothing written.
+    std::fs::write(
+        ws.path("configs/dev/billing.env.tpl"),
+        "A=${NO_SUCH_KEY}\nB=x-${ALSO_MISSING}-${DATABASE_URL}\n",
+    )
+    .unwrap();
+    std::fs::write(ws.path("configs/dev/zeta.env.tpl"), "C=${THIRD_MISSING}\n").unwrap();
+    let out = ws
+        .cmd()
+        .args(["render", "--mode", "remote"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let (_, stderr) = out_text(&out);
+    assert!(stderr.contains("3 unresolved placeholder(s)"), "{stderr}");
+    for needle in [
+        "billing.env.tpl:1: ${NO_SUCH_KEY}",
+        "billing.env.tpl:2: ${ALSO_MISSING}",
+        "zeta.env.tpl:1: ${THIRD_MISSING}",
+    ] {
+        assert!(stderr.contains(needle), "{needle} not in {stderr}");
+    }
+    assert!(!ws.path(".devenv/config/billing.env").exists());
+    assert!(!stderr.contains(PG_PASSWORD));
+}
+
+#[test]
+fn expired_remote_bundle_is_reported_by_consumers() {
+    let ws = Workspace::new();
+    let vault = VaultDouble::start(seeded_config(2));
+    ws.vault_cmd(&vault, "remote").assert().success();
+    ws.cmd()
+        .args(["check-expiry", "--mode", "remote"])
+        .assert()
+        .success();
+    // Age the bundle: rewrite its expiry into the past (as a day-old bundle would have).
+    let path = ws.path(".env.linode");
+    let mut b = ws.bundle(".env.linode");
+    b.set("DEVENV_EXPIRES_AT", "2020-01-01T00:00:00Z");
+    devenv_core::bundle::write_atomic(&path, b.to_dotenv("aged").as_bytes(), 0o600).unwrap();
+    let out = ws
+        .cmd()
+        .args(["check-expiry", "--mode", "remote"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(out_text(&out).1.contains("expired"), "{:?}", out_text(&out));
+    let out = ws
+        .cmd()
+        .args(["render", "--mode", "remote"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        out_text(&out).1.contains("warning:"),
+        "{:?}",
+        out_text(&out)
+    );
+    // A sync renews an expired bundle even when no secret changed.
+    let out = ws
+        .vault_cmd(&vault, "remote")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(out_text(&out).0.contains("renewed"), "{:?}", out_text(&out));
+    ws.cmd()
+        .args(["check-expiry", "--mode", "remote"])
+        .assert()
+        .success();
+}
