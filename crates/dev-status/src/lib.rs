@@ -205,6 +205,8 @@ async fn status(args: &CheckArgs, out: OutputArgs) -> Result<u8, Failure> {
             )
     });
 
+    push_telemetry(&ws, Mode::from(args.mode), &outcomes).await;
+
     let misconfigured: Vec<&str> = components
         .iter()
         .filter(|c| matches!(c.plan, Plan::Misconfigured(_)))
@@ -412,6 +414,43 @@ async fn watch(
 
 /// Appends an event to `.devenv/events.jsonl` when the workspace has a state directory
 /// (a probe run from elsewhere must not create one).
+/// The observability stream (devenv-core `telemetry`): per-component up/latency gauges to the
+/// Pushgateway (`DEVENV_PUSHGATEWAY_URL`, or `METRICS=true` in local mode) and the workspace's
+/// new events to Loki (`DEVENV_LOKI_URL`). Observability, not state: failures are warnings.
+async fn push_telemetry(ws: &Workspace, mode: Mode, outcomes: &[Outcome]) {
+    use devenv_core::telemetry::{self, ComponentSample, PushgatewayClient};
+    let samples: Vec<ComponentSample> = outcomes
+        .iter()
+        .filter(|o| o.state != State::Skipped)
+        .map(|o| {
+            ComponentSample::new(
+                o.component.clone(),
+                matches!(o.state, State::Healthy | State::Degraded),
+                Duration::from_millis(o.latency_ms.unwrap_or_default()),
+            )
+        })
+        .collect();
+    let pushed = match PushgatewayClient::from_env(mode) {
+        Ok(Some(client)) => client.push(&samples).await,
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    let shipped = match telemetry::LokiClient::from_env() {
+        Ok(Some(client)) if ws.state_dir().is_dir() => telemetry::ship_events_file(
+            &client,
+            &ws.events_file(),
+            &ws.state_dir().join("loki.cursor"),
+        )
+        .await
+        .map(|_| ()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    for err in [pushed.err(), shipped.err()].into_iter().flatten() {
+        tracing::warn!("{}", devenv_core::redact::error_chain(&err));
+    }
+}
+
 fn event(ws: &Workspace, name: &str, fill: impl FnOnce(Event) -> Event) {
     if ws.state_dir().is_dir() {
         fill(Event::new("dev-status", name)).append_to(&ws.events_file());
