@@ -6,7 +6,6 @@
 need_pip openai openai
 need_pip pytest pytest
 need_apt promtool prometheus
-need_apt curl curl
 if [[ "${BENCH:-0}" == 1 ]]; then
   need_apt go golang-go
   need_apt wrk wrk
