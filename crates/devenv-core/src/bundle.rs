@@ -393,6 +393,7 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Bundl
         file.write_all(contents)?;
         file.sync_all()?;
         drop(file);
+        pause_before_rename_for_tests();
         fs::rename(&tmp, path)?;
         File::open(dir)?.sync_all()
     })();
@@ -401,6 +402,22 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Bundl
     }
     result.map_err(werr)
 }
+
+/// Debug builds only: `DEVENV_TEST_PAUSE_BEFORE_RENAME_MS=<ms>` holds the writer between the
+/// fsynced temp file and the rename, so a crash test can SIGKILL it at exactly that point.
+/// Release builds have no such hook.
+#[cfg(debug_assertions)]
+fn pause_before_rename_for_tests() {
+    if let Some(ms) = std::env::var("DEVENV_TEST_PAUSE_BEFORE_RENAME_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn pause_before_rename_for_tests() {}
 
 /// Temp files are hidden and named after their target: `.env.local` → `.env.local.tmp-<pid>-<rand>`.
 fn temp_prefix(name: &str) -> String {

@@ -367,6 +367,7 @@ fn sync(args: &SyncArgs) -> Result<u8, Failure> {
         }
     };
     bundle.register_secrets();
+    panic_for_tests(&bundle);
     portable::check(&bundle).map_err(|e| coded(&e))?;
     let diff = KeyDiff::between(previous.as_ref(), &bundle);
 
@@ -500,6 +501,19 @@ fn sync(args: &SyncArgs) -> Result<u8, Failure> {
     }
     Ok(exit::OK)
 }
+
+/// Debug builds only: `SECRETS_SYNC_TEST_PANIC=1` panics with every value of the bundle in
+/// the message, so the leak test can prove the panic hook masks them. Release builds lack it.
+#[cfg(debug_assertions)]
+fn panic_for_tests(bundle: &Bundle) {
+    if std::env::var("SECRETS_SYNC_TEST_PANIC").as_deref() == Ok("1") {
+        let pairs: Vec<String> = bundle.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        panic!("test panic holding the bundle: {}", pairs.join(" "));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn panic_for_tests(_: &Bundle) {}
 
 /// The credential store for local mode: Vault's values where mapped; the generated store
 /// fills whatever Vault does not provide (and is not touched when Vault provides all).
