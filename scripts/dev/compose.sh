@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The compose branch of the lifecycle: `scripts/dev/compose.sh up|stop|reset|logs|ps`.
+# The compose branch of the lifecycle: `scripts/dev/compose.sh up|stop|reset|logs [SERVICE]|ps`.
 # up.sh / stop.sh / reset.sh / logs.sh call it when `runtime` says compose; it can also be
 # sourced for its compose_* functions. Every call is
 #   docker compose --project-name devenv --env-file <bundle> -f dev/compose.local.yaml \
@@ -95,10 +95,12 @@ compose_reset() {
   ok "compose: containers and volumes removed"
 }
 
+# compose_logs [SERVICE] — follows the logs (all services, or SERVICE / $SERVICE).
 compose_logs() {
+  local service="${1:-${SERVICE:-}}"
   compose_preflight
   local args=(logs --follow --tail "${LINES:-200}")
-  [[ -n "${SERVICE:-}" ]] && args+=("$(compose_service "$SERVICE")")
+  [[ -n "$service" ]] && args+=("$(compose_service "$service")")
   "${COMPOSE[@]}" "${args[@]}"
 }
 
@@ -113,7 +115,7 @@ compose_main() {
     up) compose_up ;;
     stop) compose_stop ;;
     reset) compose_reset ;;
-    logs) compose_logs ;;
+    logs) compose_logs "${2:-}" ;;
     ps) compose_ps ;;
     *) die "$EXIT_USAGE" "unknown verb '${verb}' for compose.sh" "use one of: up stop reset logs ps" ;;
   esac

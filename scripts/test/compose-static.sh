@@ -231,10 +231,12 @@ if grep -qxF "env DEVENV_NATS_PORT=4300 DEVENV_S3_PORT=9100 DEVENV_MOCK_INFERENC
 : >"$DOCKER_LOG"
 touch "$work/root/dev/compose.override.yaml"
 SERVICE=s3 run_compose logs >/dev/null
+run_compose logs mock_inference >/dev/null
 run_compose reset >/dev/null
 if grep -qxF "$prefix -f $work/root/dev/compose.override.yaml logs --follow --tail 200 minio" "$DOCKER_LOG" \
+  && grep -qxF "$prefix -f $work/root/dev/compose.override.yaml logs --follow --tail 200 mock-inference" "$DOCKER_LOG" \
   && grep -qxF "$prefix -f $work/root/dev/compose.override.yaml down --volumes --remove-orphans" "$DOCKER_LOG"; then
-  pass "compose.sh adds the override file and maps SERVICE=s3 to minio"
+  pass "compose.sh adds the override file; logs takes SERVICE=s3 (→ minio) or an argument (mock_inference → mock-inference)"
 else
   cat "$DOCKER_LOG" >&2; fail "compose.sh override / logs / reset argv"
 fi
