@@ -19,9 +19,11 @@ DEV_STATUS="${CARGO_TARGET_DIR:-$DEVENV_ROOT/target}/debug/dev-status"
 work="$(mktemp -d)"
 PIDS=()
 cleanup() {
-  local pid
+  local rc=$? pid
+  set +e
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
   rm -rf "$work"
+  exit "$rc"
 }
 trap cleanup EXIT INT TERM
 failures=0
@@ -113,7 +115,7 @@ rc=0; status || rc=$?
 [[ $rc -eq 0 ]] || fail "dev-status exited $rc with redis up: $(cat "$work/status.err")"
 up="$(gauge devenv_component_up redis)"
 latency="$(gauge devenv_component_latency_seconds redis)"
-if [[ "$up" == 1 ]] && python3 -c "import sys; assert 0 < float(sys.argv[1]) < 5" "$latency"; then
+if [[ "$up" == 1 ]] && python3 -c "import sys; assert 0 <= float(sys.argv[1]) < 5  # dev-status measures whole ms; a local PING can be 0" "$latency"; then
   ok "pushgateway: devenv_component_up{component=redis,workspace_id,owner,region} 1, latency ${latency}s"
 else
   fail "pushgateway after a healthy check: up='$up' latency='$latency'"
