@@ -462,11 +462,14 @@ impl Config {
         set!(cli.host, c.host);
         set!(cli.port, c.port);
         if !cli.models.is_empty() {
-            // MODEL_NAME names the primary model; the file's other models stay served.
+            // MODEL_NAME / --model name the primary model. A config file's other models stay
+            // served; without a file they replace the built-in default.
             let mut models: Vec<String> = cli.models.clone();
-            for m in &c.models {
-                if !models.contains(m) {
-                    models.push(m.clone());
+            if cli.config.is_some() {
+                for m in &c.models {
+                    if !models.contains(m) {
+                        models.push(m.clone());
+                    }
                 }
             }
             c.models = models;
