@@ -99,6 +99,11 @@ pub struct Difference {
     pub accepted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted_reason: Option<String>,
+    /// For environment variables: the file each side's value came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_origin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_origin: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -131,6 +136,7 @@ struct Raw {
     source: Option<String>,
     target: Option<String>,
     kind: DiffType,
+    origins: (Option<String>, Option<String>),
 }
 
 fn raw(rule: &'static str, field: impl Into<String>, s: Option<String>, t: Option<String>) -> Raw {
@@ -145,6 +151,7 @@ fn raw(rule: &'static str, field: impl Into<String>, s: Option<String>, t: Optio
         source: s,
         target: t,
         kind,
+        origins: (None, None),
     }
 }
 
@@ -232,6 +239,8 @@ pub fn compare(
                 recommendation: rule.recommendation.clone(),
                 accepted,
                 accepted_reason,
+                source_origin: r.origins.0,
+                target_origin: r.origins.1,
             });
         }
         let status = if status == ServiceStatus::Different && differences.is_empty() {
@@ -267,18 +276,20 @@ fn compare_service(s: &Service, t: &Service) -> Vec<Raw> {
             Some(_) if e.secret => REDACTED.to_string(),
             Some(v) => v.clone(),
         };
-        match (a, b) {
+        let origins = (a.map(|e| e.source.clone()), b.map(|e| e.source.clone()));
+        let diff = match (a, b) {
             (Some(a), Some(b)) if a.value != b.value => {
                 let rule = if a.secret || b.secret {
                     "env.secret_changed"
                 } else {
                     "env.value_changed"
                 };
-                out.push(raw(rule, field, Some(shown(a)), Some(shown(b))));
+                raw(rule, field, Some(shown(a)), Some(shown(b)))
             }
-            (Some(_), Some(_)) => {}
-            (a, b) => out.push(raw("env.missing", field, a.map(shown), b.map(shown))),
-        }
+            (Some(_), Some(_)) => continue,
+            (a, b) => raw("env.missing", field, a.map(shown), b.map(shown)),
+        };
+        out.push(Raw { origins, ..diff });
     }
 
     for key in union(&s.ports, &t.ports) {
@@ -685,6 +696,7 @@ mod tests {
                     prop_assert_eq!(swap(dx.kind), dy.kind);
                     prop_assert_eq!(&dx.source_value, &dy.target_value);
                     prop_assert_eq!(&dx.target_value, &dy.source_value);
+                    prop_assert_eq!(&dx.source_origin, &dy.target_origin);
                 }
             }
         }

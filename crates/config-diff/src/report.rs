@@ -190,10 +190,18 @@ impl Report {
                     change,
                     style.dim(&format!("[{}]", d.rule_id)),
                 ));
-                let note = match &d.accepted_reason {
+                let mut note = match &d.accepted_reason {
                     Some(reason) => format!("baseline: {reason}"),
                     None => format!("{} — {}", d.impact_description, d.recommendation),
                 };
+                if d.source_origin.is_some() || d.target_origin.is_some() {
+                    let o = |x: &Option<String>| x.clone().unwrap_or_else(|| "-".into());
+                    note.push_str(&format!(
+                        " (from {} → {})",
+                        o(&d.source_origin),
+                        o(&d.target_origin)
+                    ));
+                }
                 out.push_str(&format!("  {} {}\n", " ".repeat(12), style.dim(&note)));
             }
         }

@@ -190,6 +190,23 @@ fn sentry_2023_to_2026_is_graded_as_checked_by_hand() {
         (Some("<redacted>"), Some("major"))
     );
     assert!(!r.stdout.contains("supersecret"));
+    // …and its origin is the env file the pass-through was resolved from.
+    assert!(
+        d["target_origin"]
+            .as_str()
+            .unwrap()
+            .ends_with("sentry/env.HEAD"),
+        "{d}"
+    );
+    // A value written in the compose file has that file as its origin.
+    let d = difference(&report, "kafka", "environment.KAFKA_LOG_RETENTION_HOURS");
+    assert!(
+        d["source_origin"]
+            .as_str()
+            .unwrap()
+            .ends_with("docker-compose.c382b9a5.yml"),
+        "{d}"
+    );
 
     // With --fail-on the exit code follows the grade.
     let env = corpus().join("sentry/env.HEAD");
