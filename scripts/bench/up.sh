@@ -9,10 +9,11 @@ source "$(dirname "$0")/../dev/lib.sh"
 command -v hyperfine >/dev/null || die "$EXIT_USAGE" "hyperfine is not installed" "run \`make setup\` (or apt-get install hyperfine)"
 WORK="$(mktemp -d /tmp/devenv-bench-up-XXXXXX)"
 export DEVENV_BIN_DIR="${DEVENV_BIN_DIR:-$(bin_dir)}" DEVENV_RUNTIME=native NO_COLOR=1
-unset DEVENV_ROOT DEVENV_CORRELATION_ID
 cleanup() { (cd "$WORK" && make -s stop >/dev/null 2>&1) || true; pkill -9 -f "$WORK" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 scratch_workspace "$WORK"
+# From here on the binaries must find the copy, not this checkout.
+unset DEVENV_ROOT DEVENV_CORRELATION_ID
 mkdir -p "$DEVENV_ROOT/target/bench"
 cd "$WORK"
 make -s up >/dev/null   # first run: bundle, credentials, build check

@@ -38,13 +38,15 @@ else
   native_up
 fi
 
-skip=(--skip rabbitmq)
-bin_optional mock-inference >/dev/null || skip=(--skip "rabbitmq,mock_inference")
-info "waiting for readiness (timeout ${WAIT_TIMEOUT}s)"
-"$(bin dev-status)" --wait --timeout "$WAIT_TIMEOUT" --human "${skip[@]}" || fail $?
-
-# The bucket named in the bundle, through the S3 API itself (works for MinIO and s3s-fs alike).
-# Credentials go through curl's config on stdin, never on its command line.
+# The bucket named in the bundle, through the S3 API itself (works for MinIO and s3s-fs alike),
+# before the health wait (dev-status reports a missing bucket as misconfigured). S3 may still be
+# binding its port: poll it, bounded by the wait timeout. Credentials go through curl's config
+# on stdin, never on its command line.
+s3_deadline=$((SECONDS + WAIT_TIMEOUT))
+until curl -s -o /dev/null --max-time 1 "$S3_ENDPOINT/"; do
+  ((SECONDS < s3_deadline)) || die "$EXIT_TIMEOUT" "S3 at $S3_ENDPOINT did not answer within ${WAIT_TIMEOUT}s" "see .devenv/logs/s3.log (\`make logs SERVICE=s3\`)"
+  sleep 0.05 # readiness poll interval
+done
 code="$(curl -sS -o /dev/null -w '%{http_code}' -K - -X PUT "$S3_ENDPOINT/$S3_BUCKET" \
   --aws-sigv4 "aws:amz:${S3_REGION}:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
   <<<"user = \"$S3_ACCESS_KEY:$S3_SECRET_KEY\"")" \
@@ -54,6 +56,11 @@ case "$code" in
   409) ;; # already exists (BucketAlreadyOwnedByYou)
   *) die "$EXIT_EXTERNAL" "creating bucket $S3_BUCKET answered HTTP $code" "check S3_ACCESS_KEY/S3_SECRET_KEY in $(bundle_path) and .devenv/logs/s3.log" ;;
 esac
+
+skip=(--skip rabbitmq)
+bin_optional mock-inference >/dev/null || skip=(--skip "rabbitmq,mock_inference")
+info "waiting for readiness (timeout ${WAIT_TIMEOUT}s)"
+"$(bin dev-status)" --wait --timeout "$WAIT_TIMEOUT" --human "${skip[@]}" || fail $?
 
 if [[ -x "$DEVENV_ROOT/scripts/dev/migrate.sh" ]] && bin_optional migrate-ledger >/dev/null; then
   info "migrations and seeds"

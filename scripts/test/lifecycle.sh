@@ -13,7 +13,6 @@ source "$SRC/scripts/dev/lib.sh"
 WORK="$(mktemp -d /tmp/devenv-e2e-XXXXXX)"
 export DEVENV_BIN_DIR="${DEVENV_BIN_DIR:-$SRC/target/debug}"
 export NO_COLOR=1 DEVENV_RUNTIME=native
-unset DEVENV_ROOT DEVENV_CORRELATION_ID
 PASSED=0 FAILED=0
 SQUATTER_PID=""
 
@@ -39,6 +38,8 @@ for b in dev-status secrets-sync devenv; do
 done
 
 scratch_workspace "$WORK"
+# From here on the binaries must find the copy, not this checkout.
+unset DEVENV_ROOT DEVENV_CORRELATION_ID
 cd "$WORK"
 bundle_get() { sed -n "s/^$1=//p" .env.local | tr -d "'\""; }
 pids() { cat .devenv/run/*.pid 2>/dev/null | sort | tr '\n' ' '; }
