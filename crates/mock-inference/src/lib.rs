@@ -24,7 +24,7 @@ use devenv_core::output::{self, Failure, Format};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::config::{Cli, Config};
 use crate::server::App;
@@ -64,20 +64,23 @@ pub fn run() -> ExitCode {
 fn serve_cli(cli: Cli) -> Result<u8, ServeError> {
     let cfg = Config::load(&cli)?;
     let format = Format::choose(cli.json, false, cli.quiet, Format::Human, Format::Human);
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    rt.enable_all();
-    if let Some(w) = cli.workers {
-        rt.worker_threads(w.max(1));
-    }
-    let rt = rt.build().map_err(ServeError::Runtime)?;
-    rt.block_on(serve(cfg, format))
+    let workers = cli.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    serve(cfg, format, workers.max(1))
 }
 
-async fn serve(cfg: Config, format: Format) -> Result<u8, ServeError> {
+/// One single-threaded runtime per worker, each with its own SO_REUSEPORT listener on the
+/// same address: the kernel spreads connections, and a connection's request, response and
+/// stream timers stay on one thread (no work-stealing hand-offs on the hot path).
+fn serve(cfg: Config, format: Format, workers: usize) -> Result<u8, ServeError> {
     tokenizer::init();
     let addr_text = format!("{}:{}", cfg.host, cfg.port);
-    let listener = TcpListener::bind(&addr_text).await.map_err(|source| {
+    let bind_err = |source: std::io::Error| {
         let holder = devenv_core::netproc::port_holder(cfg.port)
+            .filter(|_| cfg.port != 0)
             .map(|h| format!(" (held by {h})"))
             .unwrap_or_default();
         ServeError::Bind {
@@ -85,23 +88,89 @@ async fn serve(cfg: Config, format: Format) -> Result<u8, ServeError> {
             source,
             holder,
         }
-    })?;
-    let local: SocketAddr = listener.local_addr().map_err(|source| ServeError::Bind {
-        addr: addr_text.clone(),
-        source,
-        holder: String::new(),
-    })?;
+    };
+    let mut addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&addr_text)
+        .map_err(bind_err)?
+        .next()
+        .ok_or_else(|| bind_err(std::io::Error::other("the host resolves to no address")))?;
+    // SO_REUSEPORT would let a second server silently share a taken port: probe with an
+    // exclusive bind first, so a taken port is reported (and port 0 picks a free one).
+    addr = std::net::TcpListener::bind(addr)
+        .and_then(|probe| probe.local_addr())
+        .map_err(bind_err)?;
+    let mut shards = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(ServeError::Runtime)?;
+        let listener = {
+            let _entered = rt.enter();
+            let socket = if addr.is_ipv4() {
+                TcpSocket::new_v4()
+            } else {
+                TcpSocket::new_v6()
+            }
+            .map_err(bind_err)?;
+            socket.set_reuseaddr(true).map_err(bind_err)?;
+            socket.set_reuseport(true).map_err(bind_err)?;
+            socket.bind(addr).map_err(bind_err)?;
+            socket.listen(4096).map_err(bind_err)?
+        };
+        // With --port 0 the first bind picks the port; the others join it.
+        addr = listener.local_addr().map_err(bind_err)?;
+        shards.push((rt, listener));
+    }
     let drain = Duration::from_secs_f64(cfg.shutdown.drain_deadline_secs);
     let app = Arc::new(App::new(cfg)?);
-    announce(&app, local, format);
-    let router = server::router(app.clone());
+    announce(&app, addr, format);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let threads: Vec<_> = shards
+        .into_iter()
+        .enumerate()
+        .map(|(i, (rt, listener))| {
+            let (app, stop) = (app.clone(), stop_rx.clone());
+            std::thread::Builder::new()
+                .name(format!("mock-inference-{i}"))
+                .spawn(move || rt.block_on(accept_loop(listener, app, stop, drain)))
+                .map_err(ServeError::Runtime)
+        })
+        .collect::<Result<_, _>>()?;
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    let sig = signals.block_on(shutdown_signal());
+    let open = app.metrics.running.load(Ordering::Relaxed);
+    tracing::info!("{sig}: no new connections; draining {open} open requests for up to {drain:?}");
+    app.draining.store(true, Ordering::Relaxed);
+    let _ = stop_tx.send(true);
+    for t in threads {
+        let _ = t.join();
+    }
+    let left = app.metrics.running.load(Ordering::Relaxed);
+    if left > 0 {
+        tracing::warn!(
+            "drain deadline of {drain:?} passed with {left} requests still running; exiting"
+        );
+    } else {
+        tracing::info!("drained; exiting");
+    }
+    Ok(exit::OK)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    app: Arc<App>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    drain: Duration,
+) {
+    let router = server::router(app);
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .keep_alive(true)
         .header_read_timeout(Duration::from_secs(30));
-    let signal = shutdown_signal();
-    tokio::pin!(signal);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -123,23 +192,11 @@ async fn serve(cfg: Config, format: Format) -> Result<u8, ServeError> {
                     }
                 });
             }
-            sig = &mut signal => {
-                tracing::info!("{sig}: no new connections; draining open requests for up to {drain:?}");
-                break;
-            }
+            _ = stop.changed() => break,
         }
     }
-    app.draining.store(true, Ordering::Relaxed);
     drop(listener);
-    let open = app.metrics.running.load(Ordering::Relaxed);
-    match tokio::time::timeout(drain, graceful.shutdown()).await {
-        Ok(()) => tracing::info!("drained ({open} requests were running); exiting"),
-        Err(_) => tracing::warn!(
-            "drain deadline of {drain:?} passed with {} requests still running; exiting",
-            app.metrics.running.load(Ordering::Relaxed)
-        ),
-    }
-    Ok(exit::OK)
+    let _ = tokio::time::timeout(drain, graceful.shutdown()).await;
 }
 
 fn announce(app: &App, addr: SocketAddr, format: Format) {
