@@ -13,7 +13,7 @@ export MODE
 
 DEV := scripts/dev
 
-.PHONY: help setup build up stop reset logs status secrets-sync test bench lint fmt \
+.PHONY: help setup setup-quick build up stop reset logs status secrets-sync test bench lint fmt \
         migrate parity verify-images fuzz clean \
         remote-up remote-status remote-logs remote-reset remote-destroy remote-reap
 
@@ -23,10 +23,14 @@ help: ## List the targets
 setup: ## Install what is missing (Debian packages, cargo tools); safe to run twice
 	@$(DEV)/setup.sh
 
+# make up / make test: the full check only when the setup files changed since it last passed.
+setup-quick:
+	@$(DEV)/setup.sh --quick
+
 build: ## Build every binary (PROFILE=dev|release)
 	@$(DEV)/build.sh
 
-up: setup build ## Start the stack (native, or compose when Docker runs) and wait until healthy
+up: setup-quick build ## Start the stack (native, or compose when Docker runs) and wait until healthy
 	@$(DEV)/up.sh
 
 stop: ## Stop every service, keep the data
@@ -53,7 +57,7 @@ parity: build ## Compare the local environment with the staging reference
 verify-images: build ## Check compose images against dev/IMAGE_DIGESTS
 	@$(DEV)/verify-images.sh
 
-test: setup ## fmt, clippy, shellcheck, unit + integration tests, end-to-end lifecycle
+test: setup-quick ## fmt, clippy, shellcheck, unit + integration tests, end-to-end lifecycle
 	@$(DEV)/test.sh
 
 lint: ## fmt check, clippy -D warnings, shellcheck

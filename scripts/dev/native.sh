@@ -16,12 +16,22 @@ export STARTED_SERVICES STOPPED_COUNT
 # may list it; the configs inside are 0600 anyway.
 native_dirs() { mkdir -p "$RUN_DIR" "$LOG_DIR" "$DATA_DIR"; chmod 711 "$RUN_DIR"; }
 
+# alive PID — the process exists and is not a zombie (an exited server whose parent has not
+# reaped it yet still answers kill -0).
+alive() {
+  local stat state
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  state="${stat##*) }" # the command name may hold spaces; the state follows its closing paren
+  state="${state%% *}"
+  [[ -n "$state" && "$state" != Z && "$state" != X ]]
+}
+
 # pid_of SERVICE — the recorded pid if that process is alive, else nothing (exit 1).
 pid_of() {
   local file="$RUN_DIR/$1.pid" pid
   [[ -f "$file" ]] || return 1
   pid="$(head -n1 "$file" 2>/dev/null | tr -dc 0-9)"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ -n "$pid" ]] && alive "$pid" || return 1
   printf '%s' "$pid"
 }
 
@@ -142,7 +152,7 @@ stop_pid() {
   local svc="$1" pid="$2" i
   kill -TERM "$pid" 2>/dev/null || return 0
   for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || return 0
     sleep 0.1 # polling the process table for exit; there is no event to wait on
   done
   warn "$svc (pid $pid) ignored SIGTERM for 10 s; killing it"

@@ -5,14 +5,31 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-BENCH=0
-[[ "${1:-}" == --bench ]] && BENCH=1
+# --quick (what `make up` / `make test` use): skip every check when the setup files have not
+# changed since the last successful run on this machine. `make setup` always checks.
+BENCH=0 QUICK=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) BENCH=1 ;;
+    --quick) QUICK=1 ;;
+    *) die "$EXIT_USAGE" "unknown option $arg" "use --bench and/or --quick" ;;
+  esac
+done
 export BENCH
+STAMP="$STATE_DIR/setup.stamp"
+fingerprint="$(cat "$0" "$(dirname "$0")"/setup.d/*.sh 2>/dev/null | sha256sum | cut -c1-64)-bench$BENCH"
+if ((QUICK)) && [[ -f "$STAMP" && "$(cat "$STAMP")" == "$fingerprint" ]]; then
+  exit 0
+fi
 
 APT=() CARGO=() PIP=() NPM=()
 need_apt() { local cmd="$1"; shift; command -v "$cmd" >/dev/null 2>&1 || APT+=("$@"); }
 need_cargo() { local cmd="$1"; shift; command -v "$cmd" >/dev/null 2>&1 || CARGO+=("$*"); }
-need_pip() { local module="$1" pkg="$2"; python3 -c "import $module" >/dev/null 2>&1 || PIP+=("$pkg"); }
+# find_spec locates a module without importing it (importing e.g. openai takes a second).
+need_pip() {
+  local module="$1" pkg="$2"
+  python3 -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$module') is None)" 2>/dev/null || PIP+=("$pkg")
+}
 need_npm() { local cmd="$1" pkg="$2"; command -v "$cmd" >/dev/null 2>&1 || NPM+=("$pkg"); }
 
 command -v cargo >/dev/null || die "$EXIT_USAGE" "cargo is not installed" "install Rust with rustup (https://rustup.rs) and rerun"
@@ -27,7 +44,7 @@ need_apt ss iproute2
 if ! command -v minio >/dev/null 2>&1; then
   need_cargo s3s-fs s3s-fs@0.14.1 --locked --features binary
 fi
-cargo nextest --version >/dev/null 2>&1 || CARGO+=("cargo-nextest --locked")
+command -v cargo-nextest >/dev/null 2>&1 || CARGO+=("cargo-nextest --locked")
 
 for dropin in "$(dirname "$0")"/setup.d/*.sh; do
   [[ -e "$dropin" ]] || continue
@@ -56,4 +73,6 @@ if ((${#NPM[@]})); then
   info "npm install -g ${NPM[*]}"
   npm install -g --silent "${NPM[@]}" || die "$EXIT_EXTERNAL" "npm install ${NPM[*]} failed" "check npm registry access and rerun \`make setup\`"
 fi
+mkdir -p "$STATE_DIR"
+printf '%s' "$fingerprint" > "$STAMP"
 ok "setup: everything needed is installed"
