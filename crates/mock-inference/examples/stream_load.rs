@@ -61,20 +61,23 @@ async fn one_stream(addr: String, tokens: usize, model: String) -> StreamResult 
         let now = Instant::now();
         carry.extend_from_slice(&buf[..n]);
         // Count whole events only; keep a partial tail for the next read.
-        while let Some(end) = find(&carry, b"\n\n") {
-            let event = &carry[..end];
-            if find(event, b"\"delta\":{\"content\":\"").is_some() {
+        let mut start = 0;
+        while let Some(end) = find_blank_line(&carry[start..]) {
+            // Events are ASCII-framed; from_utf8 is a fast validated view for str::contains.
+            let event = std::str::from_utf8(&carry[start..start + end]).unwrap_or("");
+            if event.contains("\"delta\":{\"content\":\"") {
                 res.deltas += 1;
                 if let Some(prev) = last {
                     res.gaps_us.push((now - prev).as_micros() as u64);
                 }
                 last = Some(now);
             }
-            if find(event, b"data: [DONE]").is_some() {
+            if event.contains("data: [DONE]") {
                 res.done = true;
             }
-            carry.drain(..end + 2);
+            start += end + 2;
         }
+        carry.drain(..start);
         if res.done {
             break;
         }
@@ -82,8 +85,16 @@ async fn one_stream(addr: String, tokens: usize, model: String) -> StreamResult 
     res
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+fn find_blank_line(hay: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(p) = hay[i..].iter().position(|b| *b == b'\n') {
+        let at = i + p;
+        if hay.get(at + 1) == Some(&b'\n') {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {

@@ -169,33 +169,42 @@ pub fn hash_str(s: &str) -> u64 {
 }
 
 /// Deterministic lorem ipsum of about `tokens` tokens from a seed and a request hash.
+///
+/// Tokens are counted word by word (`" word"`, `" word."`): cl100k's pre-tokenizer splits at
+/// those boundaries anyway, so the sum equals the count of the whole text, and each word's
+/// count comes from the tokenizer cache instead of re-tokenising a growing string.
 pub fn lorem(seed: u64, request_hash: u64, tokens: usize) -> String {
     let mut state = splitmix64(seed ^ request_hash.rotate_left(17));
     let mut out = String::new();
+    let mut word_buf = String::new();
+    let mut count = 0;
     let mut sentence_start = true;
     let mut words_in_sentence = 0;
-    while tokenizer::count(&out) < tokens {
+    while count < tokens {
         state = splitmix64(state);
         let word = LOREM[(state % LOREM.len() as u64) as usize];
+        word_buf.clear();
         if !out.is_empty() {
-            out.push(' ');
+            word_buf.push(' ');
         }
         if sentence_start {
             let mut c = word.chars();
             if let Some(f) = c.next() {
-                out.extend(f.to_uppercase());
-                out.push_str(c.as_str());
+                word_buf.extend(f.to_uppercase());
+                word_buf.push_str(c.as_str());
             }
             sentence_start = false;
         } else {
-            out.push_str(word);
+            word_buf.push_str(word);
         }
         words_in_sentence += 1;
         if words_in_sentence >= 6 + (state >> 60) as usize {
-            out.push('.');
+            word_buf.push('.');
             sentence_start = true;
             words_in_sentence = 0;
         }
+        count += tokenizer::count(&word_buf);
+        out.push_str(&word_buf);
     }
     if !out.ends_with('.') {
         out.push('.');
