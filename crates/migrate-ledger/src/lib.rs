@@ -387,6 +387,18 @@ fn load_files(track: &Track) -> Result<Vec<MigrationFile>, MigrateError> {
     files::load(&track.dir, track.kind == "seeds")
 }
 
+/// [`load_files`] on the blocking pool, so reading and hashing overlap with connecting.
+async fn load_files_async(track: &Track) -> Result<Vec<MigrationFile>, MigrateError> {
+    let track = track.clone();
+    tokio::task::spawn_blocking(move || load_files(&track))
+        .await
+        .unwrap_or_else(|e| {
+            Err(MigrateError::Io {
+                message: format!("reading the migration files failed: {e}"),
+            })
+        })
+}
+
 /// Schema-qualified table name (files may change search_path during a run).
 async fn qualify(conn: &mut PgConnection, table: &str) -> Result<String, MigrateError> {
     let schema: String = sqlx::query_scalar("SELECT current_schema()")
@@ -400,12 +412,19 @@ async fn qualify(conn: &mut PgConnection, table: &str) -> Result<String, Migrate
 async fn with_lock<T>(
     ctx: &Ctx,
     opts: &PgConnectOptions,
+    work: Option<PgConnection>,
     body: impl AsyncFnOnce(&mut PgConnection, Duration) -> Result<T, MigrateError>,
 ) -> Result<T, MigrateError> {
-    let (mut work, lock_conn) = tokio::try_join!(
-        db::connect(opts, ctx.wait_timeout, "connect"),
-        db::connect(opts, ctx.wait_timeout, "connect (lock)")
-    )?;
+    let (mut work, lock_conn) = match work {
+        Some(work) => (
+            work,
+            db::connect(opts, ctx.wait_timeout, "connect (lock)").await?,
+        ),
+        None => tokio::try_join!(
+            db::connect(opts, ctx.wait_timeout, "connect"),
+            db::connect(opts, ctx.wait_timeout, "connect (lock)")
+        )?,
+    };
     let lock = db::acquire(lock_conn, ctx.lock_timeout, |holder| {
         tracing::warn!("waiting for the migration lock held by {holder}");
         ctx.event("lock_waiting")
@@ -432,10 +451,16 @@ async fn apply_track(
     flags: &ApplyFlags,
     seed_settings: Option<seed::Settings>,
 ) -> Result<u8, MigrateError> {
-    let files = load_files(track)?;
     let opts = ctx.options()?;
+    let started = Instant::now();
+    let (files, work) = tokio::join!(
+        load_files_async(track),
+        db::connect(&opts, ctx.wait_timeout, "connect")
+    );
+    let files = files?;
+    let mut work = work?;
     if flags.dry_run {
-        let mut conn = db::connect(&opts, ctx.wait_timeout, "connect").await?;
+        let mut conn = work;
         let table = qualify(&mut conn, track.table).await?;
         let rows = ledger::read(&mut conn, &table).await?;
         let _ = conn.close().await;
@@ -483,31 +508,41 @@ async fn apply_track(
         return Ok(exit::OK);
     }
     if seed_settings.is_some() {
-        ensure_migrations_current(ctx, &opts).await?;
+        ensure_migrations_current(ctx, &mut work).await?;
     }
-    let started = Instant::now();
-    with_lock(ctx, &opts, async |work, waited| {
+    {
+        let table = qualify(&mut work, track.table).await?;
+        let rows = ledger::read(&mut work, &table).await?;
+        let plan = Plan::new(&files, &rows);
+        if plan.pending().is_empty() {
+            // Nothing to apply, so no lock: the refusals and the JSON copy as in a locked run.
+            let warnings = check_plan(ctx, track, &plan, &files, flags)?;
+            for w in &warnings {
+                tracing::warn!("{w}");
+            }
+            JsonLedger::from_rows(&rows).write(&track.json_path)?;
+            let _ = work.close().await;
+            let outcome = apply::Outcome::default();
+            report_apply(
+                ctx,
+                track,
+                &outcome,
+                &rows,
+                rows.len(),
+                Duration::ZERO,
+                started.elapsed(),
+                &warnings,
+                None,
+            );
+            return Ok(exit::OK);
+        }
+    }
+    with_lock(ctx, &opts, Some(work), async |work, waited| {
         let table = qualify(work, track.table).await?;
         ledger::ensure_tables(work, &table).await?;
         let rows = ledger::read_existing(work, &table).await?;
         let plan = Plan::new(&files, &rows);
-        let warnings = match plan.check(
-            &files,
-            track.kind,
-            flags.allow_out_of_order,
-            flags.accept_formatting,
-        ) {
-            Ok(w) => w,
-            Err(e) => {
-                if matches!(e, MigrateError::Integrity { .. }) {
-                    ctx.event("integrity_refused")
-                        .field("track", track.kind)
-                        .field("message", e.to_string())
-                        .emit();
-                }
-                return Err(e);
-            }
-        };
+        let warnings = check_plan(ctx, track, &plan, &files, flags)?;
         for w in &warnings {
             tracing::warn!("{w}");
         }
@@ -552,13 +587,35 @@ async fn apply_track(
     .await
 }
 
+/// The plan's refusals, with an event for integrity refusals.
+fn check_plan(
+    ctx: &Ctx,
+    track: &Track,
+    plan: &Plan<'_>,
+    files: &[MigrationFile],
+    flags: &ApplyFlags,
+) -> Result<Vec<String>, MigrateError> {
+    plan.check(
+        files,
+        track.kind,
+        flags.allow_out_of_order,
+        flags.accept_formatting,
+    )
+    .inspect_err(|e| {
+        if matches!(e, MigrateError::Integrity { .. }) {
+            ctx.event("integrity_refused")
+                .field("track", track.kind)
+                .field("message", e.to_string())
+                .emit();
+        }
+    })
+}
+
 /// Seeds need the schema: refuse while migrations are pending.
-async fn ensure_migrations_current(ctx: &Ctx, opts: &PgConnectOptions) -> Result<(), MigrateError> {
+async fn ensure_migrations_current(ctx: &Ctx, conn: &mut PgConnection) -> Result<(), MigrateError> {
     let files = load_files(&ctx.migrations)?;
-    let mut conn = db::connect(opts, ctx.wait_timeout, "connect").await?;
-    let table = qualify(&mut conn, ctx.migrations.table).await?;
-    let rows = ledger::read(&mut conn, &table).await?;
-    let _ = conn.close().await;
+    let table = qualify(conn, ctx.migrations.table).await?;
+    let rows = ledger::read(conn, &table).await?;
     let pending = Plan::new(&files, &rows).pending().len();
     if pending > 0 {
         return Err(MigrateError::Failed {
@@ -696,9 +753,13 @@ fn show_credential_once(ctx: &Ctx, g: &seed::Generated) {
 }
 
 async fn status(ctx: &Ctx, track: &Track) -> Result<u8, MigrateError> {
-    let files = load_files(track)?;
     let opts = ctx.options()?;
-    let mut conn = db::connect(&opts, ctx.wait_timeout, "connect").await?;
+    let (files, conn) = tokio::join!(
+        load_files_async(track),
+        db::connect(&opts, ctx.wait_timeout, "connect")
+    );
+    let files = files?;
+    let mut conn = conn?;
     let table = qualify(&mut conn, track.table).await?;
     let rows = ledger::read(&mut conn, &table).await?;
     let _ = conn.close().await;
@@ -739,10 +800,12 @@ async fn status(ctx: &Ctx, track: &Track) -> Result<u8, MigrateError> {
             track.kind, s["applied"], s["pending"], s["changed"], s["in_doubt"], s["missing"]
         ));
     }
-    let mut body = plan.to_json();
-    body["track"] = track.kind.into();
-    body["directory"] = track.dir.display().to_string().into();
-    ctx.print_doc("migrate_status", body);
+    if ctx.format == Format::Json {
+        let mut body = plan.to_json();
+        body["track"] = track.kind.into();
+        body["directory"] = track.dir.display().to_string().into();
+        ctx.print_doc("migrate_status", body);
+    }
     Ok(exit::OK)
 }
 
@@ -882,7 +945,7 @@ async fn repair(ctx: &Ctx, track: &Track, accept: &str, note: &str) -> Result<u8
             ),
         })?;
     let opts = ctx.options()?;
-    with_lock(ctx, &opts, async |work, _| {
+    with_lock(ctx, &opts, None, async |work, _| {
         let table = qualify(work, track.table).await?;
         ledger::ensure_tables(work, &table).await?;
         let rows = ledger::read_existing(work, &table).await?;
@@ -924,7 +987,7 @@ async fn resolve(
     let files = load_files(track)?;
     let file = files.iter().find(|f| f.filename == name);
     let opts = ctx.options()?;
-    with_lock(ctx, &opts, async |work, _| {
+    with_lock(ctx, &opts, None, async |work, _| {
         let table = qualify(work, track.table).await?;
         ledger::ensure_tables(work, &table).await?;
         let rows = ledger::read_existing(work, &table).await?;

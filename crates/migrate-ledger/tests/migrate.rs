@@ -126,9 +126,17 @@ fn crashed_no_transaction_file_is_in_doubt_until_resolved() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // The sleep runs after the start record was committed.
     env.wait_for(
-        "SELECT count(*) FROM schema_migrations WHERE state = 'started'",
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND wait_event = 'PgSleep'",
+            env.db
+        ),
         "1",
+    );
+    assert_eq!(
+        env.sql("SELECT count(*) FROM schema_migrations WHERE state = 'started'"),
+        "1"
     );
     child.kill().unwrap();
     child.wait().unwrap();
