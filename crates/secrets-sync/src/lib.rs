@@ -305,18 +305,19 @@ fn sync(args: &SyncArgs) -> Result<u8, Failure> {
         p.register_secrets();
     }
 
+    // Remote mode without VAULT_ADDR is a remote host running its own services (the
+    // StackScript's default): it gets generated credentials, like local mode, in .env.linode.
     let use_vault = match args.mode {
-        Mode::Remote => {
-            if vault_addr.is_none() {
-                return Err(Failure::new(
-                    exit::USAGE,
-                    "remote mode reads secrets from Vault, which is not configured — set VAULT_ADDR and VAULT_TOKEN or an AppRole (see crates/secrets-sync/README.md), or use --mode local",
-                ));
-            }
-            true
-        }
+        Mode::Remote => vault_addr.is_some(),
         Mode::Local => vault_addr.is_some() && mapping.has_vault_entries(),
     };
+    if args.mode == Mode::Remote && !use_vault {
+        output::eprintln_redacted(&format!(
+            "{} VAULT_ADDR is not set: {} gets locally generated credentials (right for a remote host running its own services; set VAULT_ADDR to read them from Vault)",
+            Style::stderr().yellow("note:"),
+            out.display()
+        ));
+    }
     let vault = if use_vault {
         let addr = vault_addr.clone().expect("checked above");
         Some(fetch_from_vault(args, &addr, &mapping).map_err(|e| coded(&e))?)
@@ -335,8 +336,8 @@ fn sync(args: &SyncArgs) -> Result<u8, Failure> {
         "local-generator"
     };
 
-    let (bundle, ports) = match args.mode {
-        Mode::Local => {
+    let (mut bundle, ports) = match (args.mode, &vault) {
+        (Mode::Local, _) | (Mode::Remote, None) => {
             let defaults =
                 PortDefaults::load(&ws.ports_file()).map_err(|e| Failure::from_coded(&e))?;
             let creds = local_credentials(args, &ws, vault.as_ref())?;
@@ -358,14 +359,18 @@ fn sync(args: &SyncArgs) -> Result<u8, Failure> {
             }
             (bundle, outcome.ports)
         }
-        Mode::Remote => {
-            let v = vault.as_ref().expect("remote mode always reads Vault");
-            (
-                remote_bundle(&ws, &v.values, &mapping, &mapping_path)?,
-                Vec::new(),
-            )
-        }
+        (Mode::Remote, Some(v)) => (
+            remote_bundle(&ws, &v.values, &mapping, &mapping_path)?,
+            Vec::new(),
+        ),
     };
+    if args.mode == Mode::Remote {
+        bundle.set("DEVENV_MODE", "remote");
+        bundle.set(
+            EXPIRES_AT_KEY,
+            bundle_expiry::expires_at(chrono::Utc::now()),
+        );
+    }
     bundle.register_secrets();
     panic_for_tests(&bundle);
     portable::check(&bundle).map_err(|e| coded(&e))?;
@@ -574,7 +579,6 @@ fn remote_bundle(
         b.set(k, v);
     }
     derive_urls(&mut b, mapping);
-    b.set(EXPIRES_AT_KEY, bundle_expiry::expires_at(now));
     let missing: Vec<&str> = devenv_core::bundle::KEYS
         .iter()
         .copied()

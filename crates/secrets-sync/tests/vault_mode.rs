@@ -517,3 +517,39 @@ fn expired_remote_bundle_is_reported_by_consumers() {
         .assert()
         .success();
 }
+
+#[test]
+fn remote_mode_without_vault_generates_credentials_into_an_expiring_linode_bundle() {
+    let ws = Workspace::new();
+    let out = ws
+        .cmd()
+        .args(["--mode", "remote", "--human"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        out_text(&out).1.contains("VAULT_ADDR is not set"),
+        "{:?}",
+        out_text(&out)
+    );
+    let b = ws.bundle(".env.linode");
+    assert_eq!(b.get("DEVENV_MODE"), Some("remote"));
+    assert_eq!(b.get("DEVENV_SOURCE"), Some("local-generator"));
+    assert!(b.get("DEVENV_EXPIRES_AT").is_some());
+    assert!(b.get("POSTGRES_PASSWORD").is_some_and(|p| p.len() >= 32));
+    assert!(!ws.path(".env.local").exists());
+    // Stable like local mode: a second run changes nothing.
+    let out = ws
+        .cmd()
+        .args(["--mode", "remote", "--human"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        out_text(&out).0.contains("unchanged"),
+        "{:?}",
+        out_text(&out)
+    );
+}

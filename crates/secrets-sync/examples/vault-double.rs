@@ -1,0 +1,65 @@
+//! The Vault double of the integration tests (tests/support/vault_double.rs) as a standalone
+//! server for scripts/bench/secrets.sh: HashiCorp Vault cannot run here, so the benchmark reads
+//! from this double, which serves Vault's documented KV v2 bodies with a per-request latency.
+//!
+//! `vault-double --paths 100 --latency-ms 8 --token T` serves `secret/bench/000`…`099`
+//! (field `value`) on a free 127.0.0.1 port, prints its URL on stdout and runs until killed.
+
+#[path = "../tests/support/vault_double.rs"]
+mod vault_double;
+
+use std::io::Write as _;
+use std::time::Duration;
+
+fn main() {
+    let mut paths = 100usize;
+    let mut latency_ms = 8u64;
+    let mut token = "bench-token".to_string();
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().unwrap_or_else(|| usage(&flag));
+        match flag.as_str() {
+            "--paths" => paths = value.parse().unwrap_or_else(|_| usage(&flag)),
+            "--latency-ms" => latency_ms = value.parse().unwrap_or_else(|_| usage(&flag)),
+            "--token" => token = value,
+            _ => usage(&flag),
+        }
+    }
+    let mut config = vault_double::Config::default();
+    config.mounts.insert("secret".into(), 2);
+    config.tokens.insert(token);
+    config.latency = Duration::from_millis(latency_ms);
+    for i in 0..paths {
+        config.secrets.insert(
+            ("secret".into(), format!("bench/{i:03}")),
+            [(
+                "value".to_string(),
+                format!("bench-secret-{i:03}-{:016x}", rand_u64(i)),
+            )]
+            .into_iter()
+            .collect(),
+        );
+    }
+    let double = vault_double::VaultDouble::start(config);
+    println!("{}", double.url());
+    let _ = std::io::stdout().flush();
+    loop {
+        std::thread::park();
+    }
+}
+
+/// A value that differs per path and per run, without a rand dependency in the example.
+fn rand_u64(i: usize) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    nanos.rotate_left((i % 63) as u32) ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+fn usage(flag: &str) -> ! {
+    eprintln!(
+        "error: bad or missing value for {flag}\n  usage: vault-double [--paths N] [--latency-ms MS] [--token T]"
+    );
+    std::process::exit(2)
+}
