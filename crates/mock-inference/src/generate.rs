@@ -212,6 +212,31 @@ pub fn lorem(seed: u64, request_hash: u64, tokens: usize) -> String {
     out
 }
 
+const PLAN_CACHE_SLOTS: usize = 64;
+
+thread_local! {
+    static LOREM_PLANS: std::cell::RefCell<Vec<Option<(u64, Arc<TextPlan>)>>> =
+        std::cell::RefCell::new(vec![None; PLAN_CACHE_SLOTS]);
+}
+
+/// [`lorem`] split into token pieces, cached per thread: a load test repeating its prompts
+/// gets the answer without tokenising it again.
+pub fn lorem_plan(seed: u64, request_hash: u64, tokens: usize) -> Arc<TextPlan> {
+    let key = splitmix64(seed ^ splitmix64(request_hash ^ splitmix64(tokens as u64)));
+    let slot = (key as usize) % PLAN_CACHE_SLOTS;
+    if let Some(plan) = LOREM_PLANS.with(|c| {
+        c.borrow()[slot]
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, p)| p.clone())
+    }) {
+        return plan;
+    }
+    let plan = Arc::new(TextPlan::new(&lorem(seed, request_hash, tokens)));
+    LOREM_PLANS.with(|c| c.borrow_mut()[slot] = Some((key, plan.clone())));
+    plan
+}
+
 /// A JSON value that validates against `schema` (the common subset of JSON Schema that
 /// tool and response-format schemas use: type, properties, required, items, enum, const,
 /// anyOf/oneOf/allOf, min/max, minItems, minLength, format, $ref into $defs).

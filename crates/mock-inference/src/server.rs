@@ -522,11 +522,11 @@ fn chat_choices(app: &App, req: &ChatRequest, plan: Option<Plan>) -> Vec<ChoiceO
                     ResponseMode::Echo => Arc::new(TextPlan::new(req.last_user_text())),
                     ResponseMode::Lorem => {
                         let seed = req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed);
-                        Arc::new(TextPlan::new(&generate::lorem(
+                        generate::lorem_plan(
                             seed.wrapping_add(i as u64),
                             request_hash(),
                             app.cfg.response.lorem_tokens,
-                        )))
+                        )
                     }
                     ResponseMode::Fixed | ResponseMode::Scenario => app.fixed.clone(),
                 }
@@ -725,11 +725,11 @@ fn completion_choices(app: &App, req: &CompletionRequest) -> (Vec<ChoiceOut>, us
                 ResponseMode::Echo => Arc::new(TextPlan::new(&prompt_text)),
                 ResponseMode::Lorem => {
                     let seed = req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed);
-                    Arc::new(TextPlan::new(&generate::lorem(
+                    generate::lorem_plan(
                         seed.wrapping_add(i as u64),
                         generate::hash_str(&prompt_text),
                         app.cfg.response.lorem_tokens,
-                    )))
+                    )
                 }
                 ResponseMode::Scenario => match app
                     .scenario

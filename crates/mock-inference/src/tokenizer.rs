@@ -55,20 +55,19 @@ pub fn count(text: &str) -> usize {
 /// The text split at token boundaries: each piece is one or more whole tokens that decode to
 /// valid UTF-8 (a multi-byte character split across tokens stays in one piece).
 pub fn pieces(text: &str) -> Vec<String> {
-    let tokens = bpe().encode_ordinary(text);
+    let bpe = bpe();
+    let tokens = bpe.encode_ordinary(text);
     let mut out = Vec::with_capacity(tokens.len());
-    let mut pending: Vec<u32> = Vec::new();
-    for t in tokens {
-        pending.push(t);
-        if let Ok(s) = bpe().decode(pending.clone()) {
-            out.push(s);
+    let mut pending: Vec<u8> = Vec::new();
+    for bytes in bpe._decode_native_and_split(tokens) {
+        pending.extend_from_slice(&bytes);
+        if let Ok(s) = std::str::from_utf8(&pending) {
+            out.push(s.to_owned());
             pending.clear();
         }
     }
-    if !pending.is_empty()
-        && let Ok(s) = bpe().decode(pending)
-    {
-        out.push(s);
+    if !pending.is_empty() {
+        out.push(String::from_utf8_lossy(&pending).into_owned());
     }
     out
 }
