@@ -96,9 +96,13 @@ pub enum VaultError {
         detail: String,
     },
     #[error(
-        "Vault denied {what} (HTTP 403: {detail}) — the token is expired or revoked, or its policy lacks read on that path; log in again (new VAULT_TOKEN or AppRole secret_id) or ask for the policy"
+        "Vault denied {what} (HTTP 403: {detail}) — the token's policy lacks access to that path, or the token is no longer valid; ask for the policy, or log in again (new VAULT_TOKEN or AppRole secret_id)"
     )]
     Denied { what: String, detail: String },
+    #[error(
+        "Vault rejected the token on {what} (HTTP 403: {detail}) — it is expired or revoked; log in again (new VAULT_TOKEN, or rerun with the AppRole secret_id)"
+    )]
+    TokenInvalid { what: String, detail: String },
     #[error(
         "Vault has no secret at {what} (HTTP 404) — write it (`vault kv put …`) or fix the path in configs/secrets.yaml"
     )]
@@ -137,6 +141,7 @@ impl ExitCoded for VaultError {
             | VaultError::Sealed { .. }
             | VaultError::LoginRefused { .. }
             | VaultError::Denied { .. }
+            | VaultError::TokenInvalid { .. }
             | VaultError::NotFound { .. }
             | VaultError::Status { .. }
             | VaultError::Malformed { .. } => exit::EXTERNAL,

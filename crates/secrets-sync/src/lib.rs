@@ -570,15 +570,23 @@ fn remote_bundle(
         now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     );
     b.set("DEVENV_SOURCE", "vault");
-    for key in devenv_core::bundle::KEYS {
-        if let Some(v) = values.get(key) {
-            b.set(*key, v);
-        }
-    }
     for (k, v) in values.iter() {
         b.set(k, v);
     }
     derive_urls(&mut b, mapping);
+    // DESIGN order first (derived URLs next to their parts), then any extra keys.
+    let mut ordered = Bundle::new();
+    for key in devenv_core::bundle::KEYS {
+        if let Some(v) = b.get(key) {
+            ordered.set(*key, v);
+        }
+    }
+    for (k, v) in b.iter() {
+        if ordered.get(k).is_none() {
+            ordered.set(k, v);
+        }
+    }
+    let b = ordered;
     let missing: Vec<&str> = devenv_core::bundle::KEYS
         .iter()
         .copied()

@@ -226,6 +226,10 @@ impl Session {
             Err(rustify::errors::ClientError::ServerResponseError { code, content }) => {
                 let detail = vault_errors(content.as_deref());
                 Err(match code {
+                    403 if detail.contains("invalid token") => VaultError::TokenInvalid {
+                        what: what.into(),
+                        detail,
+                    },
                     403 => VaultError::Denied {
                         what: what.into(),
                         detail,

@@ -553,3 +553,71 @@ fn remote_mode_without_vault_generates_credentials_into_an_expiring_linode_bundl
         out_text(&out)
     );
 }
+
+/// The shapes people and scripts read: the JSON document of a remote sync and the human error
+/// of a denied read. Ports, ids, temp paths and times are filtered.
+#[test]
+fn output_snapshots() {
+    let ws = Workspace::new();
+    let vault = VaultDouble::start(seeded_config(2));
+    let out = ws
+        .cmd()
+        .env("VAULT_ADDR", vault.url())
+        .env("VAULT_ROLE_ID", ROLE_ID)
+        .env("VAULT_SECRET_ID", SECRET_ID)
+        .args(["--mode", "remote", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let mut doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // request ids arrive in completion order; their count is the stable part.
+    let ids = doc["vault"]["request_ids"].as_array().unwrap().len();
+    doc["vault"]["request_ids"] = serde_json::json!(format!("[{ids} ids]"));
+    let root = ws.root().display().to_string();
+    let filters = vec![
+        (regex_escape(&root), "[WS]"),
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}".to_string(),
+            "[UUID]",
+        ),
+        (
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z".to_string(),
+            "[TIME]",
+        ),
+    ];
+    let filters: Vec<(&str, &str)> = filters.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+    insta::with_settings!({ filters => filters.clone() }, {
+        insta::assert_snapshot!(
+            "remote_sync_json",
+            serde_json::to_string_pretty(&doc).unwrap()
+        );
+    });
+
+    vault.with(|s| {
+        s.config
+            .faults
+            .insert("secret/data/devenv/remote/nats".into(), Fault::Forbidden)
+    });
+    let out = ws
+        .vault_cmd(&vault, "remote")
+        .assert()
+        .code(5)
+        .get_output()
+        .clone();
+    insta::with_settings!({ filters => filters }, {
+        insta::assert_snapshot!("denied_read_stderr", String::from_utf8_lossy(&out.stderr));
+    });
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
