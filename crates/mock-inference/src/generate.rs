@@ -214,8 +214,11 @@ pub fn lorem(seed: u64, request_hash: u64, tokens: usize) -> String {
 
 const PLAN_CACHE_SLOTS: usize = 64;
 
+/// Slots of a direct-mapped cache: (key, plan).
+type PlanSlots = Vec<Option<(u64, Arc<TextPlan>)>>;
+
 thread_local! {
-    static LOREM_PLANS: std::cell::RefCell<Vec<Option<(u64, Arc<TextPlan>)>>> =
+    static LOREM_PLANS: std::cell::RefCell<PlanSlots> =
         std::cell::RefCell::new(vec![None; PLAN_CACHE_SLOTS]);
 }
 
