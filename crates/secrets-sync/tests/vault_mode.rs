@@ -575,7 +575,7 @@ fn output_snapshots() {
     let ids = doc["vault"]["request_ids"].as_array().unwrap().len();
     doc["vault"]["request_ids"] = serde_json::json!(format!("[{ids} ids]"));
     let root = ws.root().display().to_string();
-    let filters = vec![
+    let filters = [
         (regex_escape(&root), "[WS]"),
         (
             r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}".to_string(),
