@@ -11,6 +11,7 @@ source "$(dirname "$0")/../dev/lib.sh"
 cd "$DEVENV_ROOT"
 
 DURATION="${BENCH_DURATION:-10s}"
+ROUNDS="${BENCH_ROUNDS:-3}"
 STREAMS="${BENCH_STREAMS:-2000}"
 STREAM_TOKENS="${BENCH_STREAM_TOKENS:-50}"
 ITL_MS=20
@@ -73,28 +74,46 @@ LUA
 
 # run_wrk URL → "RPS P99_MS"
 run_wrk() {
-  wrk -t2 -c64 -d2s -s "$work/chat.lua" "$1/v1/chat/completions" >/dev/null # warm-up
   wrk -t2 -c64 -d"$DURATION" --latency -s "$work/chat.lua" "$1/v1/chat/completions" >"$work/wrk.out"
-  grep -q 'Non-2xx' "$work/wrk.out" && die "$EXIT_FAILED" "wrk saw error responses from $1: $(cat "$work/wrk.out")" "check the request in $work/chat.lua"
+  if grep -q 'Non-2xx' "$work/wrk.out"; then
+    die "$EXIT_FAILED" "wrk saw error responses from $1: $(cat "$work/wrk.out")" "check the request in $work/chat.lua"
+  fi
   local rps p99
   rps="$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")"
   p99="$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' "$work/wrk.out")"
   printf '%s %s' "$rps" "$p99"
 }
 
-info "wrk -t2 -c64 -d$DURATION POST /v1/chat/completions"
-read -r go_rps go_p99 <<<"$(run_wrk "http://127.0.0.1:$go_port")"
-info "  Go mock:        $go_rps req/s, p99 ${go_p99} ms"
-kill "$go_pid" 2>/dev/null; wait "$go_pid" 2>/dev/null || true
+# median COLUMN < "RPS P99" lines → the median of that column.
+median() { awk -v c="$1" '{print $c}' | sort -g | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 ours_port="$(free_port)"
 "$ours" --host 127.0.0.1 --port "$ours_port" --quiet >"$work/ours.out" 2>"$work/ours.err" &
 ours_pid=$!
 pids+=("$ours_pid")
 wait_up "http://127.0.0.1:$ours_port" /health "$ours_pid" "mock-inference"
-read -r our_rps our_p99 <<<"$(run_wrk "http://127.0.0.1:$ours_port")"
-info "  mock-inference: $our_rps req/s, p99 ${our_p99} ms"
-kill "$ours_pid" 2>/dev/null; wait "$ours_pid" 2>/dev/null || true
+
+# Both servers run side by side; rounds alternate so background load hits both alike.
+info "wrk -t2 -c64 -d$DURATION POST /v1/chat/completions, $ROUNDS alternating rounds"
+wrk -t2 -c64 -d2s -s "$work/chat.lua" "http://127.0.0.1:$go_port/v1/chat/completions" >/dev/null
+wrk -t2 -c64 -d2s -s "$work/chat.lua" "http://127.0.0.1:$ours_port/v1/chat/completions" >/dev/null
+: >"$work/go.runs"
+: >"$work/ours.runs"
+for round in $(seq "$ROUNDS"); do
+  go_run="$(run_wrk "http://127.0.0.1:$go_port")"
+  our_run="$(run_wrk "http://127.0.0.1:$ours_port")"
+  echo "$go_run" >>"$work/go.runs"
+  echo "$our_run" >>"$work/ours.runs"
+  info "  round $round: Go mock ${go_run% *} req/s p99 ${go_run#* } ms | mock-inference ${our_run% *} req/s p99 ${our_run#* } ms"
+done
+go_rps="$(median 1 <"$work/go.runs")"
+go_p99="$(median 2 <"$work/go.runs")"
+our_rps="$(median 1 <"$work/ours.runs")"
+our_p99="$(median 2 <"$work/ours.runs")"
+info "  median Go mock:        $go_rps req/s, p99 ${go_p99} ms"
+info "  median mock-inference: $our_rps req/s, p99 ${our_p99} ms"
+kill "$go_pid" "$ours_pid" 2>/dev/null || true
+wait "$go_pid" "$ours_pid" 2>/dev/null || true
 
 ratio="$(awk -v a="$our_rps" -v b="$go_rps" 'BEGIN {printf "%.2f", a / b}')"
 rps_ok="$(awk -v r="$ratio" 'BEGIN {print (r >= 2.5) ? "yes" : "no"}')"
@@ -119,7 +138,7 @@ info "  p99 jitter ${jitter_p99} ms (goal ≤ 2 ms: $jitter_ok), nothing lost: $
 mkdir -p reports/bench
 cat >reports/bench/mock.json <<JSON
 {"schema_version":1,"kind":"bench.mock","wrk":{"threads":2,"connections":64,"duration":"$DURATION",
-"go_mock":{"requests_per_sec":$go_rps,"p99_ms":$go_p99},"mock_inference":{"requests_per_sec":$our_rps,"p99_ms":$our_p99},"ratio":$ratio},
+"rounds":$ROUNDS,"median":{"go_mock":{"requests_per_sec":$go_rps,"p99_ms":$go_p99},"mock_inference":{"requests_per_sec":$our_rps,"p99_ms":$our_p99}},"ratio":$ratio},
 "streams":$streams_json}
 JSON
 log_event bench_mock "ratio=$ratio" "our_rps=$our_rps" "go_rps=$go_rps" "jitter_p99_ms=$jitter_p99" "lost=$lost"
