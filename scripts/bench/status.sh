@@ -60,7 +60,8 @@ pg_isready -q -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d "$P
 timeout 2 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" -a "$REDIS_PASSWORD" --no-auth-warning PING | grep -q PONG || fail=1
 curl -fsS -m 2 -o /dev/null "$NATS_MONITOR_URL/healthz" || fail=1
 curl -fsS -m 2 -o /dev/null -I --aws-sigv4 "aws:amz:${S3_REGION:-us-east-1}:s3" \
-  --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" "$S3_ENDPOINT/$S3_BUCKET" || fail=1
+  --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+  "$S3_ENDPOINT/$S3_BUCKET" || fail=1
 if [[ -n "${MOCK_INFERENCE_URL:-}" ]]; then curl -fsS -m 2 -o /dev/null "$MOCK_INFERENCE_URL/health" || fail=1; fi
 exit "$fail"
 PEER

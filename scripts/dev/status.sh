@@ -6,4 +6,5 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 status_bin="$(bin dev-status)"
-exec "$status_bin" --human --env-file "$(bundle_path)" "$@"
+# Through the environment, so that an --env-file given by the caller still wins.
+DEVENV_ENV_FILE="${DEVENV_ENV_FILE:-$(bundle_path)}" exec "$status_bin" --human "$@"

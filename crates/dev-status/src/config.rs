@@ -650,3 +650,129 @@ fn host_port(url: &str, default_port: u16) -> Option<(String, u16)> {
     let port = parsed.port_or_known_default().unwrap_or(default_port);
     Some((host, port))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(text: &str, health: &str) -> Inputs {
+        let env_file = PathBuf::from("/ws/.env.local");
+        Inputs {
+            bundle: Bundle::parse(text, &env_file).unwrap(),
+            env_file,
+            health: serde_norway::from_str(health).unwrap(),
+            health_path: Some(PathBuf::from("/ws/configs/health.yaml")),
+        }
+    }
+
+    fn plan_of<'a>(components: &'a [Component], name: &str) -> &'a Plan {
+        &components.iter().find(|c| c.name == name).unwrap().plan
+    }
+
+    #[test]
+    fn missing_keys_are_misconfigured_and_optional_ones_skipped() {
+        let i = inputs(
+            "POSTGRES_HOST=127.0.0.1\nREDIS_URL=redis://:pw12@127.0.0.1:6379/0\n",
+            "{}",
+        );
+        let c = i.components(&Selection::default()).unwrap();
+        match plan_of(&c, "postgres") {
+            Plan::Misconfigured(why) => {
+                assert!(
+                    why.contains("POSTGRES_PORT")
+                        && why.contains("/ws/.env.local")
+                        && why.contains("make secrets-sync"),
+                    "{why}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(plan_of(&c, "redis"), Plan::Probe(_)));
+        assert!(matches!(plan_of(&c, "mock_inference"), Plan::Skipped(_)));
+        assert!(matches!(plan_of(&c, "rabbitmq"), Plan::Skipped(_)));
+        let redis = c.iter().find(|c| c.name == "redis").unwrap();
+        assert_eq!(
+            redis.endpoint.as_deref(),
+            Some("redis://:***@127.0.0.1:6379/0")
+        );
+        assert_eq!(
+            (redis.ctx.host.as_str(), redis.ctx.port),
+            ("127.0.0.1", 6379)
+        );
+    }
+
+    #[test]
+    fn limits_flags_beat_config_beat_defaults() {
+        let i = inputs(
+            "REDIS_URL=redis://:pw12@127.0.0.1:6379/0\n",
+            "components:\n  redis: { threshold_ms: 300 }\n  nats: { threshold_ms: 100, timeout_ms: 900 }\n",
+        );
+        let c = i.components(&Selection::default()).unwrap();
+        let get = |c: &[Component], n: &str| {
+            let c = c.iter().find(|c| c.name == n).unwrap();
+            (c.threshold.as_millis(), c.timeout.as_millis())
+        };
+        assert_eq!(get(&c, "postgres"), (2000, 2000));
+        assert_eq!(get(&c, "redis"), (300, 300));
+        assert_eq!(get(&c, "nats"), (100, 900));
+        let flags = Selection {
+            threshold_ms: Some(50),
+            ..Selection::default()
+        };
+        let c = i.components(&flags).unwrap();
+        assert_eq!(get(&c, "redis"), (50, 50));
+        assert_eq!(get(&c, "nats"), (50, 900));
+    }
+
+    #[test]
+    fn http_checks_expand_variables_and_reject_bad_entries() {
+        let i = inputs(
+            "API_PORT=8080\n",
+            "checks:\n  - name: api\n    url: http://127.0.0.1:${API_PORT}/healthz\n    method: head\n",
+        );
+        let c = i
+            .components(&Selection {
+                only: vec!["api".into()],
+                ..Selection::default()
+            })
+            .unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            c[0].endpoint.as_deref(),
+            Some("http://127.0.0.1:8080/healthz")
+        );
+        assert_eq!(c[0].ctx.port, 8080);
+
+        for (health, needle) in [
+            (
+                "checks:\n  - name: redis\n    url: http://x/\n",
+                "taken by a built-in",
+            ),
+            (
+                "checks:\n  - name: a\n    url: ftp://x/\n",
+                "http:// or https://",
+            ),
+            (
+                "checks:\n  - name: a\n    url: http://x/\n    body_pattern: '('\n",
+                "regular expression",
+            ),
+            (
+                "checks:\n  - name: a\n    url: http://${NOPE_NOT_SET_42}/\n",
+                "NOPE_NOT_SET_42",
+            ),
+        ] {
+            let err = inputs("", health)
+                .components(&Selection::default())
+                .unwrap_err();
+            assert!(err.to_string().contains(needle), "{err}");
+            assert_eq!(err.exit_code(), exit::USAGE);
+        }
+        let err = inputs("", "{}")
+            .components(&Selection {
+                skip: vec!["mysql".into()],
+                ..Selection::default()
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("--skip"), "{err}");
+    }
+}
