@@ -266,7 +266,16 @@ impl Session {
                 what: "sys/mounts".into(),
                 detail: e.to_string(),
             })?;
-        let answer = self.call(endpoint, "sys/mounts").await?;
+        let answer = match self.call(endpoint, "sys/mounts").await {
+            Ok(a) => a,
+            // A least-privilege token (the usual AppRole policy) may not list mounts; ask
+            // Vault about each mount the way the `vault kv` CLI does.
+            Err(VaultError::Denied { detail, .. }) => {
+                tracing::info!("sys/mounts denied ({detail}); asking sys/internal/ui/mounts");
+                return self.kv_versions_per_mount(mounts).await;
+            }
+            Err(e) => return Err(e),
+        };
         // Current Vault puts the table under `data` (and repeats it at the top level);
         // the API docs' sample shows only the top level. Accept both.
         let table = match answer.body.get("data") {
@@ -280,6 +289,52 @@ impl Session {
                 .or_else(|| table.get(mount.as_str()))
                 .ok_or_else(|| VaultError::UnknownMount {
                     mount: mount.clone(),
+                })?;
+            out.insert(mount.clone(), kv_version_of(entry));
+        }
+        Ok(out)
+    }
+
+    /// `sys/internal/ui/mounts/<mount>` for each mount: callable by any token that may use
+    /// the mount, unlike `sys/mounts`.
+    async fn kv_versions_per_mount(
+        &self,
+        mounts: &[String],
+    ) -> Result<BTreeMap<String, u8>, VaultError> {
+        let mut out = BTreeMap::new();
+        for mount in mounts {
+            let what = format!("sys/internal/ui/mounts/{mount}");
+            let answer = match self
+                .call(
+                    MountInfoRequest {
+                        mount: mount.clone(),
+                    },
+                    &what,
+                )
+                .await
+            {
+                Ok(a) => a,
+                Err(VaultError::Denied { what, detail }) => {
+                    return Err(VaultError::Denied {
+                        what: format!(
+                            "{what} and sys/mounts (pass --kv-version 1|2 to skip detection)"
+                        ),
+                        detail,
+                    });
+                }
+                Err(VaultError::NotFound { .. }) => {
+                    return Err(VaultError::UnknownMount {
+                        mount: mount.clone(),
+                    });
+                }
+                Err(e) => return Err(e),
+            };
+            let entry = answer
+                .body
+                .get("data")
+                .ok_or_else(|| VaultError::Malformed {
+                    what: what.clone(),
+                    detail: "no `data`".into(),
                 })?;
             out.insert(mount.clone(), kv_version_of(entry));
         }
@@ -428,6 +483,26 @@ impl Session {
                 false
             }
         }
+    }
+}
+
+/// `GET sys/internal/ui/mounts/<path>`: a path's mount and its options, as the `vault kv`
+/// CLI asks for it. vaultrs has no endpoint for it, so it is declared here the same way.
+struct MountInfoRequest {
+    mount: String,
+}
+
+impl Endpoint for MountInfoRequest {
+    type Response = Value;
+    const REQUEST_BODY_TYPE: rustify::enums::RequestType = rustify::enums::RequestType::JSON;
+    const RESPONSE_BODY_TYPE: rustify::enums::ResponseType = rustify::enums::ResponseType::JSON;
+
+    fn path(&self) -> String {
+        format!("sys/internal/ui/mounts/{}", self.mount)
+    }
+
+    fn method(&self) -> rustify::enums::RequestMethod {
+        rustify::enums::RequestMethod::GET
     }
 }
 

@@ -139,11 +139,37 @@ fn kv1_is_detected_from_sys_mounts_and_a_given_token_is_not_revoked() {
 }
 
 #[test]
-fn kv_version_flag_skips_sys_mounts() {
+fn kv_version_is_found_without_sys_mounts_or_given_by_flag() {
     let ws = Workspace::new();
-    let mut config = seeded_config(2);
+    let mut config = seeded_config(1);
+    // A least-privilege token: no sys/mounts. Detection asks sys/internal/ui/mounts instead.
     config.faults.insert("sys/mounts".into(), Fault::Forbidden);
     let vault = VaultDouble::start(config);
+    ws.vault_cmd(&vault, "remote").assert().success();
+    assert!(
+        vault
+            .log()
+            .iter()
+            .any(|l| l.path == "sys/internal/ui/mounts/secret" && l.status == 200)
+    );
+    assert!(
+        vault
+            .log()
+            .iter()
+            .any(|l| l.path == "secret/devenv/remote/redis")
+    );
+    assert_eq!(
+        ws.bundle(".env.linode").get("REDIS_PASSWORD"),
+        Some(REDIS_PASSWORD)
+    );
+
+    // Neither allowed: exit 5 naming the flag that skips detection; the flag works.
+    vault.with(|s| {
+        s.config
+            .faults
+            .insert("sys/internal/ui/mounts/secret".into(), Fault::Forbidden)
+    });
+    let before = std::fs::read(ws.path(".env.linode")).unwrap();
     let out = ws
         .vault_cmd(&vault, "remote")
         .assert()
@@ -151,17 +177,21 @@ fn kv_version_flag_skips_sys_mounts() {
         .get_output()
         .clone();
     assert!(
-        out_text(&out).1.contains("sys/mounts"),
+        out_text(&out).1.contains("--kv-version"),
         "{:?}",
         out_text(&out)
     );
+    assert_eq!(std::fs::read(ws.path(".env.linode")).unwrap(), before);
+    let requests = vault.log().len();
     ws.vault_cmd(&vault, "remote")
-        .args(["--kv-version", "2"])
+        .args(["--kv-version", "1"])
         .assert()
         .success();
-    assert_eq!(
-        ws.bundle(".env.linode").get("REDIS_PASSWORD"),
-        Some(REDIS_PASSWORD)
+    assert!(
+        !vault.log()[requests..]
+            .iter()
+            .any(|l| l.path.starts_with("sys/")),
+        "--kv-version skips detection"
     );
 }
 

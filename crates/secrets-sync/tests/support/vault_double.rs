@@ -6,6 +6,8 @@
 //!   a wrong role_id/secret_id answers 400 `{"errors":["invalid role or secret ID"]}`.
 //! - `GET /v1/sys/mounts` — list secrets engines (api-docs/system/mounts), in the shape current
 //!   Vault returns: the table under `data` and repeated at the top level.
+//! - `GET /v1/sys/internal/ui/mounts/<mount>` — the mount lookup the `vault kv` CLI uses when
+//!   a token may not list mounts (same entry shape under `data`).
 //! - `GET /v1/<mount>/<path>` — KV v1 read (api-docs/secret/kv/kv-v1#read-secret).
 //! - `GET /v1/<mount>/data/<path>` — KV v2 read (api-docs/secret/kv/kv-v2#read-secret-version).
 //! - `POST /v1/auth/token/revoke-self` — 204 (api-docs/auth/token#revoke-a-token-self).
@@ -325,6 +327,38 @@ fn answer(
         body.insert("warnings".into(), Value::Null);
         body.insert("auth".into(), Value::Null);
         return wrap((StatusCode::OK, Value::Object(body)));
+    }
+    if let Some(mount) = path.strip_prefix("sys/internal/ui/mounts/") {
+        let mount = mount.trim_end_matches('/');
+        return match s.config.mounts.get(mount) {
+            // What `vault kv` asks (undocumented in the API reference; shape as Vault 1.x
+            // answers it): the mount's path, type and options.
+            Some(version) => wrap((
+                StatusCode::OK,
+                json!({
+                    "request_id": request_id(),
+                    "lease_id": "",
+                    "renewable": false,
+                    "lease_duration": 0,
+                    "data": {
+                        "accessor": format!("kv_{mount}"),
+                        "config": {"default_lease_ttl": 0, "force_no_cache": false, "max_lease_ttl": 0},
+                        "description": "key/value secret storage",
+                        "external_entropy_access": false,
+                        "local": false,
+                        "options": {"version": version.to_string()},
+                        "path": format!("{mount}/"),
+                        "seal_wrap": false,
+                        "type": "kv",
+                        "uuid": "7b6f3b2c-0000-4000-8000-000000000001"
+                    },
+                    "wrap_info": null,
+                    "warnings": null,
+                    "auth": null
+                }),
+            )),
+            None => wrap(errors(StatusCode::NOT_FOUND, &[])),
+        };
     }
     let Some((mount, rest)) = path.split_once('/') else {
         return wrap(errors(StatusCode::NOT_FOUND, &[]));
