@@ -8,6 +8,7 @@ pub mod preflight;
 pub mod probe;
 pub mod report;
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -282,8 +283,17 @@ async fn wait_until_ready(
     let started = Instant::now();
     let deadline = started + timeout;
     let style = Style::stderr();
+    // On a terminal, a live line shows what is still pending and why; it is cleared before
+    // each permanent line so that the log of ready components stays readable.
+    let live = format != Format::Quiet && std::io::stderr().is_terminal();
+    let clear_live = || {
+        if live {
+            eprint!("\r\x1b[K");
+        }
+    };
     let progress = |line: String| {
         if format != Format::Quiet {
+            clear_live();
             output::eprintln_redacted(&line);
         }
     };
@@ -339,6 +349,27 @@ async fn wait_until_ready(
         pending = still;
         if pending.is_empty() {
             break;
+        }
+        if live {
+            let waiting: Vec<String> = pending
+                .iter()
+                .map(|&i| {
+                    let why = latest[i]
+                        .as_ref()
+                        .and_then(|o| o.class)
+                        .map_or("starting", |c| c.as_str());
+                    format!("{} ({why})", components[i].name)
+                })
+                .collect();
+            clear_live();
+            eprint!(
+                "{}",
+                devenv_core::redact::redact(&format!(
+                    "  {:.1} s: waiting for {}",
+                    started.elapsed().as_secs_f64(),
+                    waiting.join(", ")
+                ))
+            );
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         tokio::time::sleep(pause.min(remaining)).await;
@@ -412,8 +443,6 @@ async fn watch(
     }
 }
 
-/// Appends an event to `.devenv/events.jsonl` when the workspace has a state directory
-/// (a probe run from elsewhere must not create one).
 /// The observability stream (devenv-core `telemetry`): per-component up/latency gauges to the
 /// Pushgateway (`DEVENV_PUSHGATEWAY_URL`, or `METRICS=true` in local mode) and the workspace's
 /// new events to Loki (`DEVENV_LOKI_URL`). Observability, not state: failures are warnings.
@@ -451,6 +480,8 @@ async fn push_telemetry(ws: &Workspace, mode: Mode, outcomes: &[Outcome]) {
     }
 }
 
+/// Appends an event to `.devenv/events.jsonl` when the workspace has a state directory
+/// (a probe run from elsewhere must not create one).
 fn event(ws: &Workspace, name: &str, fill: impl FnOnce(Event) -> Event) {
     if ws.state_dir().is_dir() {
         fill(Event::new("dev-status", name)).append_to(&ws.events_file());
