@@ -135,9 +135,13 @@ jitter_ok="$(awk -v j="$jitter_p99" 'BEGIN {print (j <= 2.0) ? "yes" : "no"}')"
 lost_ok="$([[ "$lost" == 0 ]] && echo yes || echo no)"
 info "  p99 jitter ${jitter_p99} ms (goal ≤ 2 ms: $jitter_ok), nothing lost: $lost_ok"
 
+# How busy the machine was: jitter and tail latency mean little when other work holds the CPU.
+cpu_pressure="$(awk '/^some/ {sub("avg10=", "", $2); print $2}' /proc/pressure/cpu 2>/dev/null || echo null)"
+info "  CPU pressure (some, avg10): ${cpu_pressure}% (near 0 on an idle machine)"
+
 mkdir -p reports/bench
 cat >reports/bench/mock.json <<JSON
-{"schema_version":1,"kind":"bench.mock","wrk":{"threads":2,"connections":64,"duration":"$DURATION",
+{"schema_version":1,"kind":"bench.mock","cpu_pressure_some_avg10":${cpu_pressure:-null},"wrk":{"threads":2,"connections":64,"duration":"$DURATION",
 "rounds":$ROUNDS,"median":{"go_mock":{"requests_per_sec":$go_rps,"p99_ms":$go_p99},"mock_inference":{"requests_per_sec":$our_rps,"p99_ms":$our_p99}},"ratio":$ratio},
 "streams":$streams_json}
 JSON
