@@ -260,6 +260,17 @@ mod tests {
         assert_eq!(run("${PW?x}", &vars(&[("PW", "")])).0.as_deref(), Ok(""));
     }
 
+    proptest::proptest! {
+        /// `$$` is the escape for `$`: escaping any text and interpolating it gives it back.
+        #[test]
+        fn escaped_text_round_trips(text in "[ -~]{0,40}") {
+            let escaped = text.replace('$', "$$");
+            let (out, unset) = run(&escaped, &vars(&[("A", "x")]));
+            proptest::prop_assert_eq!(out, Ok(text));
+            proptest::prop_assert!(unset.is_empty());
+        }
+    }
+
     #[test]
     fn nested_default_is_lazy() {
         // The nested `:?` must not fire when the outer variable is set.

@@ -70,6 +70,14 @@ impl Side {
     /// `kind` says so, otherwise a compose file.
     pub fn from_path(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
+        // A description declares `kind:` at the top level; a compose file is parsed later
+        // anyway, so parsing it here too would double the work on large files.
+        let may_be_description = text
+            .lines()
+            .any(|l| l.starts_with("kind:") && l.contains(DESCRIPTION_KIND));
+        if !may_be_description {
+            return Ok(Self::compose(vec![path.to_path_buf()], Vec::new()));
+        }
         let value: serde_norway::Value =
             serde_norway::from_str(&text).map_err(|e| Error::yaml(path, &e))?;
         let is_description = value
@@ -151,7 +159,7 @@ impl Side {
         let mut loader = Loader {
             vars: &vars,
             unset: BTreeSet::new(),
-            cache: BTreeMap::new(),
+            extends_files: BTreeMap::new(),
         };
         let mut merged = ComposeFile::default();
         for file in &self.compose_files {
@@ -334,19 +342,14 @@ fn merge_value(old: &mut Value, new: Value) {
 struct Loader<'a> {
     vars: &'a Variables,
     unset: BTreeSet<UnsetVariable>,
-    /// Files already read (extends may name the same file many times).
-    cache: BTreeMap<PathBuf, ComposeFile>,
+    /// Files read for `extends: {file: …}` (many services may extend from one file).
+    extends_files: BTreeMap<PathBuf, Map<String, Value>>,
 }
 
 impl Loader<'_> {
     fn file(&mut self, path: &Path) -> Result<ComposeFile> {
-        if let Some(done) = self.cache.get(path) {
-            return Ok(done.clone());
-        }
         let mut stack = Vec::new();
-        let parsed = self.file_inner(path, &mut stack)?;
-        self.cache.insert(path.to_path_buf(), parsed.clone());
-        Ok(parsed)
+        self.file_inner(path, &mut stack)
     }
 
     fn file_inner(
@@ -354,11 +357,11 @@ impl Loader<'_> {
         path: &Path,
         stack: &mut Vec<(PathBuf, String)>,
     ) -> Result<ComposeFile> {
-        let raw = self.interpolated(path)?;
+        let mut raw = self.interpolated(path)?;
         let mut out = ComposeFile::default();
-        let services = match raw.get("services") {
+        let services = match raw.remove("services") {
             None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(m)) => m.clone(),
+            Some(Value::Object(m)) => m,
             Some(_) => return Err(Error::invalid(path, "`services` must be a mapping")),
         };
         for name in services.keys() {
@@ -436,11 +439,15 @@ impl Loader<'_> {
             None => self.resolve_service(path, services, &base_name, stack)?,
             Some(file) => {
                 let other = path.parent().unwrap_or(Path::new("")).join(file);
-                let raw = self.interpolated(&other)?;
-                let other_services = match raw.get("services") {
-                    Some(Value::Object(m)) => m.clone(),
-                    _ => Map::new(),
-                };
+                if !self.extends_files.contains_key(&other) {
+                    let mut raw = self.interpolated(&other)?;
+                    let services = match raw.remove("services") {
+                        Some(Value::Object(m)) => m,
+                        _ => Map::new(),
+                    };
+                    self.extends_files.insert(other.clone(), services);
+                }
+                let other_services = self.extends_files[&other].clone();
                 self.resolve_service(&other, &other_services, &base_name, stack)?
             }
         };
@@ -543,10 +550,13 @@ impl Loader<'_> {
 
     /// Reads, parses, resolves merge keys, drops `x-*` and interpolates one compose file.
     fn interpolated(&mut self, path: &Path) -> Result<Map<String, Value>> {
+        let started = std::time::Instant::now();
         let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
         let mut yaml: serde_norway::Value =
             serde_norway::from_str(&text).map_err(|e| Error::yaml(path, &e))?;
+        tracing::debug!(file = %path.display(), ms = started.elapsed().as_secs_f64() * 1e3, "parsed");
         apply_merges(&mut yaml).map_err(|e| Error::yaml(path, &e))?;
+        tracing::debug!(file = %path.display(), ms = started.elapsed().as_secs_f64() * 1e3, "merge keys resolved");
         let serde_norway::Value::Mapping(mut top) = yaml else {
             if yaml.is_null() {
                 return Ok(Map::new());
@@ -573,12 +583,58 @@ impl Loader<'_> {
                 file: display.clone(),
             });
         }
-        match serde_json::to_value(&value) {
-            Ok(Value::Object(m)) => Ok(m),
-            Ok(_) => Err(Error::invalid(path, "a compose file must be a mapping")),
-            Err(e) => Err(Error::invalid(path, format!("unsupported YAML value: {e}"))),
+        tracing::debug!(file = %path.display(), ms = started.elapsed().as_secs_f64() * 1e3, "interpolated");
+        match into_json(value).map_err(|m| Error::invalid(path, m))? {
+            Value::Object(m) => Ok(m),
+            _ => Err(Error::invalid(path, "a compose file must be a mapping")),
         }
     }
+}
+
+/// Moves a YAML tree into JSON values (strings are moved, not copied: on large files this
+/// halves the allocations of loading). Keys must be scalars; tags are dropped.
+fn into_json(value: serde_norway::Value) -> std::result::Result<Value, String> {
+    use serde_norway::Value as Y;
+    Ok(match value {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else {
+                n.as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Value::Null, Value::Number)
+            }
+        }
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(
+            items
+                .into_iter()
+                .map(into_json)
+                .collect::<std::result::Result<_, _>>()?,
+        ),
+        Y::Mapping(m) => {
+            let mut out = Map::with_capacity(m.len());
+            for (k, v) in m {
+                let key = match k {
+                    Y::String(s) => s,
+                    Y::Number(n) => n.to_string(),
+                    Y::Bool(b) => b.to_string(),
+                    other => {
+                        return Err(format!(
+                            "unsupported mapping key {other:?}; keys must be strings"
+                        ));
+                    }
+                };
+                out.insert(key, into_json(v)?);
+            }
+            Value::Object(out)
+        }
+        Y::Tagged(t) => into_json(t.value)?,
+    })
 }
 
 /// Resolves `<<:` merge keys everywhere. A mapping pulled in by a merge may carry its own

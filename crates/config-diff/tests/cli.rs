@@ -470,6 +470,19 @@ fn required_variable_is_a_usage_error_naming_file_and_variable() {
 }
 
 #[test]
+fn extends_cycles_are_refused_naming_the_chain() {
+    let r = run(cmd()
+        .current_dir(fixture(""))
+        .args(["validate", "extends-cycle.yaml"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("extends-cycle.yaml") && r.stderr.contains("`extends` cycle: a → b → a"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn malformed_yaml_exits_2_naming_file_line_and_column() {
     for args in [
         vec!["malformed.yaml", "merged.yaml"],
