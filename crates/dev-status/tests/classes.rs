@@ -207,6 +207,41 @@ fn http_checks_from_the_config_file() {
 }
 
 #[test]
+fn rabbitmq_handshake_classes() {
+    // No RabbitMQ server runs here; what can be produced for real: nothing listening
+    // (refused), a NATS server, which greets first (protocol), and an HTTP server, which waits
+    // for a request line and so never answers the AMQP protocol header (timeout).
+    let nats = devenv_core::testkit::Nats::start();
+    let dir = tempfile::tempdir().unwrap();
+    for (port, class, needle) in [
+        (closed_port(), "refused", "connection refused"),
+        (nats.port, "protocol", "not an AMQP frame"),
+        (nats.monitor_port, "timeout", "within 500 ms"),
+    ] {
+        let mut bundle = devenv_core::bundle::Bundle::new();
+        bundle.set(
+            "RABBITMQ_URL",
+            format!("amqp://devenv:rabbit-secret-99@127.0.0.1:{port}/%2F"),
+        );
+        let env = write_bundle(dir.path(), ".env.local", &bundle);
+        let (code, doc, stderr) = run_json(
+            dev_status(dir.path())
+                .args(["--only", "rabbitmq", "--threshold-ms", "500", "--env-file"])
+                .arg(&env),
+        );
+        assert_eq!(code, 1, "{doc:#}\n{stderr}");
+        assert_eq!(class_of(&doc, "rabbitmq"), class, "{doc:#}");
+        let c = component(&doc, "rabbitmq");
+        assert!(c["message"].as_str().unwrap().contains(needle), "{c}");
+        assert_eq!(
+            c["endpoint"],
+            format!("amqp://devenv:***@127.0.0.1:{port}/%2F")
+        );
+        assert!(!doc.to_string().contains("rabbit-secret-99"));
+    }
+}
+
+#[test]
 fn one_blackholed_component_does_not_hold_up_the_run() {
     let stack = Stack::start();
     let dir = tempfile::tempdir().unwrap();
