@@ -770,3 +770,31 @@ async fn config_file_and_scenario() {
         "{err}"
     );
 }
+
+/// The whole bodies, as snapshots: ids and timestamps redacted, everything else exact.
+#[tokio::test]
+async fn response_bodies_snapshot() {
+    let s = Server::start(&[]);
+    let (_, _, body) = post(&s, "/v1/chat/completions", &chat_body(json!({}))).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    insta::assert_json_snapshot!("chat_completion", v, {".id" => "[id]", ".created" => "[created]"});
+    let body = chat_body(
+        json!({"stream": true, "stream_options": {"include_usage": true}, "max_tokens": 2}),
+    );
+    let (_, _, text) = post(&s, "/v1/chat/completions", &body).await;
+    let events: Vec<Value> = sse_events(&text)
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap_or(Value::String(e.clone())))
+        .collect();
+    insta::assert_json_snapshot!("chat_stream", events, {"[].id" => "[id]", "[].created" => "[created]"});
+    let (_, _, body) = post(
+        &s,
+        "/v1/chat/completions",
+        &chat_body(json!({"model": "gpt-nope"})),
+    )
+    .await;
+    insta::assert_json_snapshot!(
+        "unknown_model",
+        serde_json::from_str::<Value>(&body).unwrap()
+    );
+}
