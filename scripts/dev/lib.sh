@@ -115,6 +115,12 @@ load_bundle() {
   # shellcheck disable=SC1090
   . "$path"
   set +a
+  # Remote bundles expire (secrets-sync sets DEVENV_EXPIRES_AT 24 h ahead); say so, keep going.
+  if [[ -n "${DEVENV_EXPIRES_AT:-}" ]]; then
+    local expires
+    expires="$(date -d "$DEVENV_EXPIRES_AT" +%s 2>/dev/null || echo 0)"
+    ((expires > $(date +%s))) || warn "$path expired at $DEVENV_EXPIRES_AT — run \`MODE=${MODE:-local} make secrets-sync\` to renew it"
+  fi
 }
 
 # free_port — a loopback port nothing listens on right now.

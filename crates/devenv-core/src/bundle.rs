@@ -289,9 +289,12 @@ fn check_trailing(rest: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Quotes a value so that every common dotenv reader gets it back byte for byte:
-/// plain when it only has safe characters; single quotes (literal everywhere) when it has no
-/// `'` or `\`; otherwise double quotes with `\\ \" \$` and `` \` `` escaped.
+/// Quotes a value for bash `source`, python-dotenv and dotenvy: plain when it only has safe
+/// characters; single quotes (literal everywhere) when it has no `'` or `\`; otherwise double
+/// quotes with `\\ \" \$` and `` \` `` escaped. That last form is exact for bash and dotenvy
+/// but not for python-dotenv when the value also holds `$` or a backtick, and no spelling is
+/// exact everywhere for a carriage return: secrets-sync refuses such values (exit 2) rather than
+/// write a bundle some reader would misread.
 pub fn quote(value: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "_-./:@%+,=^~".contains(c);
     if !value.is_empty() && value.chars().all(safe) {
