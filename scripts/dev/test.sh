@@ -6,15 +6,20 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$DEVENV_ROOT"
+# phase NAME — prints how long the previous phase took, so CI logs show where time goes.
+phase() { printf '── %s (t+%ds)\n' "$1" "$SECONDS"; }
+phase lint
 "$DEVENV_ROOT/scripts/dev/lint.sh"
+phase "cargo nextest"
 
 cargo nextest run --workspace --all-features --no-fail-fast \
   || die "$EXIT_FAILED" "cargo tests failed" "rerun one with \`cargo nextest run -p <crate> <test name>\`"
 
+phase "end-to-end scripts"
 passed=0 failed=0 names=()
 for t in scripts/test/*.sh; do
   [[ -e "$t" ]] || continue
-  info "── $t"
+  info "── $t (t+${SECONDS}s)"
   if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); names+=("$t"); fi
 done
 # Harness processes carry "devenv-testkit" in their command line; none may outlive the run.
@@ -23,5 +28,6 @@ if pgrep -f devenv-testkit >/dev/null 2>&1; then
   pkill -9 -f devenv-testkit || true
   failed=$((failed + 1)); names+=("leftover test processes")
 fi
+phase finished
 echo "end-to-end: $passed passed, $failed failed"
 ((failed == 0)) || die "$EXIT_FAILED" "failed: ${names[*]}" "run the script alone: bash <script>"
