@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
@@ -376,8 +376,10 @@ enum Plan {
     },
 }
 
-async fn chat(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    match chat_inner(app, headers, body).await {
+// The whole request, not the `HeaderMap` extractor: that one clones the headers.
+async fn chat(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    match chat_inner(app, parts.headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -662,8 +664,10 @@ fn chat_body(app: &App, sp: &StreamPlan, completion_tokens: usize) -> Bytes {
 
 // ---------------------------------------------------------------- completions
 
-async fn completions(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    match completions_inner(app, headers, body).await {
+// The whole request, not the `HeaderMap` extractor: that one clones the headers.
+async fn completions(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    match completions_inner(app, parts.headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -802,8 +806,10 @@ fn completion_body(app: &App, sp: &StreamPlan, completion_tokens: usize) -> Byte
 
 // ---------------------------------------------------------------- embeddings
 
-async fn embeddings(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    match embeddings_inner(app, headers, body).await {
+// The whole request, not the `HeaderMap` extractor: that one clones the headers.
+async fn embeddings(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    match embeddings_inner(app, parts.headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
