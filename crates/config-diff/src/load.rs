@@ -364,9 +364,32 @@ impl Loader<'_> {
             Some(Value::Object(m)) => m,
             Some(_) => return Err(Error::invalid(path, "`services` must be a mapping")),
         };
-        for name in services.keys() {
-            let svc = self.resolve_service(path, &services, name, stack)?;
-            out.services.insert(name.clone(), svc);
+        // Only services taking part in `extends` (as extender or same-file base) need their raw
+        // definition kept for lookups; every other one is moved straight into preparation.
+        let bases: BTreeSet<&str> = services
+            .values()
+            .filter_map(|d| match d.get("extends") {
+                Some(Value::String(s)) => Some(s.as_str()),
+                Some(Value::Object(m)) if !m.contains_key("file") => {
+                    m.get("service").and_then(Value::as_str)
+                }
+                _ => None,
+            })
+            .collect();
+        let lookup: Map<String, Value> = services
+            .iter()
+            .filter(|(k, d)| bases.contains(k.as_str()) || d.get("extends").is_some())
+            .map(|(k, d)| (k.clone(), d.clone()))
+            .collect();
+        for (name, def) in services {
+            let svc = match def {
+                Value::Object(mut d) if !lookup.contains_key(&name) => {
+                    d.retain(|k, _| !k.starts_with("x-"));
+                    self.prepare(path, &name, d)?
+                }
+                _ => self.resolve_service(path, &lookup, &name, stack)?,
+            };
+            out.services.insert(name, svc);
         }
         for (section, target) in [
             ("networks", &mut out.networks),
