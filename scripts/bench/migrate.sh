@@ -2,7 +2,9 @@
 # Benchmark: migrate-ledger against sqlx-cli (`sqlx migrate run`) and dbmate (`dbmate up`),
 # same run, same PostgreSQL 15 server (started here, default durability settings), same
 # 1,000 generated small migrations, each tool on a fresh database per timed run (hyperfine
-# --prepare drops and recreates it outside the timing). Medians of BENCH_RUNS (≥ 5) runs.
+# --prepare drops and recreates it outside the timing). Medians of BENCH_RUNS (≥ 5) rounds;
+# each round times the three tools back to back in a rotating order, so load drift on a
+# shared machine hits all of them alike.
 # Then `migrate-ledger status` with nothing pending.
 # Goals: up ≤ 0.8× sqlx-cli, ≤ 1.0× dbmate; status ≤ 50 ms. Figures on stdout and in
 # reports/bench/migrate.json. Exits 1 when a goal is missed.
@@ -60,42 +62,63 @@ export PGPASSWORD="$password"
 url() { printf 'postgres://bench:%s@127.0.0.1:%s/%s' "$password" "$port" "$1"; }
 fresh() { printf 'psql -X -q -h 127.0.0.1 -p %s -U bench -d postgres -c "DROP DATABASE IF EXISTS %s" -c "CREATE DATABASE %s"' "$port" "$1" "$1"; }
 
-# The same small migration for every tool: a table, an index and a row. The dbmate markers
-# are comments to the other two.
+# The same small migrations for every tool, shaped like a real history: every tenth file
+# creates a table (primary key), some add an index, the rest add columns or insert rows.
+# The dbmate markers are comments to the other two.
 mkdir -p "$work/ml" "$work/sqlx" "$work/dbmate"
 python3 - "$work" "$FILES" <<'PY'
 import sys, os
 work, n = sys.argv[1], int(sys.argv[2])
 for i in range(1, n + 1):
-    sql = (f"-- migrate:up\nCREATE TABLE bench_{i} (id bigint PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());\n"
-           f"CREATE INDEX bench_{i}_name_idx ON bench_{i} (name);\nINSERT INTO bench_{i} (id, name) VALUES ({i}, 'row {i}');\n\n-- migrate:down\n")
-    for d, name in (("ml", f"{i:04d}_bench_{i}.sql"), ("sqlx", f"{i:04d}_bench_{i}.sql"), ("dbmate", f"{i:04d}_bench_{i}.sql")):
-        with open(os.path.join(work, d, name), "w") as f:
+    t = f"bench_{(i - 1) // 10}"
+    kind = i % 10
+    if kind == 1:
+        body = f"CREATE TABLE {t} (id bigint PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());\n"
+    elif kind == 5:
+        body = f"CREATE INDEX {t}_name_idx ON {t} (name);\n"
+    elif kind % 2 == 0:
+        body = f"ALTER TABLE {t} ADD COLUMN c_{i} integer NOT NULL DEFAULT {i};\nCOMMENT ON COLUMN {t}.c_{i} IS 'added by migration {i}';\n"
+    else:
+        body = f"INSERT INTO {t} (id, name) VALUES ({i}, 'row {i}'), ({i + n}, 'row {i + n}');\n"
+    sql = f"-- migrate:up\n{body}\n-- migrate:down\n"
+    for d in ("ml", "sqlx", "dbmate"):
+        with open(os.path.join(work, d, f"{i:04d}_bench_{i}.sql"), "w") as f:
             f.write(sql)
 PY
 
-info "── up: $FILES migrations, $RUNS runs each, fresh database per run"
-hyperfine --runs "$RUNS" --export-json "$work/up.json" --style basic \
-  -n migrate-ledger --prepare "$(fresh b_ml)" "DEVENV_ROOT=$work $ours --database-url $(url b_ml) --dir $work/ml --quiet up" \
-  -n sqlx-cli --prepare "$(fresh b_sqlx)" "sqlx migrate run --source $work/sqlx --database-url $(url b_sqlx)" \
-  -n dbmate --prepare "$(fresh b_dbmate)" "dbmate --url '$(url b_dbmate)?sslmode=disable' --migrations-dir $work/dbmate --no-dump-schema up" \
-  >"$work/up.out" || die "$EXIT_FAILED" "a migration run failed: $(tail -20 "$work/up.out")" "rerun by hand: hyperfine output is in $work/up.out"
+ml_cmd=(-n migrate-ledger --prepare "$(fresh b_ml)" "DEVENV_ROOT=$work $ours --database-url $(url b_ml) --dir $work/ml --quiet up")
+sqlx_cmd=(-n sqlx-cli --prepare "$(fresh b_sqlx)" "sqlx migrate run --source $work/sqlx --database-url $(url b_sqlx)")
+dbmate_cmd=(-n dbmate --prepare "$(fresh b_dbmate)" "dbmate --url '$(url b_dbmate)?sslmode=disable' --migrations-dir $work/dbmate --no-dump-schema up")
+info "── up: $FILES migrations, $RUNS rounds, fresh database per run"
+for round in $(seq "$RUNS"); do
+  case $((round % 3)) in
+    1) order=("${ml_cmd[@]}" "${sqlx_cmd[@]}" "${dbmate_cmd[@]}") ;;
+    2) order=("${sqlx_cmd[@]}" "${dbmate_cmd[@]}" "${ml_cmd[@]}") ;;
+    *) order=("${dbmate_cmd[@]}" "${ml_cmd[@]}" "${sqlx_cmd[@]}") ;;
+  esac
+  hyperfine --runs 1 --export-json "$work/up-$round.json" --style none "${order[@]}" >"$work/up.out" 2>&1 \
+    || die "$EXIT_FAILED" "a migration run failed: $(tail -20 "$work/up.out")" "rerun the command from $work/up.out by hand"
+  info "   round $round/$RUNS done"
+done
 
 applied="$(psql -X -q -A -t -h 127.0.0.1 -p "$port" -U bench -d b_ml -c "SELECT count(*) FROM schema_migrations")"
 [[ "$applied" == "$FILES" ]] || die "$EXIT_FAILED" "migrate-ledger recorded $applied of $FILES files" "rerun with -v to see why"
 
 info "── status with nothing pending"
-hyperfine --warmup 3 --runs 30 --export-json "$work/status.json" --style basic \
-  -n status "DEVENV_ROOT=$work $ours --database-url $(url b_ml) --dir $work/ml --quiet status" >"$work/status.out" \
+hyperfine -N --warmup 3 --runs 30 --export-json "$work/status.json" --style basic \
+  -n status "env DEVENV_ROOT=$work $ours --database-url $(url b_ml) --dir $work/ml --quiet status" >"$work/status.out" \
   || die "$EXIT_FAILED" "status failed: $(tail -20 "$work/status.out")" "rerun by hand"
 
 mkdir -p reports/bench
 rc=0
-python3 - "$work/up.json" "$work/status.json" "$FILES" "$RUNS" reports/bench/migrate.json <<'PY' || rc=$?
-import json, sys
-up = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+python3 - "$work" "$work/status.json" "$FILES" "$RUNS" reports/bench/migrate.json <<'PY' || rc=$?
+import json, statistics, sys
+times = {}
+for r in range(1, int(sys.argv[4]) + 1):
+    for res in json.load(open(f"{sys.argv[1]}/up-{r}.json"))["results"]:
+        times.setdefault(res["command"], []).extend(res["times"])
 status = json.load(open(sys.argv[2]))["results"][0]
-med = {k: v["median"] for k, v in up.items()}
+med = {k: statistics.median(v) for k, v in times.items()}
 ours, sqlx, dbmate = med["migrate-ledger"], med["sqlx-cli"], med["dbmate"]
 st = status["median"] * 1000
 goals = {
@@ -105,7 +128,7 @@ goals = {
 }
 ok = goals["vs_sqlx_cli"]["ratio"] <= 0.8 and goals["vs_dbmate"]["ratio"] <= 1.0 and st <= 50
 report = {"files": int(sys.argv[3]), "runs": int(sys.argv[4]),
-          "median_s": med, "status_median_ms": st, "goals": goals, "met": ok}
+          "median_s": med, "times_s": times, "status_median_ms": st, "goals": goals, "met": ok}
 json.dump(report, open(sys.argv[5], "w"), indent=2)
 print(f"up, {sys.argv[3]} migrations (median of {sys.argv[4]}):")
 for k in ("migrate-ledger", "sqlx-cli", "dbmate"):
