@@ -2,7 +2,7 @@
 //! against the mock. Lock-free atomics on the hot path; text exposition format 0.0.4.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::config::MetricNames;
@@ -19,47 +19,106 @@ const E2E_BUCKETS: &[f64] = &[
     60.0, 120.0,
 ];
 
-pub struct Histogram {
-    bounds: &'static [f64],
-    counts: Vec<AtomicU64>,
+/// Shards per metric: each thread writes its own cache line, so two cores serving requests
+/// do not bounce the same counters between them. Rendering sums the shards.
+const SHARDS: usize = 8;
+const MAX_BUCKETS: usize = 24;
+
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+}
+
+fn shard() -> usize {
+    SHARD.with(|s| *s)
+}
+
+#[repr(align(128))]
+#[derive(Default)]
+struct CounterShard(AtomicU64);
+
+/// A monotonically increasing counter, sharded per thread.
+#[derive(Default)]
+pub struct Counter {
+    shards: [CounterShard; SHARDS],
+}
+
+impl Counter {
+    pub fn add(&self, v: u64) {
+        self.shards[shard()].0.fetch_add(v, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.0.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+#[repr(align(128))]
+#[derive(Default)]
+struct HistShard {
+    /// Non-cumulative per bucket; rendering accumulates.
+    counts: [AtomicU64; MAX_BUCKETS],
     sum_nanos: AtomicU64,
     count: AtomicU64,
 }
 
+pub struct Histogram {
+    bounds: &'static [f64],
+    shards: [HistShard; SHARDS],
+}
+
 impl Histogram {
     fn new(bounds: &'static [f64]) -> Self {
+        assert!(bounds.len() <= MAX_BUCKETS);
         Self {
             bounds,
-            counts: (0..bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum_nanos: AtomicU64::new(0),
-            count: AtomicU64::new(0),
+            shards: Default::default(),
         }
     }
 
     pub fn observe(&self, d: Duration) {
         let secs = d.as_secs_f64();
-        // Non-cumulative per bucket; rendering accumulates.
+        let shard = &self.shards[shard()];
         if let Some(i) = self.bounds.iter().position(|b| secs <= *b) {
-            self.counts[i].fetch_add(1, Ordering::Relaxed);
+            shard.counts[i].fetch_add(1, Ordering::Relaxed);
         }
-        self.sum_nanos
+        shard
+            .sum_nanos
             .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
+        shard.count.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
+        self.shards
+            .iter()
+            .map(|s| s.count.load(Ordering::Relaxed))
+            .sum()
     }
 
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         let mut cumulative = 0;
-        for (b, c) in self.bounds.iter().zip(&self.counts) {
-            cumulative += c.load(Ordering::Relaxed);
+        for (i, b) in self.bounds.iter().enumerate() {
+            cumulative += self
+                .shards
+                .iter()
+                .map(|s| s.counts[i].load(Ordering::Relaxed))
+                .sum::<u64>();
             let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {cumulative}");
         }
-        let count = self.count.load(Ordering::Relaxed).max(cumulative);
+        // Shards are read one after another while requests run: never let +Inf fall below
+        // a finite bucket.
+        let count = self.count().max(cumulative);
         let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
-        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let sum = self
+            .shards
+            .iter()
+            .map(|s| s.sum_nanos.load(Ordering::Relaxed))
+            .sum::<u64>() as f64
+            / 1e9;
         let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
         let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
     }
@@ -99,11 +158,11 @@ pub struct Metrics {
     pub e2e: Histogram,
     pub running: AtomicI64,
     pub waiting: AtomicI64,
-    pub prompt_tokens: AtomicU64,
-    pub generation_tokens: AtomicU64,
-    success: [AtomicU64; 3],
-    faults: [AtomicU64; 4],
-    rejected: AtomicU64,
+    pub prompt_tokens: Counter,
+    pub generation_tokens: Counter,
+    success: [Counter; 3],
+    faults: [Counter; 4],
+    rejected: Counter,
 }
 
 impl Metrics {
@@ -116,28 +175,28 @@ impl Metrics {
             e2e: Histogram::new(E2E_BUCKETS),
             running: AtomicI64::new(0),
             waiting: AtomicI64::new(0),
-            prompt_tokens: AtomicU64::new(0),
-            generation_tokens: AtomicU64::new(0),
+            prompt_tokens: Counter::default(),
+            generation_tokens: Counter::default(),
             success: Default::default(),
             faults: Default::default(),
-            rejected: AtomicU64::new(0),
+            rejected: Counter::default(),
         }
     }
 
     pub fn success(&self, f: Finish) {
-        self.success[f as usize].fetch_add(1, Ordering::Relaxed);
+        self.success[f as usize].add(1);
     }
 
     pub fn fault(&self, f: FaultKind) {
-        self.faults[f as usize].fetch_add(1, Ordering::Relaxed);
+        self.faults[f as usize].add(1);
     }
 
     pub fn rejected(&self) {
-        self.rejected.fetch_add(1, Ordering::Relaxed);
+        self.rejected.add(1);
     }
 
     pub fn success_count(&self) -> u64 {
-        self.success.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.success.iter().map(Counter::get).sum()
     }
 
     fn name(&self, base: &str) -> String {
@@ -185,22 +244,14 @@ impl Metrics {
             "counter",
             "Number of prefill tokens processed.",
         );
-        let _ = writeln!(
-            out,
-            "{n}{{{labels}}} {}",
-            self.prompt_tokens.load(Ordering::Relaxed)
-        );
+        let _ = writeln!(out, "{n}{{{labels}}} {}", self.prompt_tokens.get());
         let n = head(
             &mut out,
             "generation_tokens_total",
             "counter",
             "Number of generation tokens processed.",
         );
-        let _ = writeln!(
-            out,
-            "{n}{{{labels}}} {}",
-            self.generation_tokens.load(Ordering::Relaxed)
-        );
+        let _ = writeln!(out, "{n}{{{labels}}} {}", self.generation_tokens.get());
         let n = head(
             &mut out,
             "request_success_total",
@@ -211,7 +262,7 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "{n}{{{labels},finished_reason=\"{reason}\"}} {}",
-                c.load(Ordering::Relaxed)
+                c.get()
             );
         }
         let n = head(
@@ -248,7 +299,7 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "mock_inference_faults_injected_total{{{labels},kind=\"{kind}\"}} {}",
-                c.load(Ordering::Relaxed)
+                c.get()
             );
         }
         let _ = writeln!(
@@ -259,7 +310,7 @@ impl Metrics {
         let _ = writeln!(
             out,
             "mock_inference_rejected_total{{{labels}}} {}",
-            self.rejected.load(Ordering::Relaxed)
+            self.rejected.get()
         );
         out
     }

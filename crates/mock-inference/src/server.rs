@@ -577,10 +577,8 @@ async fn non_stream(running: Running, sp: StreamPlan) -> Result<Response, ApiErr
     let m = &app.metrics;
     m.ttft.observe(ttft + sp.extra_delay);
     m.e2e.observe(sp.start.elapsed());
-    m.prompt_tokens
-        .fetch_add(sp.prompt_tokens as u64, Ordering::Relaxed);
-    m.generation_tokens
-        .fetch_add(completion_tokens as u64, Ordering::Relaxed);
+    m.prompt_tokens.add(sp.prompt_tokens as u64);
+    m.generation_tokens.add(completion_tokens as u64);
     m.success(Finish::from_reason(sp.choices[0].finish_reason));
     drop(running);
     Ok(json_response(StatusCode::OK, body))
@@ -870,8 +868,7 @@ async fn embeddings_inner(
         tokio::time::sleep(wait).await;
     }
     let m = &app.metrics;
-    m.prompt_tokens
-        .fetch_add(prompt_tokens as u64, Ordering::Relaxed);
+    m.prompt_tokens.add(prompt_tokens as u64);
     m.e2e.observe(start.elapsed());
     m.success(Finish::Stop);
     Ok(json_response(

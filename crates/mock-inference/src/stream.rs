@@ -350,18 +350,14 @@ impl Job {
                 self.phase = Phase::Done;
                 let m = metrics;
                 m.e2e.observe(self.plan.start.elapsed());
-                m.prompt_tokens.fetch_add(
-                    self.plan.prompt_tokens as u64,
-                    std::sync::atomic::Ordering::Relaxed,
-                );
+                m.prompt_tokens.add(self.plan.prompt_tokens as u64);
                 let completion: usize = self
                     .plan
                     .choices
                     .iter()
                     .map(ChoiceOut::completion_tokens)
                     .sum();
-                m.generation_tokens
-                    .fetch_add(completion as u64, std::sync::atomic::Ordering::Relaxed);
+                m.generation_tokens.add(completion as u64);
                 m.success(Finish::from_reason(self.plan.choices[0].finish_reason));
             }
             Phase::Done => return None,
