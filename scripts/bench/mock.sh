@@ -30,6 +30,10 @@ loadgen="${CARGO_TARGET_DIR:-$DEVENV_ROOT/target}/release/examples/stream_load"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 (( $(ulimit -n) >= STREAMS + 200 )) || die "$EXIT_USAGE" "open-file limit $(ulimit -n) is below $STREAMS streams" "raise it (ulimit -n) or lower BENCH_STREAMS"
 
+# How busy the machine was before we started: jitter and tail latency mean little when other
+# work holds the CPU. (Read now: our own load would count later.)
+cpu_pressure="$(awk '/^some/ {sub("avg10=", "", $2); print $2}' /proc/pressure/cpu 2>/dev/null || echo null)"
+
 work="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -135,9 +139,7 @@ jitter_ok="$(awk -v j="$jitter_p99" 'BEGIN {print (j <= 2.0) ? "yes" : "no"}')"
 lost_ok="$([[ "$lost" == 0 ]] && echo yes || echo no)"
 info "  p99 jitter ${jitter_p99} ms (goal ≤ 2 ms: $jitter_ok), nothing lost: $lost_ok"
 
-# How busy the machine was: jitter and tail latency mean little when other work holds the CPU.
-cpu_pressure="$(awk '/^some/ {sub("avg10=", "", $2); print $2}' /proc/pressure/cpu 2>/dev/null || echo null)"
-info "  CPU pressure (some, avg10): ${cpu_pressure}% (near 0 on an idle machine)"
+info "  CPU pressure before the benchmark (some, avg10): ${cpu_pressure}% (near 0 on an idle machine)"
 
 mkdir -p reports/bench
 cat >reports/bench/mock.json <<JSON
