@@ -156,15 +156,23 @@ impl<'c> Applier<'c> {
                     };
                     if batch.len() > 1 {
                         // Keep what committed, retry the rest one by one to pin the failure.
-                        while i < end && recorded.contains(&pending[i].filename) {
-                            outcome.applied.push(pending[i].filename.clone());
+                        while i < end {
+                            let Some(by) = recorded.get(&pending[i].filename) else {
+                                break;
+                            };
+                            // applied_by names the run (pid): ours, or a concurrent one's.
+                            if *by == self.actor {
+                                outcome.applied.push(pending[i].filename.clone());
+                            } else {
+                                outcome.concurrent.push(pending[i].filename.clone());
+                            }
                             progress(&pending[i].filename);
                             i += 1;
                         }
                         single_until = end;
                         continue;
                     }
-                    if recorded.contains(&file.filename) {
+                    if recorded.contains_key(&file.filename) {
                         // Another runner (e.g. the backend of a killed one) committed it first.
                         outcome.concurrent.push(file.filename.clone());
                         i += 1;
@@ -235,10 +243,10 @@ impl<'c> Applier<'c> {
     async fn recorded(
         &mut self,
         batch: &[&MigrationFile],
-    ) -> Result<std::collections::HashSet<String>, MigrateError> {
+    ) -> Result<std::collections::HashMap<String, String>, MigrateError> {
         let names: Vec<String> = batch.iter().map(|f| f.filename.clone()).collect();
-        let rows: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT filename FROM {} WHERE filename = ANY($1)",
+        let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+            "SELECT filename, applied_by FROM {} WHERE filename = ANY($1)",
             self.table
         ))
         .bind(&names)

@@ -184,6 +184,12 @@ pub fn actor() -> String {
     }
 }
 
+/// `applied_by` of a run: [`actor`] and this process's pid, so a run can tell its own ledger
+/// rows from a concurrent run's.
+pub fn run_actor() -> String {
+    format!("{} pid={}", actor(), std::process::id())
+}
+
 /// The name of this process's uid in /etc/passwd (containers often have no $USER).
 fn user_from_passwd() -> Option<String> {
     use std::os::unix::fs::MetadataExt as _;

@@ -556,7 +556,7 @@ async fn apply_track(
         let outcome = if pending.is_empty() {
             apply::Outcome::default()
         } else {
-            apply::Applier::new(work, &table, ledger::actor())
+            apply::Applier::new(work, &table, ledger::run_actor())
                 .await?
                 .run(&pending, |_| {})
                 .await
