@@ -116,10 +116,22 @@ fn main() {
     let itl_ms: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20);
     let ramp_ms: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let model = std::env::var("MODEL_NAME").unwrap_or_else(|_| "mock-gpt".into());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    // LOADGEN_THREADS (default 1): more client threads read faster but take CPU from the server.
+    let threads: usize = std::env::var("LOADGEN_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1);
+    let rt = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    }
+    .expect("runtime");
     let started = Instant::now();
     let results: Vec<StreamResult> = rt.block_on(async {
         let mut handles = Vec::with_capacity(streams);
