@@ -115,17 +115,12 @@ impl HealthFile {
             return Ok(Self::default());
         }
         serde_norway::from_str(&text).map_err(|e| {
-            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            let (line, column, message) = devenv_core::yaml::error_location(&e);
             ConfigError::HealthParse {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: e
-                    .to_string()
-                    .split(" at line")
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
+                message,
             }
         })
     }

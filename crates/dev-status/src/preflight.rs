@@ -2,7 +2,7 @@
 //! CPU count, free memory and disk, Docker, the native binaries, the default ports.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use devenv_core::netproc::{self, Holder};
@@ -80,7 +80,7 @@ pub async fn run(ws: &Workspace) -> Result<Report, StackError> {
             name: name.to_string(),
             path: alternatives
                 .iter()
-                .find_map(|b| find_tool(b))
+                .find_map(|b| devenv_core::tools::find(b))
                 .map(|p| p.display().to_string()),
             needed_for,
         })
@@ -197,7 +197,7 @@ pub async fn run(ws: &Workspace) -> Result<Report, StackError> {
 
 /// `docker info` answers only when a Docker engine runs (the client alone is not enough).
 async fn docker_info() -> Docker {
-    let Some(docker) = find_tool("docker") else {
+    let Some(docker) = devenv_core::tools::find("docker") else {
         return Docker {
             available: false,
             detail: "the docker client is not installed".to_string(),
@@ -241,23 +241,6 @@ fn disk_free_mb(path: &Path) -> Option<u64> {
     let existing = path.ancestors().find(|p| p.exists())?;
     let stat = rustix::fs::statvfs(existing).ok()?;
     Some(stat.f_bavail.saturating_mul(stat.f_frsize) / (1024 * 1024))
-}
-
-/// A binary on PATH, in Debian's PostgreSQL directory or in ~/.cargo/bin.
-pub fn find_tool(name: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
-        let mut versions: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("bin")).collect();
-        versions.sort();
-        versions.reverse();
-        dirs.extend(versions);
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cargo/bin"));
-    }
-    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// The report as lines for people.

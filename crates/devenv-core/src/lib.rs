@@ -16,6 +16,8 @@ pub mod redact;
 pub mod stack;
 pub mod state;
 pub mod telemetry;
+pub mod tools;
+pub mod yaml;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

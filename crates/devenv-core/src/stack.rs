@@ -151,20 +151,12 @@ impl PortDefaults {
 
     pub fn parse(text: &str, path: &Path) -> Result<Self, StackError> {
         let raw: BTreeMap<String, u16> = serde_norway::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((1, 1));
+            let (line, column, message) = crate::yaml::error_location(&e);
             StackError::Malformed {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: e
-                    .to_string()
-                    .split(" at line")
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
+                message,
             }
         })?;
         let mut ports = BTreeMap::new();

@@ -23,21 +23,9 @@ pub fn free_port() -> u16 {
     crate::netproc::ephemeral_port().expect("bind an ephemeral loopback port")
 }
 
-/// Finds a server binary on PATH, in Debian's PostgreSQL directory or in ~/.cargo/bin.
+/// Finds a server binary (see [`crate::tools::find`]).
 pub fn tool(name: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
-        let mut versions: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("bin")).collect();
-        versions.sort();
-        versions.reverse();
-        dirs.extend(versions);
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cargo/bin"));
-    }
-    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+    crate::tools::find(name)
 }
 
 /// Like [`tool`] but panics with the remedy.
