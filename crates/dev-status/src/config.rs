@@ -142,6 +142,7 @@ impl Inputs {
                 path: env_file.clone(),
             })?;
         bundle.register_secrets();
+        devenv_core::bundle_expiry::warn_if_expired(&bundle, &env_file);
         let health = match &health_path {
             Some(p) => HealthFile::load(p)?,
             None => HealthFile::default(),

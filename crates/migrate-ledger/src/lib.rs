@@ -276,6 +276,7 @@ impl Ctx {
             message: format!("no database to migrate: pass --database-url, set DATABASE_URL, or create {} with `make secrets-sync`", path.display()),
         })?;
         bundle.register_secrets();
+        devenv_core::bundle_expiry::warn_if_expired(&bundle, &path);
         let url = bundle
             .get("DATABASE_URL")
             .filter(|u| !u.is_empty())
