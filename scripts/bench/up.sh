@@ -8,21 +8,22 @@ set -euo pipefail
 source "$(dirname "$0")/../dev/lib.sh"
 command -v hyperfine >/dev/null || die "$EXIT_USAGE" "hyperfine is not installed" "run \`make setup\` (or apt-get install hyperfine)"
 WORK="$(mktemp -d /tmp/devenv-bench-up-XXXXXX)"
+RESULTS="$DEVENV_ROOT/target/bench"
 export DEVENV_BIN_DIR="${DEVENV_BIN_DIR:-$(bin_dir)}" DEVENV_RUNTIME=native NO_COLOR=1
 cleanup() { (cd "$WORK" && make -s stop >/dev/null 2>&1) || true; pkill -9 -f "$WORK" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 scratch_workspace "$WORK"
 # From here on the binaries must find the copy, not this checkout.
 unset DEVENV_ROOT DEVENV_CORRELATION_ID
-mkdir -p "$DEVENV_ROOT/target/bench"
+mkdir -p "$RESULTS"
 cd "$WORK"
 make -s up >/dev/null   # first run: bundle, credentials, build check
 RUNS="${RUNS:-5}"
 hyperfine --style basic --runs "$RUNS" \
-  --export-json "$DEVENV_ROOT/target/bench/up.json" \
+  --export-json "$RESULTS/up.json" \
   --prepare 'make -s stop >/dev/null' -n 'make up (warm)' 'make -s up >/dev/null' \
   --prepare 'FORCE=1 make -s reset >/dev/null' -n 'make up (cold, initdb)' 'make -s up >/dev/null'
-python3 - "$DEVENV_ROOT/target/bench/up.json" <<'PY'
+python3 - "$RESULTS/up.json" <<'PY'
 import json, sys
 goals = {"make up (warm)": 3.0, "make up (cold, initdb)": 12.0}
 for r in json.load(open(sys.argv[1]))["results"]:
