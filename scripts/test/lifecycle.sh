@@ -66,6 +66,9 @@ run_ok "status healthy again" make -s status
 export PGPASSWORD; PGPASSWORD="$(bundle_get POSTGRES_PASSWORD)"
 psql_q() { psql -X -q -A -t -h 127.0.0.1 -p "$(bundle_get POSTGRES_PORT)" -U "$(bundle_get POSTGRES_USER)" -d "$(bundle_get POSTGRES_DB)" -c "$1"; }
 psql_q "CREATE TABLE e2e (v text); INSERT INTO e2e VALUES ('kept')" >/dev/null
+migration_files="$(find migrations -maxdepth 1 -name '[0-9][0-9][0-9]_*.sql' | wc -l)"
+check "make up applied every migration once" test "$(psql_q "SELECT count(*) FROM schema_migrations")" = "$migration_files"
+check "make up seeded the bootstrap organization" test "$(psql_q "SELECT count(*) FROM schema_seeds")" -ge 1
 make -s stop >/dev/null
 check "stop leaves no service running" test -z "$(pids)"
 make -s up >/dev/null 2>&1 || fail "up after stop"
