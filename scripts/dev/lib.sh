@@ -123,6 +123,16 @@ load_bundle() {
   fi
 }
 
+# wait_until SECONDS CMD... — polls CMD every 50 ms until it succeeds; exit 1 after SECONDS.
+# A readiness check for things that have no event to wait on (a port, an HTTP answer).
+wait_until() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.05
+  done
+}
+
 # free_port — a loopback port nothing listens on right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

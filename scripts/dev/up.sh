@@ -42,11 +42,8 @@ fi
 # before the health wait (dev-status reports a missing bucket as misconfigured). S3 may still be
 # binding its port: poll it, bounded by the wait timeout. Credentials go through curl's config
 # on stdin, never on its command line.
-s3_deadline=$((SECONDS + WAIT_TIMEOUT))
-until curl -s -o /dev/null --max-time 1 "$S3_ENDPOINT/"; do
-  ((SECONDS < s3_deadline)) || die "$EXIT_TIMEOUT" "S3 at $S3_ENDPOINT did not answer within ${WAIT_TIMEOUT}s" "see .devenv/logs/s3.log (\`make logs SERVICE=s3\`)"
-  sleep 0.05 # readiness poll interval
-done
+wait_until "$WAIT_TIMEOUT" curl -s -o /dev/null --max-time 1 "$S3_ENDPOINT/" \
+  || die "$EXIT_TIMEOUT" "S3 at $S3_ENDPOINT did not answer within ${WAIT_TIMEOUT}s" "see .devenv/logs/s3.log (\`make logs SERVICE=s3\`)"
 code="$(curl -sS -o /dev/null -w '%{http_code}' -K - -X PUT "$S3_ENDPOINT/$S3_BUCKET" \
   --aws-sigv4 "aws:amz:${S3_REGION}:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
   <<<"user = \"$S3_ACCESS_KEY:$S3_SECRET_KEY\"")" \

@@ -93,10 +93,10 @@ class H(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 HTTPServer(("127.0.0.1", port), H).serve_forever()
 PY
-api_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+api_port="$(free_port)"
 python3 "$work/linode_api.py" "$api_port" "$TOKEN" "$work/api.log" &
 API_PID=$!
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$api_port/" && break; sleep 0.1; done
+wait_until 5 curl -s -o /dev/null "http://127.0.0.1:$api_port/" || die "$EXIT_TIMEOUT" "the Linode API double did not start" "see $work/api.log"
 API="http://127.0.0.1:$api_port/v4"
 
 : >"$work/api.log"

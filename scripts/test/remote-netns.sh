@@ -144,7 +144,7 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
 ip netns exec "$NS_LOCAL" python3 "$work/loki.py" 3100 "$work/loki.jsonl" &
 LOKI_PID=$!
-for _ in $(seq 50); do ip netns exec "$NS_LOCAL" curl -s -o /dev/null http://127.0.0.1:3100/ && break; sleep 0.1; done
+wait_until 5 ip netns exec "$NS_LOCAL" curl -s -o /dev/null http://127.0.0.1:3100/ || die "$EXIT_TIMEOUT" "the Loki receiver did not start" "see $work/loki.jsonl"
 
 client() { ip netns exec "$NS_LOCAL" env DEVENV_LOKI_URL=http://127.0.0.1:3100 bash "$work/root/scripts/dev/remote.sh" "$@"; }
 remote_psql() {

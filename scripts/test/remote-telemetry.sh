@@ -28,8 +28,8 @@ cleanup() {
 trap cleanup EXIT INT TERM
 failures=0
 fail() { printf 'FAIL: %s\n' "$*" >&2; failures=$((failures + 1)); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_http() { local _i; for _i in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; die "$EXIT_TIMEOUT" "$1 did not answer" "see $work"; }
+wait_http() { wait_until 5 curl -s -o /dev/null "$1" || die "$EXIT_TIMEOUT" "$1 did not answer" "see $work"; }
+redis_answers() { [[ "$(REDISCLI_AUTH="$REDIS_PW" redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]; }
 
 # A real redis with a password.
 REDIS_PORT="$(free_port)"
@@ -38,7 +38,7 @@ printf 'bind 127.0.0.1\nport %s\nrequirepass %s\nsave ""\nappendonly no\ndir %s\
 redis-server "$work/redis.conf" >"$work/redis.log" 2>&1 &
 PIDS+=("$!")
 REDIS_PID=$!
-for _ in $(seq 100); do [[ "$(REDISCLI_AUTH="$REDIS_PW" redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]] && break; sleep 0.05; done
+wait_until 5 redis_answers || die "$EXIT_TIMEOUT" "redis-server did not start" "see $work/redis.log"
 
 # A real Pushgateway.
 GW_PORT="$(free_port)"
