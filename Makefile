@@ -18,7 +18,8 @@ DEV := scripts/dev
         remote-up remote-status remote-logs remote-reset remote-destroy remote-reap
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@if [[ -t 1 && -z "$${NO_COLOR:-}" ]]; then on=$$'\e[36m' off=$$'\e[0m'; else on='' off=''; fi; \
+	awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %s%-16s%s %s\n", on, $$1, off, $$2}' $(MAKEFILE_LIST)
 
 setup: ## Install what is missing (Debian packages, cargo tools); safe to run twice
 	@$(DEV)/setup.sh
