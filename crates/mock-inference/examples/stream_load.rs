@@ -46,7 +46,9 @@ async fn one_stream(addr: String, tokens: usize, model: String) -> StreamResult 
         res.error = Some(format!("write: {e}"));
         return res;
     }
-    let mut buf = vec![0u8; 64 * 1024];
+    // Small per-stream buffers: 2,000 streams × 64 KiB spread the reads over 128 MiB of
+    // cache-cold memory; an SSE chunk is a few hundred bytes.
+    let mut buf = vec![0u8; 8 * 1024];
     let mut carry: Vec<u8> = Vec::new();
     let mut last: Option<Instant> = None;
     loop {
@@ -116,40 +118,51 @@ fn main() {
     let itl_ms: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20);
     let ramp_ms: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let model = std::env::var("MODEL_NAME").unwrap_or_else(|_| "mock-gpt".into());
-    // LOADGEN_THREADS (default 1): more client threads read faster but take CPU from the server.
+    // LOADGEN_THREADS (default 1): more client threads read faster but take CPU from the
+    // server. Each thread runs its own single-threaded runtime with every T-th stream (as the
+    // server shards connections): no work-stealing or cross-thread wake-ups in the client.
     let threads: usize = std::env::var("LOADGEN_THREADS")
         .ok()
         .and_then(|t| t.parse().ok())
-        .unwrap_or(1);
-    let rt = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-    }
-    .expect("runtime");
+        .unwrap_or(1)
+        .max(1);
     let started = Instant::now();
-    let results: Vec<StreamResult> = rt.block_on(async {
-        let mut handles = Vec::with_capacity(streams);
-        for i in 0..streams {
-            // Streams start spread over the ramp, so their token times are spread over the
-            // ITL period the way independent users' are.
-            let delay = Duration::from_micros(ramp_ms * 1000 * i as u64 / streams.max(1) as u64);
-            let (addr, model) = (addr.clone(), model.clone());
-            handles.push(tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                one_stream(addr, tokens, model).await
-            }));
-        }
-        let mut out = Vec::with_capacity(streams);
-        for h in handles {
-            out.push(h.await.expect("stream task"));
-        }
-        out
+    let shard = move |t: usize, addr: String, model: String| -> Vec<StreamResult> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let mut handles = Vec::with_capacity(streams / threads + 1);
+            for i in (t..streams).step_by(threads) {
+                // Streams start spread over the ramp, so their token times are spread over
+                // the ITL period the way independent users' are.
+                let delay =
+                    Duration::from_micros(ramp_ms * 1000 * i as u64 / streams.max(1) as u64);
+                let (addr, model) = (addr.clone(), model.clone());
+                handles.push(tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    one_stream(addr, tokens, model).await
+                }));
+            }
+            let mut out = Vec::with_capacity(handles.len());
+            for h in handles {
+                out.push(h.await.expect("stream task"));
+            }
+            out
+        })
+    };
+    let results: Vec<StreamResult> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (addr, model) = (addr.clone(), model.clone());
+                scope.spawn(move || shard(t, addr, model))
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("load thread"))
+            .collect()
     });
     let elapsed = started.elapsed();
     let itl_us = itl_ms * 1000;

@@ -165,10 +165,13 @@ async fn accept_loop(
     mut stop: tokio::sync::watch::Receiver<bool>,
     drain: Duration,
 ) {
-    let router = server::router(app);
+    let router = TowerToHyperService::new(server::router(app.clone()));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
+    // Flattened writes: one buffer, one write(2) per response or SSE chunk. Measured a few
+    // percent faster than writev for these small responses.
     http.timer(TokioTimer::new())
+        .writev(false)
         .keep_alive(true)
         .header_read_timeout(Duration::from_secs(30));
     loop {
@@ -184,7 +187,8 @@ async fn accept_loop(
                     }
                 };
                 let _ = tcp.set_nodelay(true);
-                let conn = http.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(router.clone()));
+                let service = Dispatch { app: app.clone(), router: router.clone() };
+                let conn = http.serve_connection(TokioIo::new(tcp), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
@@ -197,6 +201,44 @@ async fn accept_loop(
     }
     drop(listener);
     let _ = tokio::time::timeout(drain, graceful.shutdown()).await;
+}
+
+/// The hot route (`POST /v1/chat/completions`) goes straight to its handler; everything
+/// else through axum's router. Skipping the router's matching, extension bookkeeping and
+/// service clones is measurable at ~100k requests/s (see scripts/bench/mock.sh).
+#[derive(Clone)]
+struct Dispatch {
+    app: Arc<App>,
+    router: TowerToHyperService<axum::Router>,
+}
+
+type RouterFuture = hyper_util::service::TowerToHyperServiceFuture<
+    axum::Router,
+    http::Request<hyper::body::Incoming>,
+>;
+
+impl hyper::service::Service<http::Request<hyper::body::Incoming>> for Dispatch {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = futures::future::Either<
+        futures::future::Map<
+            futures::future::BoxFuture<'static, axum::response::Response>,
+            fn(axum::response::Response) -> Result<axum::response::Response, Self::Error>,
+        >,
+        RouterFuture,
+    >;
+
+    fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
+        use futures::FutureExt as _;
+        if req.method() == http::Method::POST && req.uri().path() == "/v1/chat/completions" {
+            let req = req.map(axum::body::Body::new);
+            let fut: futures::future::BoxFuture<'static, _> =
+                Box::pin(server::chat(axum::extract::State(self.app.clone()), req));
+            futures::future::Either::Left(fut.map(Ok))
+        } else {
+            futures::future::Either::Right(hyper::service::Service::call(&self.router, req))
+        }
+    }
 }
 
 fn announce(app: &App, addr: SocketAddr, format: Format) {

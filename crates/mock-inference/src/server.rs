@@ -377,7 +377,7 @@ enum Plan {
 }
 
 // The whole request, not the `HeaderMap` extractor: that one clones the headers.
-async fn chat(State(app): State<Arc<App>>, req: Request) -> Response {
+pub(crate) async fn chat(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     match chat_inner(app, parts.headers, body).await {
         Ok(r) => r,
