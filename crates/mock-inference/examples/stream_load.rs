@@ -126,6 +126,8 @@ fn main() {
         .and_then(|t| t.parse().ok())
         .unwrap_or(1)
         .max(1);
+    // Same fd-table stall as the server's (see mock_inference::pregrow_fd_table).
+    mock_inference::pregrow_fd_table();
     let started = Instant::now();
     let shard = move |t: usize, addr: String, model: String| -> Vec<StreamResult> {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -76,6 +76,7 @@ fn serve_cli(cli: Cli) -> Result<u8, ServeError> {
 /// same address: the kernel spreads connections, and a connection's request, response and
 /// stream timers stay on one thread (no work-stealing hand-offs on the hot path).
 fn serve(cfg: Config, format: Format, workers: usize) -> Result<u8, ServeError> {
+    pregrow_fd_table();
     tokenizer::init();
     let addr_text = format!("{}:{}", cfg.host, cfg.port);
     let bind_err = |source: std::io::Error| {
@@ -157,6 +158,23 @@ fn serve(cfg: Config, format: Format, workers: usize) -> Result<u8, ServeError> 
         tracing::info!("drained; exiting");
     }
     Ok(exit::OK)
+}
+
+/// Grows the process's file-descriptor table to (up to 64 Ki entries of) the open-file limit
+/// while the process is still single-threaded. The kernel doubles the table as connections
+/// arrive, and in a multi-threaded process each doubling waits for an RCU grace period: it
+/// stalled every worker for 10–20 ms at 256, 512, 1,024 and 2,048 open connections
+/// (measured with examples/stream_load.rs). The table never shrinks, so growing it once here
+/// costs ~0.5 MiB and removes those stalls.
+pub fn pregrow_fd_table() {
+    let mut top: i32 = 1 << 16;
+    while top >= 256 {
+        // The lowest free descriptor ≥ top - 1: never replaces an open one.
+        if rustix::io::fcntl_dupfd_cloexec(std::io::stderr(), top - 1).is_ok() {
+            return; // dropped (closed) at once; the grown table stays.
+        }
+        top /= 2;
+    }
 }
 
 async fn accept_loop(
