@@ -1,85 +1,37 @@
 //! `secrets-sync --mode local` end to end: the real binary in a throwaway git workspace.
 
+mod support;
+
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
-use std::process::Command as StdCommand;
 
 use assert_cmd::Command;
 use devenv_core::bundle::Bundle;
 
-/// A git work tree with the project's .gitignore and a ports.yaml of free ports.
-struct Workspace {
-    dir: tempfile::TempDir,
-    ports: Vec<(String, u16)>,
-}
+/// The shared fixture workspace, driven in local mode with human output.
+struct Workspace(support::Workspace);
 
 impl Workspace {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        assert!(
-            StdCommand::new("git")
-                .arg("-C")
-                .arg(root)
-                .args(["init", "-q"])
-                .status()
-                .unwrap()
-                .success()
-        );
-        std::fs::copy(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.gitignore"),
-            root.join(".gitignore"),
-        )
-        .unwrap();
-        let names = [
-            "postgres",
-            "redis",
-            "nats",
-            "nats_monitor",
-            "s3",
-            "s3_console",
-            "mock_inference",
-            "rabbitmq",
-            "rabbitmq_management",
-        ];
-        // Hold every port while choosing so the kernel hands out distinct ones.
-        let holders: Vec<TcpListener> = names
-            .iter()
-            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-            .collect();
-        let ports: Vec<(String, u16)> = names
-            .iter()
-            .zip(&holders)
-            .map(|(n, l)| (n.to_string(), l.local_addr().unwrap().port()))
-            .collect();
-        drop(holders);
-        std::fs::create_dir_all(root.join("configs")).unwrap();
-        let yaml: String = ports.iter().map(|(n, p)| format!("{n}: {p}\n")).collect();
-        std::fs::write(root.join("configs/ports.yaml"), yaml).unwrap();
-        Self { dir, ports }
+        Self(support::Workspace::new())
     }
 
-    fn root(&self) -> &Path {
-        self.dir.path()
+    fn root(&self) -> &std::path::Path {
+        self.0.root()
     }
 
     fn port(&self, name: &str) -> u16 {
-        self.ports.iter().find(|(n, _)| n == name).unwrap().1
+        self.0.port(name)
     }
 
     fn cmd(&self) -> Command {
-        let mut cmd = Command::cargo_bin("secrets-sync").unwrap();
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("DEVENV_ROOT", self.root())
-            .env("NO_COLOR", "1")
-            .args(["--mode", "local", "--human"]);
+        let mut cmd = self.0.cmd();
+        cmd.args(["--mode", "local", "--human"]);
         cmd
     }
 
     fn bundle(&self) -> Bundle {
-        Bundle::read(&self.root().join(".env.local")).unwrap()
+        self.0.bundle(".env.local")
     }
 }
 

@@ -42,6 +42,8 @@ pub const SECRETS: &[&str] = &[
 
 pub struct Workspace {
     pub dir: tempfile::TempDir,
+    /// The free ports written to configs/ports.yaml, by port name.
+    pub ports: BTreeMap<String, u16>,
 }
 
 impl Workspace {
@@ -73,12 +75,13 @@ impl Workspace {
             .iter()
             .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
             .collect();
-        let yaml: String = names
+        let ports: BTreeMap<String, u16> = names
             .iter()
             .zip(&holders)
-            .map(|(n, l)| format!("{n}: {}\n", l.local_addr().unwrap().port()))
+            .map(|(n, l)| (n.to_string(), l.local_addr().unwrap().port()))
             .collect();
         drop(holders);
+        let yaml: String = ports.iter().map(|(n, p)| format!("{n}: {p}\n")).collect();
         std::fs::create_dir_all(root.join("configs/dev")).unwrap();
         std::fs::write(root.join("configs/ports.yaml"), yaml).unwrap();
         // The shipped mapping and templates: the tests exercise the real files.
@@ -95,7 +98,12 @@ impl Workspace {
             )
             .unwrap();
         }
-        Self { dir }
+        Self { dir, ports }
+    }
+
+    /// The port configs/ports.yaml gives `name`.
+    pub fn port(&self, name: &str) -> u16 {
+        self.ports[name]
     }
 
     pub fn root(&self) -> &Path {
