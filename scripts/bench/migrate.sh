@@ -43,7 +43,7 @@ if [[ $EUID -eq 0 ]]; then
   as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups --)
   chown postgres:postgres "$work"
 fi
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 password="$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
 printf '%s' "$password" >"$work/pwfile"
 [[ $EUID -eq 0 ]] && chown postgres:postgres "$work/pwfile"

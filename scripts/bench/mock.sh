@@ -51,7 +51,6 @@ cp -r "$GO_MOCK_SRC" "$work/go-mock"
 (cd "$work/go-mock" && GOFLAGS=-mod=mod go build -o "$work/go-mock/go-mock" .) \
   || die "$EXIT_FAILED" "the Go mock does not build" "check \`go version\` (Debian's golang-go)"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 wait_up() { # wait_up URL PATH PID NAME
   local i

@@ -85,16 +85,14 @@ pub async fn run(ws: &Workspace) -> Result<Report, StackError> {
             needed_for,
         })
         .collect();
-    let own = ws.own_pids();
     let ports: Vec<Port> = requests
         .iter()
         .filter(|r| r.name.is_core())
         .map(|r| {
             let holder = netproc::port_holder(r.port);
-            let ours = holder.as_ref().and_then(|h| h.pid).is_some_and(|pid| {
-                own.iter()
-                    .any(|(service, p)| *p == pid && service == r.name.service())
-            });
+            let ours = holder
+                .as_ref()
+                .is_some_and(|h| stack::held_by_workspace(ws, r.name, h));
             Port {
                 name: r.name.key(),
                 port: r.port,

@@ -313,6 +313,23 @@ pub fn resolve_ports(
     Ok(out)
 }
 
+/// True when a port's holder is this workspace's own service: its pid is recorded in
+/// `.devenv/run/<service>.pid`, or its command line points into this workspace's `.devenv/`
+/// (a service restarted outside the scripts). Such a port is in use, but not a conflict.
+pub fn held_by_workspace(ws: &crate::paths::Workspace, name: PortName, holder: &Holder) -> bool {
+    let recorded = holder.pid.is_some_and(|pid| {
+        ws.own_pids()
+            .iter()
+            .any(|(svc, p)| *p == pid && svc == name.service())
+    });
+    let state_dir = ws.state_dir();
+    recorded
+        || holder
+            .cmdline
+            .as_deref()
+            .is_some_and(|cmd| cmd.contains(state_dir.to_string_lossy().as_ref()))
+}
+
 /// True when `DEVENV_STRICT_PORTS` is set to a true value.
 pub fn strict_ports_from_env() -> bool {
     matches!(

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use devenv_core::bundle::{Bundle, BundleError};
 use devenv_core::credentials;
-use devenv_core::netproc::Holder;
 use devenv_core::paths::Workspace;
 use devenv_core::stack::{self, PortAssignment, PortDefaults, PortName};
 
@@ -80,25 +79,6 @@ pub fn previous_ports(previous: Option<&Bundle>) -> BTreeMap<PortName, u16> {
     out
 }
 
-/// True when a port's holder is this workspace's own service: its pid is recorded in
-/// `.devenv/run/<service>.pid`, or its command line points into this workspace's `.devenv/`.
-pub fn held_by_us(ws: &Workspace, name: PortName, holder: &Holder) -> bool {
-    let own = ws.own_pids();
-    if let Some(pid) = holder.pid {
-        if own
-            .iter()
-            .any(|(svc, p)| *p == pid && svc == name.service())
-        {
-            return true;
-        }
-    }
-    let state_dir = ws.state_dir();
-    holder
-        .cmdline
-        .as_deref()
-        .is_some_and(|cmd| cmd.contains(state_dir.to_string_lossy().as_ref()))
-}
-
 /// Everything that decides the local bundle.
 pub struct LocalInputs<'a> {
     pub workspace: &'a Workspace,
@@ -120,7 +100,7 @@ pub fn build(inputs: &LocalInputs<'_>, creds: &Bundle) -> Result<LocalOutcome, s
     let env = |k: &str| std::env::var(k).ok();
     let requests = stack::requested_ports(inputs.defaults, &previous_ports, &env)?;
     let ports = stack::resolve_ports(&requests, inputs.strict_ports, &|name, holder| {
-        held_by_us(ws, name, holder)
+        stack::held_by_workspace(ws, name, holder)
     })?;
     let port = |name: PortName| {
         ports
