@@ -473,6 +473,139 @@ async fn fault_header_and_seeded_schedule() {
     assert!(a.contains(&200) && a.iter().any(|s| *s >= 500));
 }
 
+/// Sends raw bytes on one connection and reads until the server closes it (or 2 s pass).
+fn raw_exchange(addr: &str, chunks: &[&[u8]]) -> (String, Option<std::io::ErrorKind>) {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    for c in chunks {
+        s.write_all(c).unwrap();
+    }
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let err = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break None,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => break Some(e.kind()),
+        }
+    };
+    (String::from_utf8_lossy(&out).into_owned(), err)
+}
+
+/// The server's own HTTP/1.1 loop: pipelining, keep-alive and close, bad heads as OpenAI
+/// errors, HEAD, and the requests it hands to hyper (HTTP/1.0, chunked bodies, Expect).
+#[tokio::test]
+async fn http1_framing_pipelining_and_handoff() {
+    // A token gap makes streams chunked (without one the whole stream is one body).
+    let s = Server::start(&["--itl-ms", "2"]);
+    let addr = s.addr();
+    let body = serde_json::to_string(&chat_body(json!({}))).unwrap();
+    let post = |extra: &str| {
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+            body.len()
+        )
+    };
+    // Two pipelined requests in one write, the second asking to close: two answers in order.
+    let two = format!("{}{}", post(""), post("Connection: close\r\n"));
+    let (out, err) = raw_exchange(&addr, &[two.as_bytes()]);
+    assert_eq!(err, None, "{out}");
+    assert_eq!(out.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{out}");
+    assert_eq!(
+        out.matches("\"object\":\"chat.completion\"").count(),
+        2,
+        "{out}"
+    );
+    assert!(out.contains("\r\nconnection: close\r\n"), "{out}");
+    assert!(out.contains("\r\ndate: "), "{out}");
+    // A request split across writes (head, then the body in two parts).
+    let one = post("Connection: close\r\n");
+    let (head, rest) = one.split_at(one.find("\r\n\r\n").unwrap() + 4);
+    let (b1, b2) = rest.split_at(rest.len() / 2);
+    let (out, _) = raw_exchange(&addr, &[head.as_bytes(), b1.as_bytes(), b2.as_bytes()]);
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    // Streams are chunked, end with the zero chunk, and keep the connection.
+    let stream_body =
+        serde_json::to_string(&chat_body(json!({"stream": true, "max_tokens": 3}))).unwrap();
+    let stream = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{stream_body}GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        stream_body.len()
+    );
+    let (out, _) = raw_exchange(&addr, &[stream.as_bytes()]);
+    assert!(out.contains("transfer-encoding: chunked\r\n"), "{out}");
+    assert!(
+        out.contains("data: [DONE]\n\n\r\n0\r\n\r\nHTTP/1.1 200 OK"),
+        "{out}"
+    );
+    // HEAD: headers only.
+    let (out, _) = raw_exchange(
+        &addr,
+        &[b"HEAD /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
+    );
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\n"),
+        "{out}"
+    );
+    // Malformed heads: OpenAI error bodies, then the connection closes.
+    for (raw, status) in [
+        ("GARBAGE\r\n\r\n".to_string(), "400"),
+        (
+            "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n".to_string(),
+            "400",
+        ),
+        (
+            format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(70_000)),
+            "431",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{}\r\n", "X-A: 1\r\n".repeat(100)),
+            "431",
+        ),
+    ] {
+        let (out, _) = raw_exchange(&addr, &[raw.as_bytes()]);
+        assert!(
+            out.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{status}: {out}"
+        );
+        assert!(out.contains("\"error\":{\"message\":"), "{out}");
+        assert!(out.contains("\r\nconnection: close\r\n"), "{out}");
+    }
+    // Over the body limit: 413 before the body is read.
+    let big = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n";
+    let (out, _) = raw_exchange(&addr, &[big.as_bytes()]);
+    assert!(out.starts_with("HTTP/1.1 413 "), "{out}");
+    // Handed to hyper: HTTP/1.0, a chunked request body, Expect: 100-continue.
+    let (out, _) = raw_exchange(&addr, &[b"GET /health HTTP/1.0\r\n\r\n"]);
+    assert!(
+        out.starts_with("HTTP/1.0 200 OK\r\n") && out.ends_with("{\"status\":\"ok\"}"),
+        "{out}"
+    );
+    let chunked = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    let (out, _) = raw_exchange(&addr, &[chunked.as_bytes()]);
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\n") && out.contains("chat.completion"),
+        "{out}"
+    );
+    let expect = post("Expect: 100-continue\r\nConnection: close\r\n");
+    let (head, rest) = expect.split_at(expect.find("\r\n\r\n").unwrap() + 4);
+    let (out, _) = raw_exchange(&addr, &[head.as_bytes(), rest.as_bytes()]);
+    assert!(out.contains("chat.completion"), "{out}");
+    // The reset fault is a real TCP reset.
+    let reset_body = serde_json::to_string(&chat_body(json!({"stream": true}))).unwrap();
+    let reset = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Mock-Fault: reset@2\r\nContent-Length: {}\r\n\r\n{reset_body}",
+        reset_body.len()
+    );
+    let (out, err) = raw_exchange(&addr, &[reset.as_bytes()]);
+    assert_eq!(err, Some(std::io::ErrorKind::ConnectionReset), "{out}");
+    let (status, _) = common::raw_get(&addr, "/health").unwrap();
+    assert_eq!(status, 200, "still serving");
+}
+
 #[tokio::test]
 async fn queue_full_gives_429_with_retry_after() {
     let s = Server::start(&[

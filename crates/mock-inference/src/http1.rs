@@ -1,0 +1,570 @@
+//! The server's own HTTP/1.1 connection loop.
+//!
+//! Why not hyper for every request: under `wrk -c64` on two cores the kernel's loopback TCP
+//! path takes ~2/3 of the server's CPU, so the userspace per request decides how far above
+//! the seed's Go mock we get. hyper's dispatcher, buffering and header bookkeeping were the
+//! largest userspace item (scripts/bench/mock.sh). This loop parses a request head with
+//! httparse, hands the handler a fully buffered body, and writes each response (or SSE
+//! chunk) with one write(2).
+//!
+//! It only serves what it fully understands: HTTP/1.1 requests framed by Content-Length (or
+//! without a body). Anything else — HTTP/1.0, `Transfer-Encoding`, `Expect`, `Upgrade`,
+//! `CONNECT` — hands the connection, with the bytes read so far, to hyper for the rest of its
+//! life ([`Prefixed`]), so those keep hyper's tested behaviour.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use axum::body::{Body, HttpBody as _};
+use axum::response::{IntoResponse as _, Response};
+use bytes::{Buf as _, Bytes, BytesMut};
+use futures::FutureExt as _;
+use http::{HeaderName, HeaderValue, Method, StatusCode, Version, header};
+use http_body_util::BodyExt as _;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::error::ApiError;
+
+/// Header slots httparse fills; more headers get 431.
+const MAX_HEADERS: usize = 64;
+/// A request head larger than this gets 431.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// A client has this long to finish a request it started (head and body).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the connection loop serves requests with.
+pub trait Handler: Clone + Send + 'static {
+    fn handle(&self, req: http::Request<Body>) -> impl Future<Output = Response> + Send;
+    /// Largest request body accepted; a larger Content-Length gets 413 unread.
+    fn max_body_bytes(&self) -> usize;
+    /// True once the server drains: responses then close their connection.
+    fn draining(&self) -> bool;
+}
+
+/// Serves requests on `tcp` until the client closes, `stop` fires while the connection is
+/// idle, or a request needs hyper: then returns the connection with the bytes read so far.
+pub async fn serve<H: Handler>(
+    mut tcp: TcpStream,
+    handler: H,
+    mut stop: watch::Receiver<bool>,
+) -> Option<Prefixed> {
+    let mut buf = BytesMut::with_capacity(8 * 1024);
+    let mut out: Vec<u8> = Vec::with_capacity(4 * 1024);
+    loop {
+        // A whole head: usually already in the first read.
+        let mut deadline = None;
+        let head = loop {
+            if !buf.is_empty() {
+                match parse_head(&buf) {
+                    Parsed::Request(head) => break head,
+                    Parsed::Handoff => return Some(Prefixed::new(buf.freeze(), tcp)),
+                    Parsed::Bad(status, message) => {
+                        let _ = write_error(&mut tcp, &mut out, status, &message).await;
+                        return None;
+                    }
+                    Parsed::Partial => {}
+                }
+            }
+            // Idle between requests: no timer; a started head has REQUEST_TIMEOUT.
+            if !buf.is_empty() && deadline.is_none() {
+                deadline = Some(Instant::now() + REQUEST_TIMEOUT);
+            }
+            match read_more(&mut tcp, &mut buf, &mut stop, deadline).await {
+                Read::Data => {}
+                Read::Closed => return None,
+                Read::TimedOut => {
+                    let _ = write_error(
+                        &mut tcp,
+                        &mut out,
+                        StatusCode::REQUEST_TIMEOUT,
+                        "The request was not completed in time.",
+                    )
+                    .await;
+                    return None;
+                }
+            }
+        };
+        if head.body_len > handler.max_body_bytes() {
+            let e = ApiError::too_large(handler.max_body_bytes());
+            let _ = write_response(&mut tcp, &mut out, e.into_response(), false, false).await;
+            return None;
+        }
+        let need = head.head_len + head.body_len;
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        while buf.len() < need {
+            buf.reserve(need - buf.len());
+            match read_more(&mut tcp, &mut buf, &mut stop, Some(deadline)).await {
+                Read::Data => {}
+                Read::Closed => return None,
+                Read::TimedOut => {
+                    let _ = write_error(
+                        &mut tcp,
+                        &mut out,
+                        StatusCode::REQUEST_TIMEOUT,
+                        "The request body was not completed in time.",
+                    )
+                    .await;
+                    return None;
+                }
+            }
+        }
+        buf.advance(head.head_len);
+        let body = buf.split_to(head.body_len).freeze();
+        let no_body = head.parts.method == Method::HEAD;
+        let req = http::Request::from_parts(head.parts, Body::from(body));
+        let response = handler.handle(req).await;
+        let keep_alive = !head.close && !handler.draining();
+        match write_response(&mut tcp, &mut out, response, keep_alive, no_body).await {
+            Ok(true) if keep_alive => {}
+            _ => return None,
+        }
+        // Reclaim the buffer's front once it is empty (the body Bytes are gone by now).
+        if buf.is_empty() && buf.capacity() < 4 * 1024 {
+            buf.reserve(8 * 1024);
+        }
+    }
+}
+
+enum Read {
+    Data,
+    Closed,
+    TimedOut,
+}
+
+async fn read_more(
+    tcp: &mut TcpStream,
+    buf: &mut BytesMut,
+    stop: &mut watch::Receiver<bool>,
+    deadline: Option<Instant>,
+) -> Read {
+    if buf.capacity() - buf.len() < 1024 {
+        buf.reserve(8 * 1024);
+    }
+    let read = async {
+        match deadline {
+            None => Some(tcp.read_buf(buf).await),
+            Some(at) => tokio::time::timeout_at(at, tcp.read_buf(buf)).await.ok(),
+        }
+    };
+    tokio::select! {
+        biased;
+        r = read => match r {
+            Some(Ok(n)) if n > 0 => Read::Data,
+            Some(_) => Read::Closed,
+            None => Read::TimedOut,
+        },
+        // The server stops: a connection waiting for a request closes.
+        _ = stop.changed() => Read::Closed,
+    }
+}
+
+struct Head {
+    parts: http::request::Parts,
+    head_len: usize,
+    body_len: usize,
+    /// The client asked to close after this response.
+    close: bool,
+}
+
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per request and moved once; a Box would add an allocation per request"
+)]
+enum Parsed {
+    Partial,
+    Request(Head),
+    /// A request this loop leaves to hyper.
+    Handoff,
+    Bad(StatusCode, String),
+}
+
+fn parse_head(buf: &[u8]) -> Parsed {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut slots);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
+            return too_large_head();
+        }
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(httparse::Error::TooManyHeaders) => return too_large_head(),
+        Err(e) => {
+            return Parsed::Bad(
+                StatusCode::BAD_REQUEST,
+                format!("Malformed HTTP request ({e}); send an HTTP/1.1 request."),
+            );
+        }
+    };
+    if head_len > MAX_HEAD_BYTES {
+        return too_large_head();
+    }
+    let (Some(method), Some(path), Some(1)) = (req.method, req.path, req.version) else {
+        return Parsed::Handoff;
+    };
+    let Ok(method) = Method::from_bytes(method.as_bytes()) else {
+        return bad("Malformed HTTP method.");
+    };
+    if method == Method::CONNECT {
+        return Parsed::Handoff;
+    }
+    let Ok(uri) = http::Uri::try_from(path) else {
+        return bad("Malformed request target.");
+    };
+    let mut headers = http::HeaderMap::with_capacity(req.headers.len());
+    let mut body_len: Option<usize> = None;
+    let mut close = false;
+    for h in req.headers.iter() {
+        let Ok(name) = HeaderName::from_bytes(h.name.as_bytes()) else {
+            return bad("Malformed header name.");
+        };
+        if name == header::TRANSFER_ENCODING || name == header::EXPECT || name == header::UPGRADE {
+            return Parsed::Handoff;
+        }
+        if name == header::CONTENT_LENGTH {
+            let len = std::str::from_utf8(h.value)
+                .ok()
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<usize>().ok());
+            match (len, body_len) {
+                (None, _) => return bad("Invalid Content-Length header."),
+                (Some(a), Some(b)) if a != b => {
+                    return bad("Conflicting Content-Length headers.");
+                }
+                (Some(a), _) => body_len = Some(a),
+            }
+        } else if name == header::CONNECTION {
+            close |= h
+                .value
+                .split(|b| *b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+        }
+        let Ok(value) = HeaderValue::from_bytes(h.value) else {
+            return bad("Malformed header value.");
+        };
+        headers.append(name, value);
+    }
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.method = method;
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    parts.headers = headers;
+    Parsed::Request(Head {
+        parts,
+        head_len,
+        body_len: body_len.unwrap_or(0),
+        close,
+    })
+}
+
+fn bad(message: &str) -> Parsed {
+    Parsed::Bad(StatusCode::BAD_REQUEST, message.to_string())
+}
+
+fn too_large_head() -> Parsed {
+    Parsed::Bad(
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        format!("The request head is over {MAX_HEAD_BYTES} bytes or {MAX_HEADERS} headers."),
+    )
+}
+
+async fn write_error(
+    tcp: &mut TcpStream,
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    message: &str,
+) -> io::Result<bool> {
+    let mut e = ApiError::invalid(message);
+    e.status = status;
+    write_response(tcp, out, e.into_response(), false, false).await
+}
+
+/// Writes `response`; Ok(true) when it was written whole and the connection can go on.
+/// A body that fails mid-way (the injected `reset` fault) resets the connection.
+async fn write_response(
+    tcp: &mut TcpStream,
+    out: &mut Vec<u8>,
+    response: Response,
+    keep_alive: bool,
+    no_body: bool,
+) -> io::Result<bool> {
+    let (parts, mut body) = response.into_parts();
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(parts.status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("Unknown")
+            .as_bytes(),
+    );
+    out.extend_from_slice(b"\r\n");
+    let mut has_date = false;
+    for (name, value) in &parts.headers {
+        // Framing is this writer's: a handler's own framing headers would contradict it.
+        if name == header::CONTENT_LENGTH
+            || name == header::TRANSFER_ENCODING
+            || name == header::CONNECTION
+        {
+            continue;
+        }
+        has_date |= name == header::DATE;
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !has_date {
+        out.extend_from_slice(b"date: ");
+        push_date(out);
+        out.extend_from_slice(b"\r\n");
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    let status = parts.status;
+    let bodiless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    if bodiless {
+        out.extend_from_slice(b"\r\n");
+        tcp.write_all(out).await?;
+        return Ok(true);
+    }
+    if let Some(len) = body.size_hint().exact() {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
+        if !no_body {
+            while let Some(frame) = body.frame().await {
+                let Ok(frame) = frame else {
+                    return reset(tcp).map(|()| false);
+                };
+                if let Ok(data) = frame.into_data() {
+                    out.extend_from_slice(&data);
+                }
+            }
+        }
+        tcp.write_all(out).await?;
+        return Ok(true);
+    }
+    out.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
+    if no_body {
+        out.extend_from_slice(b"0\r\n\r\n");
+        tcp.write_all(out).await?;
+        return Ok(true);
+    }
+    // An event stream: each chunk goes out when it comes, one write per chunk. Chunks that
+    // are ready together (the finish chunk and the end) share a write.
+    // The head goes out at once when the first chunk is not ready (time to first token):
+    // clients see the response start as they would from OpenAI.
+    let mut next = match body.frame().now_or_never() {
+        Some(ready) => ready,
+        None => {
+            tcp.write_all(out).await?;
+            out.clear();
+            body.frame().await
+        }
+    };
+    loop {
+        match next {
+            None => {
+                out.extend_from_slice(b"0\r\n\r\n");
+                tcp.write_all(out).await?;
+                return Ok(true);
+            }
+            Some(Err(_)) => {
+                tcp.write_all(out).await?;
+                return reset(tcp).map(|()| false);
+            }
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data()
+                    && !data.is_empty()
+                {
+                    push_chunk(out, &data);
+                }
+            }
+        }
+        next = match body.frame().now_or_never() {
+            Some(ready) => ready,
+            None => {
+                tcp.write_all(out).await?;
+                out.clear();
+                body.frame().await
+            }
+        };
+    }
+}
+
+fn push_chunk(out: &mut Vec<u8>, data: &[u8]) {
+    let mut hex = [0u8; 16];
+    let mut i = hex.len();
+    let mut n = data.len();
+    loop {
+        i -= 1;
+        hex[i] = b"0123456789abcdef"[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&hex[i..]);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Closes with a TCP reset (SO_LINGER 0), as a crashed upstream does.
+fn reset(tcp: &TcpStream) -> io::Result<()> {
+    tcp.set_zero_linger()
+}
+
+thread_local! {
+    /// The `Date` value, formatted once per second per worker thread.
+    static DATE: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((0, String::new())) };
+}
+
+fn push_date(out: &mut Vec<u8>) {
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with_borrow_mut(|(at, text)| {
+        if *at != secs || text.is_empty() {
+            *at = secs;
+            *text = httpdate::fmt_http_date(now);
+        }
+        out.extend_from_slice(text.as_bytes());
+    });
+}
+
+/// A connection handed to hyper: the bytes this loop already read come first.
+pub struct Prefixed {
+    prefix: Bytes,
+    io: TcpStream,
+}
+
+impl Prefixed {
+    fn new(prefix: Bytes, io: TcpStream) -> Self {
+        Self { prefix, io }
+    }
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            self.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(raw: &str) -> Parsed {
+        parse_head(raw.as_bytes())
+    }
+
+    #[test]
+    fn heads_parse_or_hand_off() {
+        let raw = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nConnection: keep-alive, Close\r\n\r\n{}";
+        let Parsed::Request(h) = parsed(raw) else {
+            panic!("a plain request parses");
+        };
+        assert_eq!((h.body_len, h.close), (12, true));
+        assert_eq!(h.head_len, raw.find("\r\n\r\n").unwrap() + 4);
+        assert_eq!(h.parts.uri.path(), "/v1/chat/completions");
+        assert!(matches!(
+            parsed("GET / HTTP/1.1\r\nHost: x\r\n"),
+            Parsed::Partial
+        ));
+        for raw in [
+            "GET / HTTP/1.0\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+            "GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+            "CONNECT x:1 HTTP/1.1\r\n\r\n",
+        ] {
+            assert!(matches!(parsed(raw), Parsed::Handoff), "{raw}");
+        }
+        for raw in [
+            "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+            "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            "GET / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n",
+            "G@T / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parsed(raw), Parsed::Bad(StatusCode::BAD_REQUEST, _)),
+                "{raw}"
+            );
+        }
+        let many = format!(
+            "GET / HTTP/1.1\r\n{}\r\n",
+            "X-A: 1\r\n".repeat(MAX_HEADERS + 1)
+        );
+        assert!(matches!(
+            parsed(&many),
+            Parsed::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, _)
+        ));
+        let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(MAX_HEAD_BYTES));
+        assert!(matches!(
+            parsed(&long),
+            Parsed::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, _)
+        ));
+    }
+
+    #[test]
+    fn chunks_are_hex_framed() {
+        let mut out = Vec::new();
+        push_chunk(&mut out, &[b'x'; 300]);
+        assert!(out.starts_with(b"12c\r\nxxx"));
+        assert!(out.ends_with(b"x\r\n"));
+        assert_eq!(out.len(), 3 + 2 + 300 + 2);
+    }
+}
