@@ -25,7 +25,6 @@ use http::{HeaderName, HeaderValue, Method, StatusCode, Version, header};
 use http_body_util::BodyExt as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
@@ -46,12 +45,36 @@ pub trait Handler: Clone + Send + 'static {
     fn draining(&self) -> bool;
 }
 
-/// Serves requests on `tcp` until the client closes, `stop` fires while the connection is
-/// idle, or a request needs hyper: then returns the connection with the bytes read so far.
+/// Requests between their head and the end of their response, on one worker thread: the
+/// server drains until this is zero, then drops the idle connections with the runtime.
+#[derive(Clone, Default)]
+pub struct InFlight(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl InFlight {
+    pub fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn enter(&self) -> InFlightGuard<'_> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        InFlightGuard(self)
+    }
+}
+
+struct InFlightGuard<'a>(&'a InFlight);
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// Serves requests on `tcp` until the client closes or a request needs hyper: then returns
+/// the connection with the bytes read so far.
 pub async fn serve<H: Handler>(
     mut tcp: TcpStream,
     handler: H,
-    mut stop: watch::Receiver<bool>,
+    in_flight: InFlight,
 ) -> Option<Prefixed> {
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out: Vec<u8> = Vec::with_capacity(4 * 1024);
@@ -74,7 +97,7 @@ pub async fn serve<H: Handler>(
             if !buf.is_empty() && deadline.is_none() {
                 deadline = Some(Instant::now() + REQUEST_TIMEOUT);
             }
-            match read_more(&mut tcp, &mut buf, &mut stop, deadline).await {
+            match read_more(&mut tcp, &mut buf, deadline).await {
                 Read::Data => {}
                 Read::Closed => return None,
                 Read::TimedOut => {
@@ -89,6 +112,7 @@ pub async fn serve<H: Handler>(
                 }
             }
         };
+        let _in_flight = in_flight.enter();
         if head.body_len > handler.max_body_bytes() {
             let e = ApiError::too_large(handler.max_body_bytes());
             let _ = write_response(&mut tcp, &mut out, e.into_response(), false, false).await;
@@ -98,7 +122,7 @@ pub async fn serve<H: Handler>(
         let deadline = Instant::now() + REQUEST_TIMEOUT;
         while buf.len() < need {
             buf.reserve(need - buf.len());
-            match read_more(&mut tcp, &mut buf, &mut stop, Some(deadline)).await {
+            match read_more(&mut tcp, &mut buf, Some(deadline)).await {
                 Read::Data => {}
                 Read::Closed => return None,
                 Read::TimedOut => {
@@ -136,30 +160,18 @@ enum Read {
     TimedOut,
 }
 
-async fn read_more(
-    tcp: &mut TcpStream,
-    buf: &mut BytesMut,
-    stop: &mut watch::Receiver<bool>,
-    deadline: Option<Instant>,
-) -> Read {
+async fn read_more(tcp: &mut TcpStream, buf: &mut BytesMut, deadline: Option<Instant>) -> Read {
     if buf.capacity() - buf.len() < 1024 {
         buf.reserve(8 * 1024);
     }
-    let read = async {
-        match deadline {
-            None => Some(tcp.read_buf(buf).await),
-            Some(at) => tokio::time::timeout_at(at, tcp.read_buf(buf)).await.ok(),
-        }
+    let read = match deadline {
+        None => Some(tcp.read_buf(buf).await),
+        Some(at) => tokio::time::timeout_at(at, tcp.read_buf(buf)).await.ok(),
     };
-    tokio::select! {
-        biased;
-        r = read => match r {
-            Some(Ok(n)) if n > 0 => Read::Data,
-            Some(_) => Read::Closed,
-            None => Read::TimedOut,
-        },
-        // The server stops: a connection waiting for a request closes.
-        _ = stop.changed() => Read::Closed,
+    match read {
+        Some(Ok(n)) if n > 0 => Read::Data,
+        Some(_) => Read::Closed,
+        None => Read::TimedOut,
     }
 }
 

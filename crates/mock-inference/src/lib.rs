@@ -185,9 +185,10 @@ async fn accept_loop(
     drain: Duration,
 ) {
     let router = TowerToHyperService::new(server::router(app.clone()));
-    // Connections served by http1::serve watch this thread's own stop channel (no wake-ups
-    // shared across threads on the request path); the few handed to hyper, `graceful`.
-    let (conn_stop, conn_stop_rx) = tokio::sync::watch::channel(false);
+    // Draining waits for this thread's requests in flight on http1::serve connections, and
+    // for the few connections handed to hyper (`graceful`); idle connections then close
+    // with the runtime.
+    let in_flight = http1::InFlight::default();
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -208,9 +209,9 @@ async fn accept_loop(
                 };
                 let _ = tcp.set_nodelay(true);
                 let service = Dispatch { app: app.clone(), router: router.clone() };
-                let (stop, watcher, http) = (conn_stop_rx.clone(), graceful.watcher(), http.clone());
+                let (in_flight, watcher, http) = (in_flight.clone(), graceful.watcher(), http.clone());
                 tokio::spawn(async move {
-                    let Some(rest) = http1::serve(tcp, service.clone(), stop).await else {
+                    let Some(rest) = http1::serve(tcp, service.clone(), in_flight).await else {
                         return;
                     };
                     let conn = watcher.watch(http.serve_connection(TokioIo::new(rest), service));
@@ -223,9 +224,11 @@ async fn accept_loop(
         }
     }
     drop(listener);
-    drop(conn_stop_rx);
-    let _ = conn_stop.send(true);
-    let ours = conn_stop.closed();
+    let ours = async {
+        while in_flight.count() > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
     let _ = tokio::time::timeout(drain, futures::future::join(ours, graceful.shutdown())).await;
 }
 
