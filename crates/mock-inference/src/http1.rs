@@ -39,6 +39,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the connection loop serves requests with.
 pub trait Handler: Clone + Send + 'static {
     fn handle(&self, req: http::Request<Body>) -> impl Future<Output = Response> + Send;
+    /// Requests [`Handler::answer_now`] answers: no `http::Request` is built for them.
+    fn answers_now(&self, method: &Method, path: &str) -> bool;
+    /// Answers a request of [`Handler::answers_now`] from its body and its one header that
+    /// matters ([`Handler::NOW_HEADER`]), without waiting.
+    fn answer_now(&self, now_header: Option<&[u8]>, body: &[u8]) -> Response;
+    /// The header [`Handler::answer_now`] reads (lowercase).
+    const NOW_HEADER: &'static str;
     /// Largest request body accepted; a larger Content-Length gets 413 unread.
     fn max_body_bytes(&self) -> usize;
     /// True once the server drains: responses then close their connection.
@@ -83,7 +90,7 @@ pub async fn serve<H: Handler>(
         let mut deadline = None;
         let head = loop {
             if !buf.is_empty() {
-                match parse_head(&buf) {
+                match parse_head(&buf, &handler) {
                     Parsed::Request(head) => break head,
                     Parsed::Handoff => return Some(Prefixed::new(buf.freeze(), tcp)),
                     Parsed::Bad(status, message) => {
@@ -137,11 +144,19 @@ pub async fn serve<H: Handler>(
                 }
             }
         }
+        let now_header = head
+            .now_header
+            .map(|(at, len)| Bytes::copy_from_slice(&buf[at..at + len]));
         buf.advance(head.head_len);
         let body = buf.split_to(head.body_len).freeze();
-        let no_body = head.parts.method == Method::HEAD;
-        let req = http::Request::from_parts(head.parts, Body::from(body));
-        let response = handler.handle(req).await;
+        let (response, no_body) = match head.parts {
+            None => (handler.answer_now(now_header.as_deref(), &body), false),
+            Some(parts) => {
+                let no_body = parts.method == Method::HEAD;
+                let req = http::Request::from_parts(parts, Body::from(body));
+                (handler.handle(req).await, no_body)
+            }
+        };
         let keep_alive = !head.close && !handler.draining();
         match write_response(&mut tcp, &mut out, response, keep_alive, no_body).await {
             Ok(true) if keep_alive => {}
@@ -176,7 +191,10 @@ async fn read_more(tcp: &mut TcpStream, buf: &mut BytesMut, deadline: Option<Ins
 }
 
 struct Head {
-    parts: http::request::Parts,
+    /// None for a request the handler answers now.
+    parts: Option<http::request::Parts>,
+    /// Where the handler's NOW_HEADER value is in the buffer (offset, length).
+    now_header: Option<(usize, usize)>,
     head_len: usize,
     body_len: usize,
     /// The client asked to close after this response.
@@ -195,7 +213,7 @@ enum Parsed {
     Bad(StatusCode, String),
 }
 
-fn parse_head(buf: &[u8]) -> Parsed {
+fn parse_head<H: Handler>(buf: &[u8], handler: &H) -> Parsed {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut slots);
     let head_len = match req.parse(buf) {
@@ -224,10 +242,18 @@ fn parse_head(buf: &[u8]) -> Parsed {
     if method == Method::CONNECT {
         return Parsed::Handoff;
     }
-    let Ok(uri) = http::Uri::try_from(path) else {
-        return bad("Malformed request target.");
+    // The hot route skips the request's URI and header map: only framing and one header.
+    let now = handler.answers_now(&method, path);
+    let uri = if now {
+        http::Uri::default()
+    } else {
+        match http::Uri::try_from(path) {
+            Ok(uri) => uri,
+            Err(_) => return bad("Malformed request target."),
+        }
     };
-    let mut headers = http::HeaderMap::with_capacity(req.headers.len());
+    let mut headers = http::HeaderMap::new();
+    let mut now_header = None;
     let mut body_len: Option<usize> = None;
     let mut close = false;
     for h in req.headers.iter() {
@@ -255,18 +281,31 @@ fn parse_head(buf: &[u8]) -> Parsed {
                 .split(|b| *b == b',')
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
         }
+        if now {
+            if name.as_str() == H::NOW_HEADER {
+                now_header = Some((
+                    h.value.as_ptr() as usize - buf.as_ptr() as usize,
+                    h.value.len(),
+                ));
+            }
+            continue;
+        }
         let Ok(value) = HeaderValue::from_bytes(h.value) else {
             return bad("Malformed header value.");
         };
         headers.append(name, value);
     }
-    let (mut parts, ()) = http::Request::new(()).into_parts();
-    parts.method = method;
-    parts.uri = uri;
-    parts.version = Version::HTTP_11;
-    parts.headers = headers;
+    let parts = (!now).then(|| {
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        parts.method = method;
+        parts.uri = uri;
+        parts.version = Version::HTTP_11;
+        parts.headers = headers;
+        parts
+    });
     Parsed::Request(Head {
         parts,
+        now_header,
         head_len,
         body_len: body_len.unwrap_or(0),
         close,
@@ -518,8 +557,36 @@ impl AsyncWrite for Prefixed {
 mod tests {
     use super::*;
 
+    /// Answers `POST /now` itself; reads `x-now`.
+    #[derive(Clone)]
+    struct Probe;
+
+    impl Handler for Probe {
+        const NOW_HEADER: &'static str = "x-now";
+
+        async fn handle(&self, _: http::Request<Body>) -> Response {
+            Response::default()
+        }
+
+        fn answers_now(&self, method: &Method, path: &str) -> bool {
+            method == Method::POST && path == "/now"
+        }
+
+        fn answer_now(&self, _: Option<&[u8]>, _: &[u8]) -> Response {
+            Response::default()
+        }
+
+        fn max_body_bytes(&self) -> usize {
+            1024
+        }
+
+        fn draining(&self) -> bool {
+            false
+        }
+    }
+
     fn parsed(raw: &str) -> Parsed {
-        parse_head(raw.as_bytes())
+        parse_head(raw.as_bytes(), &Probe)
     }
 
     #[test]
@@ -530,7 +597,19 @@ mod tests {
         };
         assert_eq!((h.body_len, h.close), (12, true));
         assert_eq!(h.head_len, raw.find("\r\n\r\n").unwrap() + 4);
-        assert_eq!(h.parts.uri.path(), "/v1/chat/completions");
+        assert!(
+            h.parts
+                .is_some_and(|p| p.uri.path() == "/v1/chat/completions")
+        );
+        // The hot route: no request parts, the one header located in the buffer.
+        let raw = "POST /now HTTP/1.1\r\nX-Now: yes\r\nContent-Length: 2\r\n\r\n{}";
+        let Parsed::Request(h) = parsed(raw) else {
+            panic!("a hot request parses");
+        };
+        assert!(h.parts.is_none());
+        let (at, len) = h.now_header.unwrap();
+        assert_eq!(&raw[at..at + len], "yes");
+        assert_eq!(h.body_len, 2);
         assert!(matches!(
             parsed("GET / HTTP/1.1\r\nHost: x\r\n"),
             Parsed::Partial

@@ -242,6 +242,18 @@ struct Dispatch {
 }
 
 impl http1::Handler for Dispatch {
+    const NOW_HEADER: &'static str = server::FAULT_HEADER;
+
+    fn answers_now(&self, method: &http::Method, path: &str) -> bool {
+        method == http::Method::POST
+            && path == "/v1/chat/completions"
+            && self.app.chat_never_waits()
+    }
+
+    fn answer_now(&self, fault_header: Option<&[u8]>, body: &[u8]) -> axum::response::Response {
+        server::chat_now(&self.app, fault_header, body)
+    }
+
     fn handle(
         &self,
         req: http::Request<axum::body::Body>,

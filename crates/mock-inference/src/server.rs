@@ -216,6 +216,13 @@ async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, 
     })
 }
 
+fn fault_header(headers: &HeaderMap) -> Option<&[u8]> {
+    headers.get(FAULT_HEADER).map(HeaderValue::as_bytes)
+}
+
+/// Requests a fault: `429`, `500`, `503`, `error[@K]`, `reset[@K]`, `stall[@K[:MS]]`.
+pub const FAULT_HEADER: &str = "x-mock-fault";
+
 /// A fault decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -262,11 +269,12 @@ pub fn parse_fault_header(v: &str, default_k: usize, default_stall: Duration) ->
 }
 
 impl App {
-    fn decide_fault(&self, headers: &HeaderMap) -> Result<Fault, ApiError> {
+    /// The fault for one request: the `X-Mock-Fault` header's, else the seeded schedule's.
+    fn decide_fault(&self, header: Option<&[u8]>) -> Result<Fault, ApiError> {
         let f = &self.cfg.faults;
         let stall = Duration::from_millis(f.stall_ms);
-        if let Some(v) = headers.get("x-mock-fault") {
-            let text = v.to_str().unwrap_or("");
+        if let Some(v) = header {
+            let text = std::str::from_utf8(v).unwrap_or("");
             return parse_fault_header(text, f.fault_at_token, stall).ok_or_else(|| {
                 ApiError::invalid(format!(
                     "Invalid X-Mock-Fault header '{text}': use 429, 500, 503, error[@K], reset[@K] or stall[@K[:MS]]."
@@ -303,6 +311,12 @@ impl App {
         })
     }
 
+    /// True when a chat request never waits before its response starts: no latency, no
+    /// running limit, no scenario. [`chat_now`] then answers it on the spot.
+    pub fn chat_never_waits(&self) -> bool {
+        self.latency.is_zero() && self.limiter.is_none() && self.scenario.is_none()
+    }
+
     /// Waits for a running slot (or refuses with 429 when the queue is full).
     async fn admit(self: &Arc<Self>) -> Result<Running, ApiError> {
         let permit = match &self.limiter {
@@ -323,12 +337,16 @@ impl App {
                 }
             },
         };
+        Ok(self.running(permit))
+    }
+
+    fn running(self: &Arc<Self>, permit: Option<OwnedSemaphorePermit>) -> Running {
         let running = self.metrics.running.fetch_add(1, Ordering::Relaxed) + 1;
-        Ok(Running {
+        Running {
             app: self.clone(),
             _permit: permit,
             slowdown: 1.0 + self.latency.concurrency_slowdown * (running - 1).max(0) as f64,
-        })
+        }
     }
 }
 
@@ -385,16 +403,44 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, req: Request) -> Response 
     }
 }
 
-async fn chat_inner(app: Arc<App>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+/// A chat request answered without waiting (see [`App::chat_never_waits`]): the same
+/// response as [`chat`], without the request and future plumbing. The response body may
+/// still stream (a mid-stream fault).
+pub fn chat_now(app: &Arc<App>, fault_header: Option<&[u8]>, body: &[u8]) -> Response {
+    debug_assert!(app.chat_never_waits());
     let start = Instant::now();
-    let bytes = read_body(&app, &headers, body).await?;
-    let req = request::parse_chat(&bytes, app.cfg.strict)?;
+    let answer = chat_checked(app, body, fault_header).map(|(req, model, fault)| {
+        let running = app.running(None);
+        let sp = chat_stream_plan(app, &req, None, model, fault, Duration::ZERO, start);
+        if req.stream() {
+            stream::respond(running, sp)
+        } else {
+            non_stream_now(running, sp, Duration::ZERO)
+        }
+    });
+    answer.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The parsed request, its model and its fault; a status fault is the error it injects.
+fn chat_checked(
+    app: &App,
+    bytes: &[u8],
+    fault_header: Option<&[u8]>,
+) -> Result<(ChatRequest, String, Fault), ApiError> {
+    let req = request::parse_chat(bytes, app.cfg.strict)?;
     let model = app.model(&req.model)?;
-    let fault = app.decide_fault(&headers)?;
+    let fault = app.decide_fault(fault_header)?;
     if let Fault::Status(s) = fault {
         app.metrics.fault(FaultKind::Status);
         return Err(ApiError::fault(s, app.cfg.limits.retry_after_secs));
     }
+    Ok((req, model, fault))
+}
+
+async fn chat_inner(app: Arc<App>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let start = Instant::now();
+    let bytes = read_body(&app, &headers, body).await?;
+    let (req, model, fault) = chat_checked(&app, &bytes, fault_header(&headers))?;
     let mut extra_delay = Duration::ZERO;
     let mut plan = None;
     if let Some(sc) = &app.scenario
@@ -425,7 +471,23 @@ async fn chat_inner(app: Arc<App>, headers: HeaderMap, body: Body) -> Result<Res
         }
     }
     let running = app.admit().await?;
+    let sp = chat_stream_plan(&app, &req, plan, model, fault, extra_delay, start);
+    if req.stream() {
+        Ok(stream::respond(running, sp))
+    } else {
+        non_stream(running, sp).await
+    }
+}
 
+fn chat_stream_plan(
+    app: &App,
+    req: &ChatRequest,
+    plan: Option<Plan>,
+    model: String,
+    fault: Fault,
+    extra_delay: Duration,
+    start: Instant,
+) -> StreamPlan {
     let prompt_tokens = tokenizer::chat_prompt_tokens(req.messages.iter().map(|m| {
         (
             m.role.as_str(),
@@ -433,25 +495,18 @@ async fn chat_inner(app: Arc<App>, headers: HeaderMap, body: Body) -> Result<Res
             m.name.as_deref(),
         )
     }));
-    let choices = chat_choices(&app, &req, plan);
-    let include_usage = req.include_usage();
-    let sp = StreamPlan {
+    StreamPlan {
         kind: StreamKind::Chat,
         id: generate::random_id("chatcmpl-"),
         created: unix_now(),
         model,
-        choices,
+        choices: chat_choices(app, req, plan),
         prompt_tokens,
-        include_usage,
+        include_usage: req.include_usage(),
         fault,
         extra_delay,
         seed: req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed),
         start,
-    };
-    if req.stream() {
-        Ok(stream::respond(running, sp))
-    } else {
-        non_stream(running, sp).await
     }
 }
 
@@ -570,6 +625,13 @@ async fn non_stream(running: Running, sp: StreamPlan) -> Result<Response, ApiErr
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
     }
+    Ok(non_stream_now(running, sp, ttft))
+}
+
+/// The whole non-streamed response, once its time has come.
+fn non_stream_now(running: Running, sp: StreamPlan, ttft: Duration) -> Response {
+    let app = running.app.clone();
+    let completion_tokens: usize = sp.choices.iter().map(ChoiceOut::completion_tokens).sum();
     let body = match sp.kind {
         StreamKind::Chat => chat_body(&app, &sp, completion_tokens),
         StreamKind::Completion => completion_body(&app, &sp, completion_tokens),
@@ -581,7 +643,7 @@ async fn non_stream(running: Running, sp: StreamPlan) -> Result<Response, ApiErr
     m.generation_tokens.add(completion_tokens as u64);
     m.success(Finish::from_reason(sp.choices[0].finish_reason));
     drop(running);
-    Ok(json_response(StatusCode::OK, body))
+    json_response(StatusCode::OK, body)
 }
 
 pub fn push_u64(buf: &mut Vec<u8>, v: u64) {
@@ -680,7 +742,7 @@ async fn completions_inner(
     let bytes = read_body(&app, &headers, body).await?;
     let req = request::parse_completion(&bytes, app.cfg.strict)?;
     let model = app.model(&req.model)?;
-    let fault = app.decide_fault(&headers)?;
+    let fault = app.decide_fault(fault_header(&headers))?;
     if let Fault::Status(s) = fault {
         app.metrics.fault(FaultKind::Status);
         return Err(ApiError::fault(s, app.cfg.limits.retry_after_secs));
@@ -822,7 +884,7 @@ async fn embeddings_inner(
     let bytes = read_body(&app, &headers, body).await?;
     let req = request::parse_embeddings(&bytes, app.cfg.strict, app.cfg.embeddings.dimensions)?;
     let model = app.model(&req.model)?;
-    let fault = app.decide_fault(&headers)?;
+    let fault = app.decide_fault(fault_header(&headers))?;
     if let Fault::Status(s) = fault {
         app.metrics.fault(FaultKind::Status);
         return Err(ApiError::fault(s, app.cfg.limits.retry_after_secs));
