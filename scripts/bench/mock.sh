@@ -2,8 +2,11 @@
 # Benchmark: mock-inference against the seed's Go mock, same run, same request.
 #  1. wrk, 2 threads, 64 connections, POST /v1/chat/completions (non-streamed) against each.
 #     Goals: ≥ 2.5× the Go mock's requests/s, p99 latency no worse.
-#  2. 2,000 concurrent streams at 20 ms inter-token latency (examples/stream_load.rs).
-#     Goals: p99 jitter ≤ 2 ms, no lost tokens.
+#  2. 2,000 concurrent streams at 20 ms inter-token latency (examples/stream_load.rs), in
+#     alternating rounds against mock-inference and against examples/stream_floor.rs — the
+#     least a server can do (pre-built events, one write per token) — so the run shows how
+#     much of the jitter is the machine's. Goals: p99 jitter ≤ 2 ms (median round), no lost
+#     tokens.
 # Figures go to stdout and reports/bench/mock.json. Exits 1 when a goal is missed.
 set -euo pipefail
 # shellcheck source=../dev/lib.sh
@@ -11,9 +14,10 @@ source "$(dirname "$0")/../dev/lib.sh"
 cd "$DEVENV_ROOT"
 
 DURATION="${BENCH_DURATION:-10s}"
-ROUNDS="${BENCH_ROUNDS:-3}"
+ROUNDS="${BENCH_ROUNDS:-5}"
 STREAMS="${BENCH_STREAMS:-2000}"
 STREAM_TOKENS="${BENCH_STREAM_TOKENS:-50}"
+STREAM_ROUNDS="${BENCH_STREAM_ROUNDS:-3}"
 ITL_MS=20
 GO_MOCK_SRC="${GO_MOCK_SRC:-$DEVENV_ROOT/../shared/corpus/go-mock}"
 
@@ -21,10 +25,11 @@ command -v wrk >/dev/null || die "$EXIT_USAGE" "wrk is not installed" "run \`scr
 command -v go >/dev/null || die "$EXIT_USAGE" "go is not installed (it builds the seed's Go mock)" "run \`scripts/dev/setup.sh --bench\`"
 [[ -f "$GO_MOCK_SRC/main.go" ]] || die "$EXIT_USAGE" "the seed's Go mock is not at $GO_MOCK_SRC" "set GO_MOCK_SRC to the directory holding its main.go"
 PROFILE=release
-cargo build --quiet --release -p mock-inference --bin mock-inference --example stream_load \
+cargo build --quiet --release -p mock-inference --bin mock-inference --example stream_load --example stream_floor \
   || die "$EXIT_FAILED" "mock-inference does not build" "run \`cargo build --release -p mock-inference\`"
 ours="$(bin mock-inference)"
 loadgen="${CARGO_TARGET_DIR:-$DEVENV_ROOT/target}/release/examples/stream_load"
+floor="${CARGO_TARGET_DIR:-$DEVENV_ROOT/target}/release/examples/stream_floor"
 
 # 2,000 streams need 2,000 sockets on each side.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -118,10 +123,15 @@ info "  median mock-inference: $our_rps req/s, p99 ${our_p99} ms"
 kill "$go_pid" "$ours_pid" 2>/dev/null || true
 wait "$go_pid" "$ours_pid" 2>/dev/null || true
 
-ratio="$(awk -v a="$our_rps" -v b="$go_rps" 'BEGIN {printf "%.2f", a / b}')"
+# The goal is judged on paired rounds: each round's two runs are back to back, so the ratio
+# within a round cancels background load that drifts between rounds; its median is the figure.
+paste -d' ' "$work/ours.runs" "$work/go.runs" | awk '{printf "%.3f\n", $1 / $3}' >"$work/ratios"
+ratio="$(median 1 <"$work/ratios")"
+ratio_of_medians="$(awk -v a="$our_rps" -v b="$go_rps" 'BEGIN {printf "%.2f", a / b}')"
 rps_ok="$(awk -v r="$ratio" 'BEGIN {print (r >= 2.5) ? "yes" : "no"}')"
 p99_ok="$(awk -v a="$our_p99" -v b="$go_p99" 'BEGIN {print (a <= b) ? "yes" : "no"}')"
-info "  ratio ${ratio}× (goal ≥ 2.5×: $rps_ok), p99 no worse: $p99_ok"
+info "  per-round ratios: $(tr '\n' ' ' <"$work/ratios")(ratio of the medians ${ratio_of_medians}×)"
+info "  median ratio ${ratio}× (goal ≥ 2.5×: $rps_ok), p99 no worse: $p99_ok"
 
 info "$STREAMS concurrent streams × $STREAM_TOKENS tokens at ${ITL_MS} ms inter-token latency"
 ours_port="$(free_port)"
@@ -130,21 +140,40 @@ ours_port="$(free_port)"
 ours_pid=$!
 pids+=("$ours_pid")
 wait_up "http://127.0.0.1:$ours_port" /health "$ours_pid" "mock-inference"
-streams_json="$("$loadgen" "127.0.0.1:$ours_port" "$STREAMS" "$STREAM_TOKENS" "$ITL_MS" 1000)"
-info "  $streams_json"
-jitter_p99="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["jitter_ms"]["p99"])' "$streams_json")"
-lost="$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["lost_tokens"] + d["incomplete_streams"] + d["errors"])' "$streams_json")"
+floor_port="$(free_port)"
+"$floor" "127.0.0.1:$floor_port" "$ITL_MS" "$STREAM_TOKENS" >"$work/floor.out" 2>&1 &
+floor_pid=$!
+pids+=("$floor_pid")
+wait_up "http://127.0.0.1:$floor_port" / "$floor_pid" "stream_floor"
+p99_of() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["jitter_ms"]["p99"])' "$1"; }
+lost=0
+: >"$work/ours.jitter"
+: >"$work/floor.jitter"
+for round in $(seq "$STREAM_ROUNDS"); do
+  streams_json="$("$loadgen" "127.0.0.1:$ours_port" "$STREAMS" "$STREAM_TOKENS" "$ITL_MS" 1000)"
+  lost=$((lost + $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["lost_tokens"] + d["incomplete_streams"] + d["errors"])' "$streams_json")))
+  floor_json="$("$loadgen" "127.0.0.1:$floor_port" "$STREAMS" "$STREAM_TOKENS" "$ITL_MS" 1000)"
+  p99_of "$streams_json" >>"$work/ours.jitter"
+  p99_of "$floor_json" >>"$work/floor.jitter"
+  info "  round $round: p99 jitter mock-inference $(tail -1 "$work/ours.jitter") ms | floor $(tail -1 "$work/floor.jitter") ms"
+done
+info "  last mock-inference round: $streams_json"
+jitter_p99="$(median 1 <"$work/ours.jitter")"
+floor_p99="$(median 1 <"$work/floor.jitter")"
 jitter_ok="$(awk -v j="$jitter_p99" 'BEGIN {print (j <= 2.0) ? "yes" : "no"}')"
 lost_ok="$([[ "$lost" == 0 ]] && echo yes || echo no)"
-info "  p99 jitter ${jitter_p99} ms (goal ≤ 2 ms: $jitter_ok), nothing lost: $lost_ok"
+info "  median p99 jitter ${jitter_p99} ms (goal ≤ 2 ms: $jitter_ok), floor ${floor_p99} ms; nothing lost: $lost_ok"
+if [[ "$jitter_ok" == no ]] && awk -v f="$floor_p99" 'BEGIN {exit !(f > 2.0)}'; then
+  warn "the floor server misses 2 ms too: on this machine the jitter is the kernel's and the scheduler's; measure with the load client on other cores"
+fi
 
 info "  CPU pressure before the benchmark (some, avg10): ${cpu_pressure}% (near 0 on an idle machine)"
 
 mkdir -p reports/bench
 cat >reports/bench/mock.json <<JSON
 {"schema_version":1,"kind":"bench.mock","cpu_pressure_some_avg10":${cpu_pressure:-null},"wrk":{"threads":2,"connections":64,"duration":"$DURATION",
-"rounds":$ROUNDS,"median":{"go_mock":{"requests_per_sec":$go_rps,"p99_ms":$go_p99},"mock_inference":{"requests_per_sec":$our_rps,"p99_ms":$our_p99}},"ratio":$ratio},
-"streams":$streams_json}
+"rounds":$ROUNDS,"ratio_of_medians":$ratio_of_medians,"median":{"go_mock":{"requests_per_sec":$go_rps,"p99_ms":$go_p99},"mock_inference":{"requests_per_sec":$our_rps,"p99_ms":$our_p99}},"ratio":$ratio},
+"streams":{"rounds":$STREAM_ROUNDS,"median_p99_jitter_ms":{"mock_inference":$jitter_p99,"floor":$floor_p99},"lost":$lost,"last_round":$streams_json}}
 JSON
 log_event bench_mock "ratio=$ratio" "our_rps=$our_rps" "go_rps=$go_rps" "jitter_p99_ms=$jitter_p99" "lost=$lost"
 

@@ -1,7 +1,9 @@
 //! Server-Sent Events exactly as OpenAI sends them: a role delta, content (or tool-call
 //! argument) deltas, a finish chunk per choice, the usage chunk when
 //! `stream_options.include_usage`, then `data: [DONE]`. Token times follow an absolute
-//! schedule (first token + k·ITL + jitter), so sleeps never accumulate drift.
+//! schedule (first token + k·ITL + jitter), so sleeps never accumulate drift — until the
+//! server falls behind it (an overloaded machine): then the schedule slips to the late
+//! token, as a real decode loop's does, instead of bursting tokens to catch up.
 
 use std::time::Duration;
 
@@ -343,7 +345,7 @@ impl Job {
                 } else {
                     Phase::Tokens
                 };
-                self.advance();
+                self.advance(now);
             }
             Phase::Finish => {
                 self.finish_events(&mut out);
@@ -365,10 +367,14 @@ impl Job {
         Some(Ok(Bytes::from(out)))
     }
 
-    /// Moves the schedule one inter-token gap on, with uniform jitter in ±`itl_jitter_ms`
-    /// drawn from the request's seed. Jitter is applied around the unjittered schedule, so
-    /// it never accumulates.
-    fn advance(&mut self) {
+    /// Moves the schedule one inter-token gap on from the token sent at `sent`, with uniform
+    /// jitter in ±`itl_jitter_ms` drawn from the request's seed. Jitter is applied around the
+    /// unjittered schedule, so it never accumulates. A token sent later than its time plus
+    /// [`SLIP_AFTER`] moves the schedule to itself: the next gap is a whole ITL.
+    fn advance(&mut self, sent: Instant) {
+        if sent > self.next_at + SLIP_AFTER {
+            self.base_at = sent.checked_sub(SLIP_AFTER).unwrap_or(sent);
+        }
         self.base_at += self.itl;
         self.next_at = self.base_at;
         if self.jitter_ms == 0.0 {
@@ -387,6 +393,10 @@ impl Job {
         }
     }
 }
+
+/// Timers fire up to a millisecond late (tokio's resolution): lateness within this keeps the
+/// absolute schedule.
+const SLIP_AFTER: Duration = Duration::from_millis(1);
 
 #[derive(Clone, Copy)]
 enum Piece<'a> {
