@@ -650,6 +650,34 @@ mod tests {
         ));
     }
 
+    /// Mutated heads (bytes flipped, cut, duplicated) never panic the parser, and every
+    /// refusal is a 4xx.
+    #[test]
+    fn mutated_heads_never_panic() {
+        let seeds = [
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nX-Mock-Fault: 429\r\n\r\n",
+            "POST /now HTTP/1.1\r\nX-Now: a\r\nContent-Length: 3\r\nConnection: close\r\n\r\n",
+            "GET /v1/models?x=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ];
+        let mut rng = 0x5EED_u64;
+        for i in 0..20_000 {
+            let mut bytes = seeds[i % seeds.len()].as_bytes().to_vec();
+            for _ in 0..1 + i % 4 {
+                rng = crate::generate::splitmix64(rng);
+                let at = (rng >> 8) as usize % bytes.len();
+                match rng % 4 {
+                    0 => bytes[at] = (rng >> 32) as u8,
+                    1 => bytes.truncate(at.max(1)),
+                    2 => bytes.insert(at, b"\r\n:0 \x7f\xff"[(rng >> 40) as usize % 7]),
+                    _ => bytes.extend_from_within(at..),
+                }
+            }
+            if let Parsed::Bad(status, message) = parse_head(&bytes, &Probe) {
+                assert!(status.is_client_error() && !message.is_empty());
+            }
+        }
+    }
+
     #[test]
     fn chunks_are_hex_framed() {
         let mut out = Vec::new();
