@@ -104,19 +104,8 @@ pub async fn serve<H: Handler>(
             if !buf.is_empty() && deadline.is_none() {
                 deadline = Some(Instant::now() + REQUEST_TIMEOUT);
             }
-            match read_more(&mut tcp, &mut buf, deadline).await {
-                Read::Data => {}
-                Read::Closed => return None,
-                Read::TimedOut => {
-                    let _ = write_error(
-                        &mut tcp,
-                        &mut out,
-                        StatusCode::REQUEST_TIMEOUT,
-                        "The request was not completed in time.",
-                    )
-                    .await;
-                    return None;
-                }
+            if !read_request(&mut tcp, &mut buf, &mut out, deadline).await {
+                return None;
             }
         };
         let _in_flight = in_flight.enter();
@@ -126,22 +115,11 @@ pub async fn serve<H: Handler>(
             return None;
         }
         let need = head.head_len + head.body_len;
-        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + REQUEST_TIMEOUT);
         while buf.len() < need {
             buf.reserve(need - buf.len());
-            match read_more(&mut tcp, &mut buf, Some(deadline)).await {
-                Read::Data => {}
-                Read::Closed => return None,
-                Read::TimedOut => {
-                    let _ = write_error(
-                        &mut tcp,
-                        &mut out,
-                        StatusCode::REQUEST_TIMEOUT,
-                        "The request body was not completed in time.",
-                    )
-                    .await;
-                    return None;
-                }
+            if !read_request(&mut tcp, &mut buf, &mut out, Some(deadline)).await {
+                return None;
             }
         }
         let now_header = head
@@ -165,6 +143,28 @@ pub async fn serve<H: Handler>(
         // Reclaim the buffer's front once it is empty (the body Bytes are gone by now).
         if buf.is_empty() && buf.capacity() < 4 * 1024 {
             buf.reserve(8 * 1024);
+        }
+    }
+}
+
+/// Reads more of a request; false when the connection is done: the client closed it, or
+/// missed the deadline (then it gets a 408 first).
+async fn read_request(
+    tcp: &mut TcpStream,
+    buf: &mut BytesMut,
+    out: &mut Vec<u8>,
+    deadline: Option<Instant>,
+) -> bool {
+    match read_more(tcp, buf, deadline).await {
+        Read::Data => true,
+        Read::Closed => false,
+        Read::TimedOut => {
+            let message = format!(
+                "The request was not completed within {} s; send the whole request at once.",
+                REQUEST_TIMEOUT.as_secs()
+            );
+            let _ = write_error(tcp, out, StatusCode::REQUEST_TIMEOUT, &message).await;
+            false
         }
     }
 }
