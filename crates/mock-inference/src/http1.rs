@@ -14,6 +14,8 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
@@ -52,27 +54,45 @@ pub trait Handler: Clone + Send + 'static {
     fn draining(&self) -> bool;
 }
 
-/// Requests between their head and the end of their response, on one worker thread: the
-/// server drains until this is zero, then drops the idle connections with the runtime.
+/// Work the server must finish before it exits, on one worker thread: requests between their
+/// head and the end of their response, and connections handed to hyper. The server drains
+/// until this is zero, then drops the idle connections with the runtime.
 #[derive(Clone, Default)]
-pub struct InFlight(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+pub struct InFlight(Arc<InFlightCount>);
+
+#[derive(Default)]
+pub struct InFlightCount {
+    count: AtomicUsize,
+    /// Told each time the count drops to zero.
+    idle: tokio::sync::Notify,
+}
 
 impl InFlight {
-    pub fn count(&self) -> usize {
-        self.0.load(std::sync::atomic::Ordering::Acquire)
+    pub fn enter(&self) -> InFlightGuard {
+        self.0.count.fetch_add(1, Ordering::AcqRel);
+        InFlightGuard(self.0.clone())
     }
 
-    fn enter(&self) -> InFlightGuard<'_> {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        InFlightGuard(self)
+    /// Returns once nothing is in flight.
+    pub async fn finished(&self) {
+        loop {
+            // Created before the check, so a drop to zero in between still wakes it.
+            let idle = self.0.idle.notified();
+            if self.0.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
     }
 }
 
-struct InFlightGuard<'a>(&'a InFlight);
+pub struct InFlightGuard(Arc<InFlightCount>);
 
-impl Drop for InFlightGuard<'_> {
+impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        self.0.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
     }
 }
 

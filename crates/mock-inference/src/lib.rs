@@ -23,7 +23,6 @@ use clap::Parser as _;
 use devenv_core::exit::{self, ExitCoded};
 use devenv_core::output::{self, Failure, Format};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
 
@@ -185,11 +184,9 @@ async fn accept_loop(
     drain: Duration,
 ) {
     let router = TowerToHyperService::new(server::router(app.clone()));
-    // Draining waits for this thread's requests in flight on http1::serve connections, and
-    // for the few connections handed to hyper (`graceful`); idle connections then close
-    // with the runtime.
+    // Draining waits for this thread's requests in flight and its connections handed to
+    // hyper; idle connections then close with the runtime.
     let in_flight = http1::InFlight::default();
-    let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .writev(false)
@@ -209,13 +206,24 @@ async fn accept_loop(
                 };
                 let _ = tcp.set_nodelay(true);
                 let service = Dispatch { app: app.clone(), router: router.clone() };
-                let (in_flight, watcher, http) = (in_flight.clone(), graceful.watcher(), http.clone());
+                let (in_flight, mut stop, http) = (in_flight.clone(), stop.clone(), http.clone());
                 tokio::spawn(async move {
-                    let Some(rest) = http1::serve(tcp, service.clone(), in_flight).await else {
+                    let Some(rest) = http1::serve(tcp, service.clone(), in_flight.clone()).await else {
                         return;
                     };
-                    let conn = watcher.watch(http.serve_connection(TokioIo::new(rest), service));
-                    if let Err(e) = conn.await {
+                    // hyper's connection is in flight for its whole life; when the server
+                    // stops, it finishes the request it has and closes.
+                    let _in_flight = in_flight.enter();
+                    let conn = http.serve_connection(TokioIo::new(rest), service);
+                    tokio::pin!(conn);
+                    let ended = tokio::select! {
+                        ended = conn.as_mut() => ended,
+                        _ = stop.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = ended {
                         tracing::debug!("connection ended: {e}");
                     }
                 });
@@ -224,12 +232,7 @@ async fn accept_loop(
         }
     }
     drop(listener);
-    let ours = async {
-        while in_flight.count() > 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    let _ = tokio::time::timeout(drain, futures::future::join(ours, graceful.shutdown())).await;
+    let _ = tokio::time::timeout(drain, in_flight.finished()).await;
 }
 
 /// The hot route (`POST /v1/chat/completions`) goes straight to its handler; everything

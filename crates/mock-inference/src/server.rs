@@ -311,6 +311,22 @@ impl App {
         })
     }
 
+    /// The escaped model and the fault of a parsed request; an unknown model is 404 and a
+    /// status fault is the error it injects.
+    fn admissible(
+        &self,
+        model: &str,
+        fault_header: Option<&[u8]>,
+    ) -> Result<(String, Fault), ApiError> {
+        let model = self.model(model)?;
+        let fault = self.decide_fault(fault_header)?;
+        if let Fault::Status(s) = fault {
+            self.metrics.fault(FaultKind::Status);
+            return Err(ApiError::fault(s, self.cfg.limits.retry_after_secs));
+        }
+        Ok((model, fault))
+    }
+
     /// True when a chat request never waits before its response starts: no latency, no
     /// running limit, no scenario. [`chat_now`] then answers it on the spot.
     pub fn chat_never_waits(&self) -> bool {
@@ -397,10 +413,9 @@ enum Plan {
 // The whole request, not the `HeaderMap` extractor: that one clones the headers.
 pub(crate) async fn chat(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    match chat_inner(app, parts.headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
+    chat_inner(app, parts.headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// A chat request answered without waiting (see [`App::chat_never_waits`]): the same
@@ -421,19 +436,14 @@ pub fn chat_now(app: &Arc<App>, fault_header: Option<&[u8]>, body: &[u8]) -> Res
     answer.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// The parsed request, its model and its fault; a status fault is the error it injects.
+/// The parsed chat request, its model and its fault.
 fn chat_checked(
     app: &App,
     bytes: &[u8],
     fault_header: Option<&[u8]>,
 ) -> Result<(ChatRequest, String, Fault), ApiError> {
     let req = request::parse_chat(bytes, app.cfg.strict)?;
-    let model = app.model(&req.model)?;
-    let fault = app.decide_fault(fault_header)?;
-    if let Fault::Status(s) = fault {
-        app.metrics.fault(FaultKind::Status);
-        return Err(ApiError::fault(s, app.cfg.limits.retry_after_secs));
-    }
+    let (model, fault) = app.admissible(&req.model, fault_header)?;
     Ok((req, model, fault))
 }
 
@@ -727,10 +737,9 @@ fn chat_body(app: &App, sp: &StreamPlan, completion_tokens: usize) -> Bytes {
 // The whole request, not the `HeaderMap` extractor: that one clones the headers.
 async fn completions(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    match completions_inner(app, parts.headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
+    completions_inner(app, parts.headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn completions_inner(
@@ -741,12 +750,7 @@ async fn completions_inner(
     let start = Instant::now();
     let bytes = read_body(&app, &headers, body).await?;
     let req = request::parse_completion(&bytes, app.cfg.strict)?;
-    let model = app.model(&req.model)?;
-    let fault = app.decide_fault(fault_header(&headers))?;
-    if let Fault::Status(s) = fault {
-        app.metrics.fault(FaultKind::Status);
-        return Err(ApiError::fault(s, app.cfg.limits.retry_after_secs));
-    }
+    let (model, fault) = app.admissible(&req.model, fault_header(&headers))?;
     let running = app.admit().await?;
     let (choices, prompt_tokens) = completion_choices(&app, &req);
     let sp = StreamPlan {
@@ -869,10 +873,9 @@ fn completion_body(app: &App, sp: &StreamPlan, completion_tokens: usize) -> Byte
 // The whole request, not the `HeaderMap` extractor: that one clones the headers.
 async fn embeddings(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    match embeddings_inner(app, parts.headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
+    embeddings_inner(app, parts.headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn embeddings_inner(
@@ -883,12 +886,8 @@ async fn embeddings_inner(
     let start = Instant::now();
     let bytes = read_body(&app, &headers, body).await?;
     let req = request::parse_embeddings(&bytes, app.cfg.strict, app.cfg.embeddings.dimensions)?;
-    let model = app.model(&req.model)?;
-    let fault = app.decide_fault(fault_header(&headers))?;
-    if let Fault::Status(s) = fault {
-        app.metrics.fault(FaultKind::Status);
-        return Err(ApiError::fault(s, app.cfg.limits.retry_after_secs));
-    }
+    // Only a status fault applies: an embedding has no stream to break.
+    let (model, _) = app.admissible(&req.model, fault_header(&headers))?;
     let running = app.admit().await?;
     let dims = req
         .dimensions

@@ -237,36 +237,31 @@ impl Job {
     fn token_events(&self, out: &mut Vec<u8>, step: usize) -> usize {
         let mut sent = 0;
         for (i, c) in self.plan.choices.iter().enumerate() {
-            let piece = piece_at(c, step);
-            if piece.is_none() {
+            let Some(piece) = piece_at(c, step) else {
                 continue;
-            }
+            };
             self.chunk_open(out);
-            match self.plan.kind {
-                StreamKind::Chat => {
+            match (self.plan.kind, piece) {
+                (StreamKind::Chat, Piece::Text(p)) => {
                     out.extend_from_slice(b"{\"index\":");
                     push_u64(out, i as u64);
-                    out.extend_from_slice(b",\"delta\":{");
-                    match (piece, c.tool_calls.first()) {
-                        (Some(Piece::Text(p)), _) => {
-                            out.extend_from_slice(b"\"content\":\"");
-                            out.extend_from_slice(p.as_bytes());
-                            out.extend_from_slice(b"\"");
-                        }
-                        (Some(Piece::Args(p)), _) => {
-                            out.extend_from_slice(
-                                b"\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"",
-                            );
-                            out.extend_from_slice(p.as_bytes());
-                            out.extend_from_slice(b"\"}}]");
-                        }
-                        _ => out.extend_from_slice(b"\"content\":\"\""),
-                    }
-                    out.extend_from_slice(b"},\"logprobs\":null,\"finish_reason\":null}");
+                    out.extend_from_slice(b",\"delta\":{\"content\":\"");
+                    out.extend_from_slice(p.as_bytes());
+                    out.extend_from_slice(b"\"},\"logprobs\":null,\"finish_reason\":null}");
                 }
-                StreamKind::Completion => {
+                (StreamKind::Chat, Piece::Args(p)) => {
+                    out.extend_from_slice(b"{\"index\":");
+                    push_u64(out, i as u64);
+                    out.extend_from_slice(
+                        b",\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"",
+                    );
+                    out.extend_from_slice(p.as_bytes());
+                    out.extend_from_slice(b"\"}}]},\"logprobs\":null,\"finish_reason\":null}");
+                }
+                // A legacy completion carries text only; tool calls are chat's.
+                (StreamKind::Completion, piece) => {
                     out.extend_from_slice(b"{\"text\":\"");
-                    if let Some(Piece::Text(p)) = piece {
+                    if let Piece::Text(p) = piece {
                         out.extend_from_slice(p.as_bytes());
                     }
                     out.extend_from_slice(b"\",\"index\":");
@@ -275,9 +270,7 @@ impl Job {
                 }
             }
             self.chunk_close(out);
-            if piece.is_some() {
-                sent += 1;
-            }
+            sent += 1;
         }
         sent
     }
