@@ -40,16 +40,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cpu_pressure="$(awk '/^some/ {sub("avg10=", "", $2); print $2}' /proc/pressure/cpu 2>/dev/null || echo null)"
 
 work="$(mktemp -d)"
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do
-    kill "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'stop_tracked; rm -rf "$work"' EXIT
 
 # The Go mock is built from a scratch copy: its code is not ours to keep.
 cp -r "$GO_MOCK_SRC" "$work/go-mock"
@@ -71,7 +62,7 @@ wait_up() { # wait_up URL PATH PID NAME
 go_port="$(free_port)"
 GO_MOCK_ADDR="127.0.0.1:$go_port" "$work/go-mock/go-mock" &
 go_pid=$!
-pids+=("$go_pid")
+track_pid "$go_pid"
 wait_up "http://127.0.0.1:$go_port" /v1/chat/completions "$go_pid" "the Go mock"
 
 cat >"$work/chat.lua" <<'LUA'
@@ -98,7 +89,7 @@ median() { awk -v c="$1" '{print $c}' | sort -g | awk '{a[NR]=$0} END {print a[i
 ours_port="$(free_port)"
 "$ours" --host 127.0.0.1 --port "$ours_port" --quiet >"$work/ours.out" 2>"$work/ours.err" &
 ours_pid=$!
-pids+=("$ours_pid")
+track_pid "$ours_pid"
 wait_up "http://127.0.0.1:$ours_port" /health "$ours_pid" "mock-inference"
 
 # Both servers run side by side; rounds alternate so background load hits both alike.
@@ -138,12 +129,12 @@ ours_port="$(free_port)"
 "$ours" --host 127.0.0.1 --port "$ours_port" --quiet --response-mode lorem --lorem-tokens $((STREAM_TOKENS + 20)) \
   --itl-ms "$ITL_MS" >"$work/ours.out" 2>"$work/ours.err" &
 ours_pid=$!
-pids+=("$ours_pid")
+track_pid "$ours_pid"
 wait_up "http://127.0.0.1:$ours_port" /health "$ours_pid" "mock-inference"
 floor_port="$(free_port)"
 "$floor" "127.0.0.1:$floor_port" "$ITL_MS" "$STREAM_TOKENS" >"$work/floor.out" 2>&1 &
 floor_pid=$!
-pids+=("$floor_pid")
+track_pid "$floor_pid"
 wait_up "http://127.0.0.1:$floor_port" / "$floor_pid" "stream_floor"
 p99_of() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["jitter_ms"]["p99"])' "$1"; }
 lost=0

@@ -19,14 +19,7 @@ SYNC_BIN="$(bin secrets-sync)"
 WORK="$(mktemp -d /tmp/devenv-bench-secrets-XXXXXX)"
 OUT="$DEVENV_ROOT/target/bench"
 mkdir -p "$OUT"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'stop_tracked; rm -rf "$WORK"' EXIT
 
 profile_flag=()
 [[ "$PROFILE" == release ]] && profile_flag=(--release)
@@ -56,10 +49,10 @@ cp "$DEVENV_ROOT/configs/ports.yaml" "$WORK/configs/ports.yaml"
 } > "$WORK/configs/secrets.yaml"
 
 "$(bin_dir)/examples/vault-double" --paths "$PATHS" --latency-ms "$LATENCY_MS" --token bench-token > "$WORK/double.addr" 2> "$WORK/double.err" &
-pids+=("$!")
+track_pid "$!"
 for _ in $(seq 1 100); do
   [[ -s "$WORK/double.addr" ]] && break
-  kill -0 "${pids[0]}" 2>/dev/null || die "$EXIT_FAILED" "the Vault double exited: $(cat "$WORK/double.err")" "run it alone: $(bin_dir)/examples/vault-double"
+  kill -0 "${TRACKED_PIDS[0]}" 2>/dev/null || die "$EXIT_FAILED" "the Vault double exited: $(cat "$WORK/double.err")" "run it alone: $(bin_dir)/examples/vault-double"
   sleep 0.05
 done
 [[ -s "$WORK/double.addr" ]] || die "$EXIT_TIMEOUT" "the Vault double did not start within 5 s" "run it alone: $(bin_dir)/examples/vault-double"

@@ -17,14 +17,7 @@ STATUS_BIN="$(bin dev-status)"
 WORK="$(mktemp -d /tmp/devenv-bench-status-XXXXXX)"
 OUT="$DEVENV_ROOT/target/bench"
 mkdir -p "$OUT"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'stop_tracked; rm -rf "$WORK"' EXIT
 
 if [[ "${STACK:-testkit}" == workspace ]]; then
   ENV_FILE="$(bundle_path)"
@@ -38,11 +31,11 @@ else
   (cd "$DEVENV_ROOT" && cargo build --quiet "${profile_flag[@]}" -p dev-status --example bench_stack) \
     || die "$EXIT_FAILED" "cannot build the bench stack" "run \`cargo build -p dev-status --example bench_stack\` to see why"
   "$(bin_dir)/examples/bench_stack" "$WORK/bundle.env" > "$WORK/stack.out" 2>&1 &
-  pids+=("$!")
+  track_pid "$!"
   # The stack prints `ready` once its bundle is written (initdb takes a few seconds).
   for _ in $(seq 1 600); do
     grep -q '^ready' "$WORK/stack.out" 2>/dev/null && break
-    kill -0 "${pids[0]}" 2>/dev/null || die "$EXIT_FAILED" "the bench stack exited: $(cat "$WORK/stack.out")" "run \`make setup\`"
+    kill -0 "${TRACKED_PIDS[0]}" 2>/dev/null || die "$EXIT_FAILED" "the bench stack exited: $(cat "$WORK/stack.out")" "run \`make setup\`"
     sleep 0.1
   done
 fi
@@ -81,7 +74,7 @@ held = []
 while True:
     held.append(s.accept())
 ' > "$WORK/blackhole.port" &
-pids+=("$!")
+track_pid "$!"
 for _ in $(seq 1 100); do [[ -s "$WORK/blackhole.port" ]] && break; sleep 0.05; done
 bh_port="$(cat "$WORK/blackhole.port")"
 grep -v -e '^REDIS_URL=' -e '^REDIS_PORT=' "$ENV_FILE" > "$WORK/blackholed.env"

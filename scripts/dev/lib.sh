@@ -133,6 +133,16 @@ wait_until() {
   done
 }
 
+# track_pid PID — a background process this script started; stop_tracked (call it from the
+# script's EXIT trap) stops and reaps every one.
+TRACKED_PIDS=()
+track_pid() { TRACKED_PIDS+=("$1"); }
+stop_tracked() {
+  local pid
+  for pid in "${TRACKED_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${TRACKED_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+
 # free_port — a loopback port nothing listens on right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

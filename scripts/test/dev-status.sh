@@ -15,15 +15,7 @@ status_bin="$(bin dev-status)"
 server="$(bin mock-inference)"
 
 workdir="$(mktemp -d)"
-pid=""
-cleanup() {
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
+trap 'stop_tracked; rm -rf "$workdir"' EXIT
 
 port="$(free_port)"
 env_file="$workdir/.env.local"
@@ -34,6 +26,7 @@ fail() { die "$EXIT_FAILED" "dev-status end-to-end: $1" "rerun: bash scripts/tes
 
 "$server" --host 127.0.0.1 --port "$port" --model devenv-mock,other-model >"$workdir/server.log" 2>&1 &
 pid=$!
+track_pid "$pid"
 # dev-status itself is the readiness check.
 check "$env_file" --wait --timeout 30 --human >"$workdir/wait.out" 2>"$workdir/wait.err" \
   || fail "mock-inference never became ready: $(cat "$workdir/wait.err" "$workdir/server.log")"
@@ -62,7 +55,7 @@ DEVENV_ENV_FILE="$env_file" NO_COLOR=1 "$DEVENV_ROOT/scripts/dev/status.sh" --on
   || fail "scripts/dev/status.sh failed: $(cat "$workdir/table.out")"
 grep -Eq '^mock_inference +healthy' "$workdir/table.out" || fail "no table row: $(cat "$workdir/table.out")"
 
-kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+kill "$pid"; wait "$pid" 2>/dev/null || true
 code=0; check "$env_file" > "$workdir/down.json" || code=$?
 [[ $code -eq 1 ]] || fail "a stopped server gave exit $code, expected 1"
 grep -q '"class":"refused"' "$workdir/down.json" || fail "not classed refused: $(cat "$workdir/down.json")"

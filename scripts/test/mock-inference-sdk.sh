@@ -14,19 +14,12 @@ cargo build --quiet -p mock-inference --bin mock-inference \
 server="$(bin mock-inference)"
 
 workdir="$(mktemp -d)"
-pid=""
-cleanup() {
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
+trap 'stop_tracked; rm -rf "$workdir"' EXIT
 
 # Port 0: the kernel picks a free port; the startup line names it.
 "$server" --host 127.0.0.1 --port 0 >"$workdir/stdout" 2>"$workdir/stderr" &
 pid=$!
+track_pid "$pid"
 url=""
 for _ in $(seq 200); do
   url="$(grep -o 'http://[0-9.:]*' "$workdir/stdout" 2>/dev/null | head -n1 || true)"

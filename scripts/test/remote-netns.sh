@@ -115,34 +115,7 @@ export DEVENV_OWNER=tester DEVENV_REGION=netns-1 NO_COLOR=1
 ip netns exec "$NS_REMOTE" "$work/root/dev/remote/suite.sh" up >/dev/null \
   || { cat "$work"/remote/log/*.log >&2 || true; die "$EXIT_FAILED" "the suite did not start in $NS_REMOTE" "see the logs above"; }
 
-# A Loki receiver on the local side's loopback: it accepts only the push API's JSON shape.
-cat >"$work/loki.py" <<'PY'
-import json, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-out = open(sys.argv[2], "a")
-class H(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        try:
-            assert self.path == "/loki/api/v1/push", self.path
-            assert self.headers.get("Content-Type", "").startswith("application/json")
-            doc = json.loads(body)
-            assert isinstance(doc["streams"], list) and doc["streams"]
-            for s in doc["streams"]:
-                assert all(isinstance(v, str) for v in s["stream"].values())
-                for k in ("workspace_id", "owner", "region"):
-                    assert s["stream"].get(k), k
-                for ts, line in s["values"]:
-                    assert ts.isdigit() and len(ts) >= 19, ts
-                    json.loads(line)
-        except Exception as e:  # noqa: BLE001 — any shape error is a 400, as Loki answers
-            self.send_response(400); self.end_headers(); self.wfile.write(str(e).encode()); return
-        out.write(body.decode() + "\n"); out.flush()
-        self.send_response(204); self.end_headers()
-    def log_message(self, *a): pass
-HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PY
-ip netns exec "$NS_LOCAL" python3 "$work/loki.py" 3100 "$work/loki.jsonl" &
+ip netns exec "$NS_LOCAL" python3 "$DEVENV_ROOT/scripts/test/loki_receiver.py" 3100 "$work/loki.jsonl" &
 LOKI_PID=$!
 wait_until 5 ip netns exec "$NS_LOCAL" curl -s -o /dev/null http://127.0.0.1:3100/ || die "$EXIT_TIMEOUT" "the Loki receiver did not start" "see $work/loki.jsonl"
 

@@ -17,11 +17,10 @@ cargo build --quiet -p dev-status || die "$EXIT_FAILED" "dev-status does not bui
 DEV_STATUS="${CARGO_TARGET_DIR:-$DEVENV_ROOT/target}/debug/dev-status"
 
 work="$(mktemp -d)"
-PIDS=()
 cleanup() {
-  local rc=$? pid
+  local rc=$?
   set +e
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  stop_tracked
   rm -rf "$work"
   exit "$rc"
 }
@@ -36,49 +35,19 @@ REDIS_PORT="$(free_port)"
 REDIS_PW="$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
 printf 'bind 127.0.0.1\nport %s\nrequirepass %s\nsave ""\nappendonly no\ndir %s\n' "$REDIS_PORT" "$REDIS_PW" "$work" >"$work/redis.conf"
 redis-server "$work/redis.conf" >"$work/redis.log" 2>&1 &
-PIDS+=("$!")
+track_pid "$!"
 REDIS_PID=$!
 wait_until 5 redis_answers || die "$EXIT_TIMEOUT" "redis-server did not start" "see $work/redis.log"
 
 # A real Pushgateway.
 GW_PORT="$(free_port)"
 prometheus-pushgateway --web.listen-address="127.0.0.1:$GW_PORT" >"$work/gw.log" 2>&1 &
-PIDS+=("$!")
+track_pid "$!"
 wait_http "http://127.0.0.1:$GW_PORT/-/ready"
 
-# A Loki push-API receiver: 400 for anything not shaped as Loki documents.
-cat >"$work/loki.py" <<'PY'
-import json, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-out = open(sys.argv[2], "a")
-class H(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        try:
-            assert self.path == "/loki/api/v1/push", self.path
-            assert self.headers.get("Content-Type", "").startswith("application/json")
-            doc = json.loads(body)
-            assert isinstance(doc["streams"], list) and doc["streams"]
-            for s in doc["streams"]:
-                assert all(isinstance(v, str) for v in s["stream"].values())
-                for k in ("workspace_id", "owner", "region"):
-                    assert s["stream"].get(k), k
-                for pair in s["values"]:
-                    ts, line = pair
-                    assert len(pair) == 2 and ts.isdigit() and len(ts) >= 19, pair
-                    json.loads(line)
-        except Exception as e:  # noqa: BLE001 — any shape error is a 400, as Loki answers
-            self.send_response(400); self.end_headers(); self.wfile.write(str(e).encode()); return
-        out.write(body.decode() + "\n"); out.flush()
-        self.send_response(204); self.end_headers()
-    def do_GET(self):
-        self.send_response(200); self.end_headers()
-    def log_message(self, *a): pass
-HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PY
 LOKI_PORT="$(free_port)"
-python3 "$work/loki.py" "$LOKI_PORT" "$work/loki.jsonl" &
-PIDS+=("$!")
+python3 "$DEVENV_ROOT/scripts/test/loki_receiver.py" "$LOKI_PORT" "$work/loki.jsonl" &
+track_pid "$!"
 wait_http "http://127.0.0.1:$LOKI_PORT/"
 
 # A scratch workspace: its own .devenv (events) and bundle.
