@@ -160,10 +160,6 @@ pub async fn serve<H: Handler>(
             Ok(true) if keep_alive => {}
             _ => return None,
         }
-        // Reclaim the buffer's front once it is empty (the body Bytes are gone by now).
-        if buf.is_empty() && buf.capacity() < 4 * 1024 {
-            buf.reserve(8 * 1024);
-        }
     }
 }
 
@@ -175,27 +171,7 @@ async fn read_request(
     out: &mut Vec<u8>,
     deadline: Option<Instant>,
 ) -> bool {
-    match read_more(tcp, buf, deadline).await {
-        Read::Data => true,
-        Read::Closed => false,
-        Read::TimedOut => {
-            let message = format!(
-                "The request was not completed within {} s; send the whole request at once.",
-                REQUEST_TIMEOUT.as_secs()
-            );
-            let _ = write_error(tcp, out, StatusCode::REQUEST_TIMEOUT, &message).await;
-            false
-        }
-    }
-}
-
-enum Read {
-    Data,
-    Closed,
-    TimedOut,
-}
-
-async fn read_more(tcp: &mut TcpStream, buf: &mut BytesMut, deadline: Option<Instant>) -> Read {
+    // Reuses the buffer's front once the requests before are consumed and dropped.
     if buf.capacity() - buf.len() < 1024 {
         buf.reserve(8 * 1024);
     }
@@ -204,9 +180,16 @@ async fn read_more(tcp: &mut TcpStream, buf: &mut BytesMut, deadline: Option<Ins
         Some(at) => tokio::time::timeout_at(at, tcp.read_buf(buf)).await.ok(),
     };
     match read {
-        Some(Ok(n)) if n > 0 => Read::Data,
-        Some(_) => Read::Closed,
-        None => Read::TimedOut,
+        Some(Ok(n)) => n > 0,
+        Some(Err(_)) => false,
+        None => {
+            let message = format!(
+                "The request was not completed within {} s; send the whole request at once.",
+                REQUEST_TIMEOUT.as_secs()
+            );
+            let _ = write_error(tcp, out, StatusCode::REQUEST_TIMEOUT, &message).await;
+            false
+        }
     }
 }
 
