@@ -206,10 +206,6 @@ pub(crate) fn events_file() -> PathBuf {
     Workspace::discover().events_file()
 }
 
-fn coded(e: &SyncError) -> Failure {
-    Failure::from_coded(e)
-}
-
 /// The keys whose value differs between two bundles, ignoring the volatile timestamps.
 pub struct KeyDiff {
     pub added: Vec<String>,
@@ -291,7 +287,7 @@ fn sync(args: &SyncArgs) -> Result<u8, Failure> {
         .mapping
         .clone()
         .unwrap_or_else(|| ws.root.join("configs/secrets.yaml"));
-    let mapping = mapping::load(&mapping_path, args.mode).map_err(|e| coded(&e))?;
+    let mapping = mapping::load(&mapping_path, args.mode)?;
     let vault_addr = args.vault_addr.clone().filter(|a| !a.trim().is_empty());
 
     let previous = match Bundle::read_optional(&out) {
@@ -320,7 +316,7 @@ fn sync(args: &SyncArgs) -> Result<u8, Failure> {
     }
     let vault = if use_vault {
         let addr = vault_addr.clone().expect("checked above");
-        Some(fetch_from_vault(args, &addr, &mapping).map_err(|e| coded(&e))?)
+        Some(fetch_from_vault(args, &addr, &mapping)?)
     } else {
         if vault_addr.is_some() {
             tracing::info!(
@@ -373,7 +369,7 @@ fn sync(args: &SyncArgs) -> Result<u8, Failure> {
     }
     bundle.register_secrets();
     panic_for_tests(&bundle);
-    portable::check(&bundle).map_err(|e| coded(&e))?;
+    portable::check(&bundle)?;
     let diff = KeyDiff::between(previous.as_ref(), &bundle);
 
     let stderr_style = Style::stderr();
@@ -429,10 +425,6 @@ fn sync(args: &SyncArgs) -> Result<u8, Failure> {
             "written"
         }
     };
-    let request_ids: Vec<String> = vault
-        .as_ref()
-        .map(|v| v.request_ids.clone())
-        .unwrap_or_default();
     Event::new(SOURCE, "bundle_synced")
         .field("audit_id", ids::correlation_id())
         .field("mode", args.mode.as_str())
@@ -463,7 +455,7 @@ fn sync(args: &SyncArgs) -> Result<u8, Failure> {
                 "ports": ports,
                 "vault": vault.as_ref().map(|v| json!({
                     "reads": v.reads,
-                    "request_ids": request_ids,
+                    "request_ids": v.request_ids,
                     "login_request_id": v.login_request_id,
                     "token_revoked": v.token_revoked,
                 })),
@@ -561,14 +553,10 @@ fn remote_bundle(
     mapping: &ModeMapping,
     mapping_path: &Path,
 ) -> Result<Bundle, Failure> {
-    let now = chrono::Utc::now();
     let mut b = Bundle::new();
     b.set("DEVENV_WORKSPACE", local::workspace_name(&ws.root));
     b.set("DEVENV_MODE", "remote");
-    b.set(
-        "DEVENV_GENERATED_AT",
-        now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    );
+    b.set("DEVENV_GENERATED_AT", ids::now_rfc3339());
     b.set("DEVENV_SOURCE", "vault");
     for (k, v) in values.iter() {
         b.set(k, v);
@@ -593,11 +581,12 @@ fn remote_bundle(
         .filter(|k| b.get(k).is_none())
         .collect();
     if !missing.is_empty() {
-        return Err(coded(&SyncError::MissingKeys {
+        return Err(SyncError::MissingKeys {
             mode: "remote".into(),
             keys: missing.join(", "),
             mapping: mapping_path.to_path_buf(),
-        }));
+        }
+        .into());
     }
     Ok(b)
 }
@@ -614,7 +603,7 @@ fn derive_urls(b: &mut Bundle, mapping: &ModeMapping) {
             get(b, "POSTGRES_PORT"),
             get(b, "POSTGRES_DB"),
         ) {
-            if let Some(url) = url_with_credentials("postgres", &user, &pw, &host, &port, &db) {
+            if let Some(url) = database_url(&user, &pw, &host, &port, &db) {
                 b.set("DATABASE_URL", url);
             }
         }
@@ -625,11 +614,28 @@ fn derive_urls(b: &mut Bundle, mapping: &ModeMapping) {
             get(b, "REDIS_HOST"),
             get(b, "REDIS_PORT"),
         ) {
-            if let Some(url) = url_with_credentials("redis", "", &pw, &host, &port, "0") {
+            if let Some(url) = redis_url(&pw, &host, &port) {
                 b.set("REDIS_URL", url);
             }
         }
     }
+}
+
+/// `postgres://user:password@host:port/db`, user and password percent-encoded; None when the
+/// parts do not make a URL.
+pub(crate) fn database_url(
+    user: &str,
+    password: &str,
+    host: &str,
+    port: &str,
+    db: &str,
+) -> Option<String> {
+    url_with_credentials("postgres", user, password, host, port, db)
+}
+
+/// `redis://:password@host:port/0`, the password percent-encoded.
+pub(crate) fn redis_url(password: &str, host: &str, port: &str) -> Option<String> {
+    url_with_credentials("redis", "", password, host, port, "0")
 }
 
 fn url_with_credentials(
@@ -643,9 +649,8 @@ fn url_with_credentials(
     let mut url = url::Url::parse(&format!("{scheme}://{host}:{port}/{path}")).ok()?;
     url.set_username(user).ok()?;
     url.set_password(Some(password)).ok()?;
-    let text = url.to_string();
-    redact::register_bundle([("URL", text.as_str())]);
-    Some(text)
+    redact::register(password);
+    Some(url.to_string())
 }
 
 /// The AppRole secret_id: from the file, stdin, or VAULT_SECRET_ID — never argv.
@@ -824,11 +829,10 @@ fn render_cmd(args: &RenderArgs) -> Result<u8, Failure> {
         .out_dir
         .clone()
         .unwrap_or_else(|| ws.state_dir().join("config"));
-    let templates =
-        render::load_templates(&templates_dir, &args.services).map_err(|e| coded(&e))?;
-    let rendered = render::render_all(&templates, &bundle).map_err(|e| coded(&e))?;
+    let templates = render::load_templates(&templates_dir, &args.services)?;
+    let rendered = render::render_all(&templates, &bundle)?;
     for (_, values) in &rendered {
-        portable::check(values).map_err(|e| coded(&e))?;
+        portable::check(values)?;
     }
     // Check every destination before writing any, so a refusal leaves nothing half-rendered.
     let targets: Vec<PathBuf> = rendered

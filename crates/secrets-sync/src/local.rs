@@ -123,24 +123,29 @@ pub fn build(inputs: &LocalInputs<'_>, creds: &Bundle) -> Result<LocalOutcome, s
     b.set("POSTGRES_USER", pg_user);
     b.set("POSTGRES_PASSWORD", cred("POSTGRES_PASSWORD"));
     b.set("POSTGRES_DB", pg_db);
+    let loopback_url = "a loopback URL with a numeric port always parses";
     b.set(
         "DATABASE_URL",
-        format!(
-            "postgres://{pg_user}:{}@{host}:{}/{pg_db}",
-            cred("POSTGRES_PASSWORD"),
-            port(PortName::Postgres)
-        ),
+        crate::database_url(
+            pg_user,
+            &cred("POSTGRES_PASSWORD"),
+            host,
+            &port(PortName::Postgres).to_string(),
+            pg_db,
+        )
+        .expect(loopback_url),
     );
     b.set("REDIS_HOST", host);
     b.set("REDIS_PORT", port(PortName::Redis).to_string());
     b.set("REDIS_PASSWORD", cred("REDIS_PASSWORD"));
     b.set(
         "REDIS_URL",
-        format!(
-            "redis://:{}@{host}:{}/0",
-            cred("REDIS_PASSWORD"),
-            port(PortName::Redis)
-        ),
+        crate::redis_url(
+            &cred("REDIS_PASSWORD"),
+            host,
+            &port(PortName::Redis).to_string(),
+        )
+        .expect(loopback_url),
     );
     b.set(
         "NATS_URL",

@@ -117,7 +117,9 @@ impl ModeMapping {
     }
 
     pub fn has_vault_entries(&self) -> bool {
-        !self.secrets().is_empty()
+        self.entries
+            .values()
+            .any(|s| matches!(s, Source::Vault { .. }))
     }
 }
 
@@ -142,16 +144,8 @@ pub fn parse(text: &str, path: &Path, mode: Mode) -> Result<ModeMapping, SyncErr
         RawFile::default()
     } else {
         serde_norway::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((1, 1));
-            malformed(
-                path,
-                line,
-                column,
-                e.to_string().split(" at line").next().unwrap_or(""),
-            )
+            let (line, column, message) = devenv_core::yaml::error_location(&e);
+            malformed(path, line, column, &message)
         })?
     };
     for name in raw.modes.keys() {

@@ -67,10 +67,7 @@ impl Template {
                 .split_once('=')
                 .ok_or_else(|| bad("expected KEY=value"))?;
             let key = key.trim();
-            if key.is_empty()
-                || key.starts_with(|c: char| c.is_ascii_digit())
-                || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
+            if !is_name(key) {
                 return Err(bad("the key must be letters, digits and `_`"));
             }
             let value = value.trim().to_string();
@@ -135,10 +132,7 @@ fn substitute(text: &str, bundle: &Bundle) -> Result<Substituted, String> {
                 .find('}')
                 .ok_or_else(|| "unterminated `${` (close it with `}`)".to_string())?;
             let name = &tail[..end];
-            let valid = !name.is_empty()
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
+            if !is_name(name) {
                 return Err(format!(
                     "`${{{name}}}` is not a placeholder (use ${{NAME}} with letters, digits and _)"
                 ));
@@ -158,6 +152,13 @@ fn substitute(text: &str, bundle: &Bundle) -> Result<Substituted, String> {
         text: out,
         unresolved,
     })
+}
+
+/// A template key or placeholder name: letters, digits and `_`, not starting with a digit.
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Loads every `*.env.tpl` in `dir`, sorted by service name.

@@ -53,7 +53,6 @@ pub struct Settings {
 #[derive(Debug)]
 pub struct SecretRead {
     pub secret: SecretRef,
-    pub kv_version: u8,
     pub request_id: Option<String>,
     pub fields: BTreeMap<String, String>,
 }
@@ -151,17 +150,13 @@ impl Session {
         role_id: &str,
         secret_id: &str,
     ) -> Result<(), VaultError> {
+        let what = format!("auth/{mount}/login");
         let endpoint = LoginWithApproleRequest::builder()
             .mount(mount)
             .role_id(role_id)
             .secret_id(secret_id)
-            .build()
-            .map_err(|e| VaultError::Malformed {
-                what: "AppRole login".into(),
-                detail: e.to_string(),
-            })?;
-        let what = format!("auth/{mount}/login");
-        let answer = match self.call(endpoint, &what).await {
+            .build();
+        let answer = match self.call_built(endpoint, &what).await {
             Ok(a) => a,
             // A refused login is 400 ("invalid role or secret ID") or 403 in Vault.
             Err(VaultError::Denied { detail, .. }) => {
@@ -202,6 +197,20 @@ impl Session {
         Ok(())
     }
 
+    /// [`Self::call`] for an endpoint from one of vaultrs' builders: a builder error (a required
+    /// field unset) is reported as malformed.
+    async fn call_built<E: Endpoint>(
+        &self,
+        built: Result<E, impl std::fmt::Display>,
+        what: &str,
+    ) -> Result<Answer, VaultError> {
+        let endpoint = built.map_err(|e| VaultError::Malformed {
+            what: what.into(),
+            detail: e.to_string(),
+        })?;
+        self.call(endpoint, what).await
+    }
+
     /// Executes one vaultrs endpoint and maps Vault's status codes to our errors.
     async fn call<E: Endpoint>(&self, endpoint: E, what: &str) -> Result<Answer, VaultError> {
         let result = endpoint
@@ -219,7 +228,8 @@ impl Session {
                 let body: Value =
                     serde_json::from_slice(&raw).map_err(|e| VaultError::Malformed {
                         what: what.into(),
-                        detail: format!("not JSON ({})", e.classify_msg()),
+                        // Only the position: serde_json's message may quote the content.
+                        detail: format!("not JSON (line {} column {})", e.line(), e.column()),
                     })?;
                 Ok(Answer { body })
             }
@@ -260,13 +270,8 @@ impl Session {
         if let Some(v) = forced {
             return Ok(mounts.iter().map(|m| (m.clone(), v)).collect());
         }
-        let endpoint = ListMountsRequest::builder()
-            .build()
-            .map_err(|e| VaultError::Malformed {
-                what: "sys/mounts".into(),
-                detail: e.to_string(),
-            })?;
-        let answer = match self.call(endpoint, "sys/mounts").await {
+        let endpoint = ListMountsRequest::builder().build();
+        let answer = match self.call_built(endpoint, "sys/mounts").await {
             Ok(a) => a,
             // A least-privilege token (the usual AppRole policy) may not list mounts; ask
             // Vault about each mount the way the `vault kv` CLI does.
@@ -348,37 +353,25 @@ impl Session {
         kv_version: u8,
         public_fields: &HashSet<(SecretRef, String)>,
     ) -> Result<SecretRead, VaultError> {
-        let what = match kv_version {
-            2 => format!("{}/data/{}", secret.mount, secret.path),
-            _ => secret.to_string(),
-        };
-        let answer = if kv_version == 2 {
+        // KV v2 wraps the fields in a second `data` (next to `metadata`).
+        let (what, answer, data_pointer) = if kv_version == 2 {
+            let what = format!("{}/data/{}", secret.mount, secret.path);
             let endpoint = ReadSecretRequest::builder()
                 .mount(secret.mount.as_str())
                 .path(secret.path.as_str())
-                .build()
-                .map_err(|e| VaultError::Malformed {
-                    what: what.clone(),
-                    detail: e.to_string(),
-                })?;
-            self.call(endpoint, &what).await?
+                .build();
+            let answer = self.call_built(endpoint, &what).await?;
+            (what, answer, "/data/data")
         } else {
+            let what = secret.to_string();
             let endpoint = GetSecretRequest::builder()
                 .mount(secret.mount.as_str())
                 .path(secret.path.as_str())
-                .build()
-                .map_err(|e| VaultError::Malformed {
-                    what: what.clone(),
-                    detail: e.to_string(),
-                })?;
-            self.call(endpoint, &what).await?
+                .build();
+            let answer = self.call_built(endpoint, &what).await?;
+            (what, answer, "/data")
         };
-        let data = if kv_version == 2 {
-            answer.body.pointer("/data/data")
-        } else {
-            answer.body.get("data")
-        };
-        let map = match data {
+        let map = match answer.body.pointer(data_pointer) {
             Some(Value::Object(map)) => map,
             // KV v2 answers a deleted or destroyed latest version with data: null.
             Some(Value::Null) | None => return Err(VaultError::NotFound { what }),
@@ -408,7 +401,6 @@ impl Session {
         }
         Ok(SecretRead {
             secret: secret.clone(),
-            kv_version,
             request_id: answer.request_id(),
             fields,
         })
@@ -465,10 +457,8 @@ impl Session {
         if !self.owns_token {
             return false;
         }
-        let Ok(endpoint) = RevokeTokenSelfRequest::builder().build() else {
-            return false;
-        };
-        match self.call(endpoint, "auth/token/revoke-self").await {
+        let endpoint = RevokeTokenSelfRequest::builder().build();
+        match self.call_built(endpoint, "auth/token/revoke-self").await {
             Ok(_) => {
                 Event::new(crate::SOURCE, "vault_token_revoked")
                     .field("audit_id", ids::correlation_id())
@@ -534,17 +524,6 @@ fn vault_errors(content: Option<&str>) -> String {
         "no detail".to_string()
     } else {
         redact::redact(&joined)
-    }
-}
-
-/// serde_json's error category, without the message (which may quote content).
-trait ClassifyMsg {
-    fn classify_msg(&self) -> String;
-}
-
-impl ClassifyMsg for serde_json::Error {
-    fn classify_msg(&self) -> String {
-        format!("line {} column {}", self.line(), self.column())
     }
 }
 

@@ -8,7 +8,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command as StdCommand, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use support::vault_double::{Fault, VaultDouble};
@@ -21,24 +21,14 @@ struct Transcript {
 }
 
 impl Transcript {
-    fn record(&mut self, label: &str, cmd: &mut assert_cmd::Command, code: Option<i32>) {
+    /// Runs `cmd`, asserts its exit code and keeps both streams for the leak scan.
+    fn record(&mut self, label: &str, cmd: &mut assert_cmd::Command, code: i32) {
         let out = cmd.output().unwrap();
-        if let Some(code) = code {
-            assert_eq!(
-                out.status.code(),
-                Some(code),
-                "{label}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        self.runs.push((
-            format!("{label} stdout"),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        ));
-        self.runs.push((
-            format!("{label} stderr"),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "{label}: {stderr}");
+        self.runs.push((format!("{label} stdout"), stdout));
+        self.runs.push((format!("{label} stderr"), stderr));
     }
 }
 
@@ -86,60 +76,47 @@ fn no_secret_or_encoding_of_one_leaks_on_any_path() {
     let mut t = Transcript::default();
 
     // Successes: AppRole and token, human / json / quiet, debug logging, dry runs, local mode.
-    t.record(
-        "remote approle",
-        &mut ws.approle_cmd(&vault, "remote"),
-        Some(0),
-    );
+    t.record("remote approle", &mut ws.approle_cmd(&vault, "remote"), 0);
     t.record(
         "remote approle unchanged -vv",
         ws.approle_cmd(&vault, "remote").arg("-vv"),
-        Some(0),
+        0,
     );
     t.record(
         "remote token json",
-        ws.cmd()
-            .env("VAULT_ADDR", vault.url())
-            .env("VAULT_TOKEN", TOKEN)
-            .args(["--mode", "remote", "--json"]),
-        Some(0),
+        ws.token_cmd(&vault).args(["--mode", "remote", "--json"]),
+        0,
     );
     t.record(
         "remote trace logging",
         ws.vault_cmd(&vault, "remote")
             .env("DEVENV_LOG", "trace")
             .arg("--dry-run"),
-        Some(0),
+        0,
     );
-    t.record(
-        "local via vault",
-        &mut ws.vault_cmd(&vault, "local"),
-        Some(0),
-    );
+    t.record("local via vault", &mut ws.vault_cmd(&vault, "local"), 0);
     t.record(
         "local dry run json",
-        ws.cmd()
-            .env("VAULT_ADDR", vault.url())
-            .env("VAULT_TOKEN", TOKEN)
+        ws.token_cmd(&vault)
             .args(["--mode", "local", "--dry-run", "--json"]),
-        Some(0),
+        0,
     );
     t.record(
         "render",
         ws.cmd().args(["render", "--mode", "remote", "--human"]),
-        Some(0),
+        0,
     );
     t.record(
         "render json",
         ws.cmd()
             .args(["render", "--mode", "remote", "--json", "-vv"]),
-        Some(0),
+        0,
     );
     t.record(
         "check-expiry",
         ws.cmd()
             .args(["check-expiry", "--mode", "remote", "--json"]),
-        Some(0),
+        0,
     );
     // A rotated secret: the diff names the key, never the old or new value.
     vault.with(|s| {
@@ -152,7 +129,7 @@ fn no_secret_or_encoding_of_one_leaks_on_any_path() {
     t.record(
         "rotated dry run",
         ws.vault_cmd(&vault, "remote").arg("--dry-run"),
-        Some(0),
+        0,
     );
 
     // Failures, each with its exit code.
@@ -163,46 +140,42 @@ fn no_secret_or_encoding_of_one_leaks_on_any_path() {
         ("503", Fault::Sealed),
     ] {
         vault.with(|s| s.config.faults.insert(pg.clone(), fault));
-        t.record(label, ws.approle_cmd(&vault, "remote").arg("-vv"), Some(5));
+        t.record(label, ws.approle_cmd(&vault, "remote").arg("-vv"), 5);
         vault.with(|s| s.config.faults.clear());
     }
     vault.with(|s| s.config.sealed = true);
-    t.record(
-        "sealed login",
-        &mut ws.approle_cmd(&vault, "remote"),
-        Some(5),
-    );
+    t.record("sealed login", &mut ws.approle_cmd(&vault, "remote"), 5);
     vault.with(|s| s.config.sealed = false);
     vault.with(|s| s.config.expired_tokens.insert(TOKEN.into()));
     t.record(
         "expired token",
         ws.vault_cmd(&vault, "remote").arg("-vv"),
-        Some(5),
+        5,
     );
     vault.with(|s| s.config.expired_tokens.clear());
     t.record(
         "argv secret-id",
         ws.approle_cmd(&vault, "remote")
             .arg(format!("--secret-id={SECRET_ID}")),
-        Some(2),
+        2,
     );
     t.record(
         "argv token",
         ws.vault_cmd(&vault, "remote").args(["--token", TOKEN]),
-        Some(2),
+        2,
     );
     t.record(
         "wrong secret id",
         ws.approle_cmd(&vault, "remote")
             .env_remove("VAULT_SECRET_ID_FILE")
             .env("VAULT_SECRET_ID", format!("{SECRET_ID}-wrong")),
-        Some(5),
+        5,
     );
     t.record(
         "unreachable vault",
         ws.vault_cmd(&vault, "remote")
             .env("VAULT_ADDR", "http://127.0.0.1:1"),
-        Some(5),
+        5,
     );
     // A mapping naming a field the secret lacks lists the field names it has (names only).
     let mapping = std::fs::read_to_string(ws.path("configs/secrets.yaml")).unwrap();
@@ -219,7 +192,7 @@ fn no_secret_or_encoding_of_one_leaks_on_any_path() {
         ws.vault_cmd(&vault, "remote")
             .args(["--mapping", "configs/secrets-wrong-field.yaml"])
             .current_dir(ws.root()),
-        Some(2),
+        2,
     );
     // A bundle path git would track: refused before Vault is asked.
     t.record(
@@ -227,13 +200,13 @@ fn no_secret_or_encoding_of_one_leaks_on_any_path() {
         ws.vault_cmd(&vault, "remote")
             .args(["--out", "configs/tracked.env"])
             .current_dir(ws.root()),
-        Some(3),
+        3,
     );
     std::fs::write(ws.path("configs/dev/broken.env.tpl"), "X=${NOPE}\n").unwrap();
     t.record(
         "render unresolved",
         ws.cmd().args(["render", "--mode", "remote"]),
-        Some(2),
+        2,
     );
     std::fs::remove_file(ws.path("configs/dev/broken.env.tpl")).unwrap();
     // A panic holding every value of the bundle: the panic hook masks them.
@@ -241,7 +214,7 @@ fn no_secret_or_encoding_of_one_leaks_on_any_path() {
         "panic",
         ws.vault_cmd(&vault, "remote")
             .env("SECRETS_SYNC_TEST_PANIC", "1"),
-        Some(101),
+        101,
     );
     let panic_stderr = &t.runs.last().unwrap().1;
     assert!(
@@ -284,11 +257,8 @@ fn temp_files(root: &Path) -> Vec<String> {
 }
 
 fn spawn_sync(ws: &Workspace, vault: &VaultDouble, pause_ms: Option<u64>) -> std::process::Child {
-    let mut cmd = StdCommand::new(assert_cmd::cargo::cargo_bin("secrets-sync"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .env("DEVENV_ROOT", ws.root())
-        .env("VAULT_ADDR", vault.url())
+    let mut cmd = ws.std_cmd();
+    cmd.env("VAULT_ADDR", vault.url())
         .env("VAULT_TOKEN", TOKEN)
         .args(["--mode", "remote", "--quiet"])
         .stdout(Stdio::null())
@@ -313,9 +283,7 @@ fn rotate(vault: &VaultDouble, n: usize) -> String {
 
 #[test]
 fn sigkill_mid_write_leaves_the_previous_bundle_intact() {
-    let ws = Workspace::new();
-    let vault = VaultDouble::start(seeded_config(2));
-    ws.vault_cmd(&vault, "remote").assert().success();
+    let (ws, vault) = synced_remote_workspace();
     let path = ws.path(".env.linode");
     let previous = std::fs::read(&path).unwrap();
 

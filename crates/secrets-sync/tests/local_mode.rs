@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use assert_cmd::Command;
 use devenv_core::bundle::Bundle;
+use support::run;
 
 /// The shared fixture workspace, driven in local mode with human output.
 struct Workspace(support::Workspace);
@@ -38,7 +39,7 @@ impl Workspace {
 #[test]
 fn writes_a_complete_private_bundle_and_keeps_it_stable() {
     let ws = Workspace::new();
-    let out = ws.cmd().assert().success().get_output().clone();
+    let (stdout, stderr) = run(&mut ws.cmd(), 0);
     let path = ws.root().join(".env.local");
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -56,11 +57,7 @@ fn writes_a_complete_private_bundle_and_keeps_it_stable() {
     let password = first.get("POSTGRES_PASSWORD").unwrap().to_string();
     assert!(password.len() >= 32);
     assert_ne!(password, first.get("REDIS_PASSWORD").unwrap());
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let printed = format!("{stdout}{stderr}");
     for key in [
         "POSTGRES_PASSWORD",
         "REDIS_PASSWORD",
@@ -75,8 +72,8 @@ fn writes_a_complete_private_bundle_and_keeps_it_stable() {
 
     // Second run: same credentials, file untouched.
     let before = std::fs::metadata(&path).unwrap().modified().unwrap();
-    let out = ws.cmd().assert().success().get_output().clone();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("unchanged"));
+    let (stdout, _) = run(&mut ws.cmd(), 0);
+    assert!(stdout.contains("unchanged"), "{stdout}");
     assert_eq!(
         std::fs::metadata(&path).unwrap().modified().unwrap(),
         before
@@ -99,8 +96,7 @@ fn taken_port_is_reassigned_or_refused_in_strict_mode() {
     let ws = Workspace::new();
     let redis_port = ws.port("redis");
     let squatter = TcpListener::bind(("127.0.0.1", redis_port)).unwrap();
-    let out = ws.cmd().assert().success().get_output().clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (_, stderr) = run(&mut ws.cmd(), 0);
     let pid = std::process::id();
     assert!(
         stderr.contains(&format!("port {redis_port} for redis is taken by")),
@@ -119,14 +115,7 @@ fn taken_port_is_reassigned_or_refused_in_strict_mode() {
     let strict = Workspace::new();
     let port = strict.port("postgres");
     let _squatter2 = TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let out = strict
-        .cmd()
-        .env("DEVENV_STRICT_PORTS", "1")
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (_, stderr) = run(strict.cmd().env("DEVENV_STRICT_PORTS", "1"), 2);
     assert!(
         stderr.contains(&format!("port {port} for postgres is taken by")),
         "{stderr}"
@@ -142,8 +131,7 @@ fn malformed_ports_file_is_a_usage_error_naming_file_and_line() {
     let text = std::fs::read_to_string(&path).unwrap();
     let broken = text.replacen("redis:", "redis: [", 1);
     std::fs::write(&path, broken).unwrap();
-    let out = ws.cmd().assert().code(2).get_output().clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (_, stderr) = run(&mut ws.cmd(), 2);
     assert!(stderr.contains("configs/ports.yaml:"), "{stderr}");
     assert!(!ws.root().join(".env.local").exists());
 }
@@ -152,8 +140,7 @@ fn malformed_ports_file_is_a_usage_error_naming_file_and_line() {
 fn bundle_path_git_would_track_is_refused_and_nothing_is_written() {
     let ws = Workspace::new();
     std::fs::write(ws.root().join(".gitignore"), "target/\n").unwrap();
-    let out = ws.cmd().assert().code(3).get_output().clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (_, stderr) = run(&mut ws.cmd(), 3);
     assert!(stderr.contains("git does not ignore it"), "{stderr}");
     assert!(!ws.root().join(".env.local").exists());
     assert!(!ws.root().join(".devenv/credentials.env").exists());

@@ -12,25 +12,15 @@ use devenv_core::events;
 use support::vault_double::{Fault, VaultDouble};
 use support::*;
 
-fn out_text(o: &std::process::Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn remote_mode_with_approle_on_kv2_writes_an_expiring_bundle_with_an_audit_trail() {
     let ws = Workspace::new();
     let vault = VaultDouble::start(seeded_config(2));
-    let out = ws
-        .approle_cmd(&vault, "remote")
-        .env("VAULT_NAMESPACE", "team-a")
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let (stdout, stderr) = out_text(&out);
+    let (stdout, stderr) = run(
+        ws.approle_cmd(&vault, "remote")
+            .env("VAULT_NAMESPACE", "team-a"),
+        0,
+    );
     assert!(stdout.contains("wrote"), "{stdout}{stderr}");
 
     let path = ws.path(".env.linode");
@@ -91,17 +81,8 @@ fn remote_mode_with_approle_on_kv2_writes_an_expiring_bundle_with_an_audit_trail
 
     // Second run: same secrets → unchanged, file untouched.
     let before = std::fs::read(&path).unwrap();
-    let out = ws
-        .approle_cmd(&vault, "remote")
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert!(
-        out_text(&out).0.contains("unchanged"),
-        "{:?}",
-        out_text(&out)
-    );
+    let (stdout, stderr) = run(&mut ws.approle_cmd(&vault, "remote"), 0);
+    assert!(stdout.contains("unchanged"), "{stdout}{stderr}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
@@ -109,13 +90,7 @@ fn remote_mode_with_approle_on_kv2_writes_an_expiring_bundle_with_an_audit_trail
 fn kv1_is_detected_from_sys_mounts_and_a_given_token_is_not_revoked() {
     let ws = Workspace::new();
     let vault = VaultDouble::start(seeded_config(1));
-    let out = ws
-        .vault_cmd(&vault, "local")
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let (stdout, _) = out_text(&out);
+    let (stdout, _) = run(&mut ws.vault_cmd(&vault, "local"), 0);
     assert!(stdout.contains("4 Vault reads"), "{stdout}");
     let log = vault.log();
     assert!(log.iter().any(|l| l.path == "sys/mounts"));
@@ -170,17 +145,8 @@ fn kv_version_is_found_without_sys_mounts_or_given_by_flag() {
             .insert("sys/internal/ui/mounts/secret".into(), Fault::Forbidden)
     });
     let before = std::fs::read(ws.path(".env.linode")).unwrap();
-    let out = ws
-        .vault_cmd(&vault, "remote")
-        .assert()
-        .code(5)
-        .get_output()
-        .clone();
-    assert!(
-        out_text(&out).1.contains("--kv-version"),
-        "{:?}",
-        out_text(&out)
-    );
+    let (_, stderr) = run(&mut ws.vault_cmd(&vault, "remote"), 5);
+    assert!(stderr.contains("--kv-version"), "{stderr}");
     assert_eq!(std::fs::read(ws.path(".env.linode")).unwrap(), before);
     let requests = vault.log().len();
     ws.vault_cmd(&vault, "remote")
@@ -232,13 +198,7 @@ fn failed_vault_reads_leave_the_bundle_untouched_with_exit_5() {
             s.config.sealed = false;
         });
         inject(&vault);
-        let out = ws
-            .approle_cmd(&vault, "remote")
-            .assert()
-            .code(5)
-            .get_output()
-            .clone();
-        let (_, stderr) = out_text(&out);
+        let (_, stderr) = run(&mut ws.approle_cmd(&vault, "remote"), 5);
         assert!(stderr.contains(expected), "{name}: {stderr}");
         assert_eq!(
             std::fs::read(&path).unwrap(),
@@ -256,30 +216,15 @@ fn failed_vault_reads_leave_the_bundle_untouched_with_exit_5() {
 
     // An expired user token: 403 with Vault's `invalid token`.
     vault.with(|s| s.config.expired_tokens.insert(TOKEN.to_string()));
-    let out = ws
-        .vault_cmd(&vault, "remote")
-        .assert()
-        .code(5)
-        .get_output()
-        .clone();
-    let (_, stderr) = out_text(&out);
+    let (_, stderr) = run(&mut ws.vault_cmd(&vault, "remote"), 5);
     assert!(stderr.contains("invalid token"), "{stderr}");
     assert!(stderr.contains("log in again"), "{stderr}");
     assert_eq!(std::fs::read(&path).unwrap(), good);
 
     // A refused AppRole login.
     vault.with(|s| s.config.approle = Some((ROLE_ID.into(), "another-secret-id".into())));
-    let out = ws
-        .approle_cmd(&vault, "remote")
-        .assert()
-        .code(5)
-        .get_output()
-        .clone();
-    assert!(
-        out_text(&out).1.contains("invalid role or secret ID"),
-        "{:?}",
-        out_text(&out)
-    );
+    let (_, stderr) = run(&mut ws.approle_cmd(&vault, "remote"), 5);
+    assert!(stderr.contains("invalid role or secret ID"), "{stderr}");
     assert_eq!(std::fs::read(&path).unwrap(), good);
     let failed = events::read_all(&ws.path(".devenv/events.jsonl"))
         .into_iter()
@@ -296,14 +241,7 @@ fn secret_id_and_token_are_refused_on_the_command_line() {
         format!("--secret-id={SECRET_ID}"),
         format!("--token={TOKEN}"),
     ] {
-        let out = ws
-            .approle_cmd(&vault, "remote")
-            .arg(&flag)
-            .assert()
-            .code(2)
-            .get_output()
-            .clone();
-        let (stdout, stderr) = out_text(&out);
+        let (stdout, stderr) = run(ws.approle_cmd(&vault, "remote").arg(&flag), 2);
         assert!(stderr.contains("visible in `ps`"), "{stderr}");
         assert!(!stdout.contains(SECRET_ID) && !stderr.contains(SECRET_ID));
         assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
@@ -326,14 +264,7 @@ fn secret_id_and_token_are_refused_on_the_command_line() {
 fn dry_run_lists_key_names_only_and_writes_nothing() {
     let ws = Workspace::new();
     let vault = VaultDouble::start(seeded_config(2));
-    let out = ws
-        .vault_cmd(&vault, "remote")
-        .arg("--dry-run")
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let (stdout, _) = out_text(&out);
+    let (stdout, _) = run(ws.vault_cmd(&vault, "remote").arg("--dry-run"), 0);
     assert!(stdout.contains("would write"), "{stdout}");
     assert!(
         stdout.contains("added:") && stdout.contains("POSTGRES_PASSWORD"),
@@ -351,16 +282,12 @@ fn dry_run_lists_key_names_only_and_writes_nothing() {
         pg.insert("password".into(), "rotated-redis-password-0001".into());
     });
     let before = std::fs::read(ws.path(".env.linode")).unwrap();
-    let out = ws
-        .cmd()
-        .env("VAULT_ADDR", vault.url())
-        .env("VAULT_TOKEN", TOKEN)
-        .args(["--mode", "remote", "--dry-run", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (stdout, _) = run(
+        ws.token_cmd(&vault)
+            .args(["--mode", "remote", "--dry-run", "--json"]),
+        0,
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(doc["schema_version"], 1);
     assert_eq!(doc["action"], "dry_run");
     let changed: Vec<&str> = doc["changed"]
@@ -370,16 +297,13 @@ fn dry_run_lists_key_names_only_and_writes_nothing() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(changed, vec!["REDIS_PASSWORD", "REDIS_URL"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!text.contains("rotated-redis-password-0001") && !text.contains(REDIS_PASSWORD));
+    assert!(!stdout.contains("rotated-redis-password-0001") && !stdout.contains(REDIS_PASSWORD));
     assert_eq!(std::fs::read(ws.path(".env.linode")).unwrap(), before);
 }
 
 #[test]
 fn bundle_reads_back_exactly_with_bash_and_python_dotenv() {
-    let ws = Workspace::new();
-    let vault = VaultDouble::start(seeded_config(2));
-    ws.vault_cmd(&vault, "remote").assert().success();
+    let (ws, _vault) = synced_remote_workspace();
     let b = ws.bundle(".env.linode");
     let keys: Vec<&str> = b.keys().collect();
     let path = ws.path(".env.linode");
@@ -430,13 +354,7 @@ fn unportable_secret_is_refused_naming_the_key_only() {
         .unwrap()
         .insert("password".into(), nasty.into());
     let vault = VaultDouble::start(config);
-    let out = ws
-        .vault_cmd(&vault, "remote")
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let (stdout, stderr) = out_text(&out);
+    let (stdout, stderr) = run(&mut ws.vault_cmd(&vault, "remote"), 2);
     assert!(stderr.contains("REDIS_PASSWORD"), "{stderr}");
     assert!(!stderr.contains(nasty) && !stdout.contains(nasty));
     assert!(!ws.path(".env.linode").exists());
@@ -444,17 +362,8 @@ fn unportable_secret_is_refused_naming_the_key_only() {
 
 #[test]
 fn render_fills_templates_and_lists_every_unresolved_placeholder() {
-    let ws = Workspace::new();
-    let vault = VaultDouble::start(seeded_config(2));
-    ws.vault_cmd(&vault, "remote").assert().success();
-    let out = ws
-        .cmd()
-        .args(["render", "--mode", "remote", "--human"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let (stdout, stderr) = out_text(&out);
+    let (ws, _vault) = synced_remote_workspace();
+    let (stdout, stderr) = run(ws.cmd().args(["render", "--mode", "remote", "--human"]), 0);
     assert!(stdout.contains("rendered api"), "{stdout}{stderr}");
     let api = devenv_core::bundle::Bundle::read(&ws.path(".devenv/config/api.env")).unwrap();
     let bundle = ws.bundle(".env.linode");
@@ -480,14 +389,7 @@ fn render_fills_templates_and_lists_every_unresolved_placeholder() {
     )
     .unwrap();
     std::fs::write(ws.path("configs/dev/zeta.env.tpl"), "C=${THIRD_MISSING}\n").unwrap();
-    let out = ws
-        .cmd()
-        .args(["render", "--mode", "remote"])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let (_, stderr) = out_text(&out);
+    let (_, stderr) = run(ws.cmd().args(["render", "--mode", "remote"]), 2);
     assert!(stderr.contains("3 unresolved placeholder(s)"), "{stderr}");
     for needle in [
         "billing.env.tpl:1: ${NO_SUCH_KEY}",
@@ -502,9 +404,7 @@ fn render_fills_templates_and_lists_every_unresolved_placeholder() {
 
 #[test]
 fn expired_remote_bundle_is_reported_by_consumers() {
-    let ws = Workspace::new();
-    let vault = VaultDouble::start(seeded_config(2));
-    ws.vault_cmd(&vault, "remote").assert().success();
+    let (ws, vault) = synced_remote_workspace();
     ws.cmd()
         .args(["check-expiry", "--mode", "remote"])
         .assert()
@@ -514,34 +414,13 @@ fn expired_remote_bundle_is_reported_by_consumers() {
     let mut b = ws.bundle(".env.linode");
     b.set("DEVENV_EXPIRES_AT", "2020-01-01T00:00:00Z");
     devenv_core::bundle::write_atomic(&path, b.to_dotenv("aged").as_bytes(), 0o600).unwrap();
-    let out = ws
-        .cmd()
-        .args(["check-expiry", "--mode", "remote"])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    assert!(out_text(&out).1.contains("expired"), "{:?}", out_text(&out));
-    let out = ws
-        .cmd()
-        .args(["render", "--mode", "remote"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert!(
-        out_text(&out).1.contains("warning:"),
-        "{:?}",
-        out_text(&out)
-    );
+    let (_, stderr) = run(ws.cmd().args(["check-expiry", "--mode", "remote"]), 1);
+    assert!(stderr.contains("expired"), "{stderr}");
+    let (_, stderr) = run(ws.cmd().args(["render", "--mode", "remote"]), 0);
+    assert!(stderr.contains("warning:"), "{stderr}");
     // A sync renews an expired bundle even when no secret changed.
-    let out = ws
-        .vault_cmd(&vault, "remote")
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert!(out_text(&out).0.contains("renewed"), "{:?}", out_text(&out));
+    let (stdout, stderr) = run(&mut ws.vault_cmd(&vault, "remote"), 0);
+    assert!(stdout.contains("renewed"), "{stdout}{stderr}");
     ws.cmd()
         .args(["check-expiry", "--mode", "remote"])
         .assert()
@@ -551,18 +430,8 @@ fn expired_remote_bundle_is_reported_by_consumers() {
 #[test]
 fn remote_mode_without_vault_generates_credentials_into_an_expiring_linode_bundle() {
     let ws = Workspace::new();
-    let out = ws
-        .cmd()
-        .args(["--mode", "remote", "--human"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert!(
-        out_text(&out).1.contains("VAULT_ADDR is not set"),
-        "{:?}",
-        out_text(&out)
-    );
+    let (_, stderr) = run(ws.cmd().args(["--mode", "remote", "--human"]), 0);
+    assert!(stderr.contains("VAULT_ADDR is not set"), "{stderr}");
     let b = ws.bundle(".env.linode");
     assert_eq!(b.get("DEVENV_MODE"), Some("remote"));
     assert_eq!(b.get("DEVENV_SOURCE"), Some("local-generator"));
@@ -570,18 +439,8 @@ fn remote_mode_without_vault_generates_credentials_into_an_expiring_linode_bundl
     assert!(b.get("POSTGRES_PASSWORD").is_some_and(|p| p.len() >= 32));
     assert!(!ws.path(".env.local").exists());
     // Stable like local mode: a second run changes nothing.
-    let out = ws
-        .cmd()
-        .args(["--mode", "remote", "--human"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    assert!(
-        out_text(&out).0.contains("unchanged"),
-        "{:?}",
-        out_text(&out)
-    );
+    let (stdout, stderr) = run(ws.cmd().args(["--mode", "remote", "--human"]), 0);
+    assert!(stdout.contains("unchanged"), "{stdout}{stderr}");
 }
 
 /// The shapes people and scripts read: the JSON document of a remote sync and the human error
@@ -590,23 +449,21 @@ fn remote_mode_without_vault_generates_credentials_into_an_expiring_linode_bundl
 fn output_snapshots() {
     let ws = Workspace::new();
     let vault = VaultDouble::start(seeded_config(2));
-    let out = ws
-        .cmd()
-        .env("VAULT_ADDR", vault.url())
-        .env("VAULT_ROLE_ID", ROLE_ID)
-        .env("VAULT_SECRET_ID", SECRET_ID)
-        .args(["--mode", "remote", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let mut doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (stdout, _) = run(
+        ws.cmd()
+            .env("VAULT_ADDR", vault.url())
+            .env("VAULT_ROLE_ID", ROLE_ID)
+            .env("VAULT_SECRET_ID", SECRET_ID)
+            .args(["--mode", "remote", "--json"]),
+        0,
+    );
+    let mut doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     // request ids arrive in completion order; their count is the stable part.
     let ids = doc["vault"]["request_ids"].as_array().unwrap().len();
     doc["vault"]["request_ids"] = serde_json::json!(format!("[{ids} ids]"));
     let root = ws.root().display().to_string();
     let filters = [
-        (regex_escape(&root), "[WS]"),
+        (regex::escape(&root), "[WS]"),
         (
             r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}".to_string(),
             "[UUID]",
@@ -629,25 +486,8 @@ fn output_snapshots() {
             .faults
             .insert("secret/data/devenv/remote/nats".into(), Fault::Forbidden)
     });
-    let out = ws
-        .vault_cmd(&vault, "remote")
-        .assert()
-        .code(5)
-        .get_output()
-        .clone();
+    let (_, stderr) = run(&mut ws.vault_cmd(&vault, "remote"), 5);
     insta::with_settings!({ filters => filters }, {
-        insta::assert_snapshot!("denied_read_stderr", String::from_utf8_lossy(&out.stderr));
+        insta::assert_snapshot!("denied_read_stderr", stderr);
     });
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if "\\.+*?()|[]{}^$".contains(c) {
-                vec!['\\', c]
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
 }

@@ -114,9 +114,10 @@ impl Workspace {
         self.root().join(rel)
     }
 
-    /// The binary with a clean environment pointing at this workspace.
-    pub fn cmd(&self) -> Command {
-        let mut cmd = Command::cargo_bin("secrets-sync").unwrap();
+    /// The binary with a clean environment pointing at this workspace, as a std command for
+    /// tests that spawn it and signal it mid-run.
+    pub fn std_cmd(&self) -> StdCommand {
+        let mut cmd = StdCommand::new(assert_cmd::cargo::cargo_bin("secrets-sync"));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap())
             .env("DEVENV_ROOT", self.root())
@@ -124,12 +125,22 @@ impl Workspace {
         cmd
     }
 
-    /// `cmd()` aimed at a Vault double with the user's token.
-    pub fn vault_cmd(&self, vault: &VaultDouble, mode: &str) -> Command {
+    /// The binary with a clean environment pointing at this workspace.
+    pub fn cmd(&self) -> Command {
+        Command::from_std(self.std_cmd())
+    }
+
+    /// `cmd()` aimed at a Vault double with the user's token; mode and format left to the caller.
+    pub fn token_cmd(&self, vault: &VaultDouble) -> Command {
         let mut cmd = self.cmd();
-        cmd.env("VAULT_ADDR", vault.url())
-            .env("VAULT_TOKEN", TOKEN)
-            .args(["--mode", mode, "--human"]);
+        cmd.env("VAULT_ADDR", vault.url()).env("VAULT_TOKEN", TOKEN);
+        cmd
+    }
+
+    /// `token_cmd()` in `mode` with human output.
+    pub fn vault_cmd(&self, vault: &VaultDouble, mode: &str) -> Command {
+        let mut cmd = self.token_cmd(vault);
+        cmd.args(["--mode", mode, "--human"]);
         cmd
     }
 
@@ -152,6 +163,24 @@ impl Workspace {
     pub fn events(&self) -> String {
         std::fs::read_to_string(self.path(".devenv/events.jsonl")).unwrap_or_default()
     }
+}
+
+/// A workspace whose `.env.linode` was synced (with the user's token) from a KV v2 double
+/// seeded by [`seeded_config`]: the starting point of tests about an existing remote bundle.
+pub fn synced_remote_workspace() -> (Workspace, VaultDouble) {
+    let ws = Workspace::new();
+    let vault = VaultDouble::start(seeded_config(2));
+    ws.vault_cmd(&vault, "remote").assert().success();
+    (ws, vault)
+}
+
+/// Runs `cmd`, asserts its exit code, and returns its (stdout, stderr).
+pub fn run(cmd: &mut Command, code: i32) -> (String, String) {
+    let out = cmd.assert().code(code).get_output().clone();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

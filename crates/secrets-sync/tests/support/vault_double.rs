@@ -162,6 +162,36 @@ fn errors(status: StatusCode, errs: &[&str]) -> (StatusCode, Value) {
     (status, json!({ "errors": errs }))
 }
 
+/// Vault's response envelope around `data`, with a fresh request id.
+fn envelope(data: Value) -> Value {
+    json!({
+        "request_id": request_id(),
+        "lease_id": "",
+        "renewable": false,
+        "lease_duration": 0,
+        "data": data,
+        "wrap_info": null,
+        "warnings": null,
+        "auth": null
+    })
+}
+
+/// A KV mount's entry as sys/mounts and sys/internal/ui/mounts describe it
+/// (api-docs/system/mounts#list-mounted-secrets-engines).
+fn kv_mount_entry(mount: &str, version: u8) -> Value {
+    json!({
+        "accessor": format!("kv_{mount}"),
+        "config": {"default_lease_ttl": 0, "force_no_cache": false, "max_lease_ttl": 0},
+        "description": "key/value secret storage",
+        "external_entropy_access": false,
+        "local": false,
+        "options": {"version": version.to_string()},
+        "seal_wrap": false,
+        "type": "kv",
+        "uuid": "7b6f3b2c-0000-4000-8000-000000000001"
+    })
+}
+
 async fn handle(
     State(state): State<Arc<Mutex<Shared>>>,
     method: Method,
@@ -295,68 +325,33 @@ fn answer(
     if path == "sys/mounts" {
         let mut table = serde_json::Map::new();
         for (mount, version) in &s.config.mounts {
-            // api-docs/system/mounts#list-mounted-secrets-engines entry shape.
-            table.insert(
-                format!("{mount}/"),
-                json!({
-                    "accessor": format!("kv_{mount}"),
-                    "config": {"default_lease_ttl": 0, "force_no_cache": false, "max_lease_ttl": 0},
-                    "description": "key/value secret storage",
-                    "external_entropy_access": false,
-                    "local": false,
-                    "options": {"version": version.to_string()},
-                    "plugin_version": "",
-                    "running_plugin_version": "v0.16.1+builtin",
-                    "seal_wrap": false,
-                    "type": "kv",
-                    "uuid": "7b6f3b2c-0000-4000-8000-000000000001"
-                }),
-            );
+            let mut entry = kv_mount_entry(mount, *version);
+            entry["plugin_version"] = json!("");
+            entry["running_plugin_version"] = json!("v0.16.1+builtin");
+            table.insert(format!("{mount}/"), entry);
         }
         table.insert(
             "sys/".into(),
             json!({"type": "system", "description": "system endpoints used for control, policy and debugging", "options": null, "config": {"default_lease_ttl": 0, "force_no_cache": false, "max_lease_ttl": 0}}),
         );
-        let mut body = table.clone();
-        body.insert("request_id".into(), json!(request_id()));
-        body.insert("lease_id".into(), json!(""));
-        body.insert("renewable".into(), json!(false));
-        body.insert("lease_duration".into(), json!(0));
-        body.insert("data".into(), Value::Object(table));
-        body.insert("wrap_info".into(), Value::Null);
-        body.insert("warnings".into(), Value::Null);
-        body.insert("auth".into(), Value::Null);
-        return wrap((StatusCode::OK, Value::Object(body)));
+        // Current Vault repeats the table at the top level (its keys end in `/`, so they
+        // never collide with the envelope's).
+        let mut body = envelope(Value::Object(table.clone()));
+        if let Value::Object(top) = &mut body {
+            top.extend(table);
+        }
+        return wrap((StatusCode::OK, body));
     }
     if let Some(mount) = path.strip_prefix("sys/internal/ui/mounts/") {
         let mount = mount.trim_end_matches('/');
         return match s.config.mounts.get(mount) {
             // What `vault kv` asks (undocumented in the API reference; shape as Vault 1.x
             // answers it): the mount's path, type and options.
-            Some(version) => wrap((
-                StatusCode::OK,
-                json!({
-                    "request_id": request_id(),
-                    "lease_id": "",
-                    "renewable": false,
-                    "lease_duration": 0,
-                    "data": {
-                        "accessor": format!("kv_{mount}"),
-                        "config": {"default_lease_ttl": 0, "force_no_cache": false, "max_lease_ttl": 0},
-                        "description": "key/value secret storage",
-                        "external_entropy_access": false,
-                        "local": false,
-                        "options": {"version": version.to_string()},
-                        "path": format!("{mount}/"),
-                        "seal_wrap": false,
-                        "type": "kv",
-                        "uuid": "7b6f3b2c-0000-4000-8000-000000000001"
-                    },
-                    "wrap_info": null,
-                    "warnings": null,
-                    "auth": null
-                }),
-            )),
+            Some(version) => {
+                let mut entry = kv_mount_entry(mount, *version);
+                entry["path"] = json!(format!("{mount}/"));
+                wrap((StatusCode::OK, envelope(entry)))
+            }
             None => wrap(errors(StatusCode::NOT_FOUND, &[])),
         };
     }
@@ -386,25 +381,16 @@ fn answer(
         // api-docs/secret/kv/kv-v2#read-secret-version sample response (+ request_id).
         wrap((
             StatusCode::OK,
-            json!({
-                "request_id": request_id(),
-                "lease_id": "",
-                "renewable": false,
-                "lease_duration": 0,
-                "data": {
-                    "data": data,
-                    "metadata": {
-                        "created_time": "2018-03-22T02:24:06.945319214Z",
-                        "custom_metadata": {"owner": "jdoe", "mission_critical": "false"},
-                        "deletion_time": "",
-                        "destroyed": false,
-                        "version": 2
-                    }
-                },
-                "wrap_info": null,
-                "warnings": null,
-                "auth": null
-            }),
+            envelope(json!({
+                "data": data,
+                "metadata": {
+                    "created_time": "2018-03-22T02:24:06.945319214Z",
+                    "custom_metadata": {"owner": "jdoe", "mission_critical": "false"},
+                    "deletion_time": "",
+                    "destroyed": false,
+                    "version": 2
+                }
+            })),
         ))
     } else {
         // api-docs/secret/kv/kv-v1#read-secret sample response (+ request_id).
