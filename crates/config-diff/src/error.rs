@@ -64,15 +64,7 @@ impl Error {
 
     /// A serde_norway error, with the line and column it carries (1-based).
     pub fn yaml(path: impl Into<PathBuf>, err: &serde_norway::Error) -> Self {
-        let (line, column) = err
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
-        let mut message = err.to_string();
-        // serde_norway appends " at line L column C"; the prefix already says where.
-        if let Some(pos) = message.find(" at line ") {
-            message.truncate(pos);
-        }
+        let (line, column, message) = devenv_core::yaml::error_location(err);
         Error::Yaml {
             path: path.into(),
             line,

@@ -60,19 +60,47 @@ fn run(c: &mut Command) -> Run {
     }
 }
 
-/// The sentry compose files of two commits, each interpolated with the corpus' .env.
-fn sentry_diff(from: &str, to: &str) -> Run {
-    let env = corpus().join("sentry/env.HEAD");
-    run(cmd()
-        .arg("--json")
-        .arg("-f")
+/// The corpus' .env of sentry.
+fn sentry_env() -> PathBuf {
+    corpus().join("sentry/env.HEAD")
+}
+
+/// Compares the sentry compose files of two commits, each interpolated with the corpus' .env.
+fn sentry_cmd(from: &str, to: &str) -> Command {
+    let mut c = cmd();
+    c.arg("-f")
         .arg(sentry(from))
         .arg("--env-file")
-        .arg(&env)
+        .arg(sentry_env())
         .arg("-F")
         .arg(sentry(to))
         .arg("--target-env-file")
-        .arg(&env))
+        .arg(sentry_env());
+    c
+}
+
+fn sentry_diff(from: &str, to: &str) -> Run {
+    run(sentry_cmd(from, to).arg("--json"))
+}
+
+/// `validate --json` of one sentry commit.
+fn validate_sentry(commit: &str) -> Run {
+    run(cmd()
+        .args(["validate", "--json", "--env-file"])
+        .arg(sentry_env())
+        .arg(sentry(commit)))
+}
+
+/// The binary run from tests/fixtures, where the fixtures name each other relatively.
+fn in_fixtures() -> Command {
+    let mut c = cmd();
+    c.current_dir(fixture(""));
+    c
+}
+
+/// `(d[a], d[b])` as strings, to assert two fields of a difference at once.
+fn pair<'a>(d: &'a Value, a: &str, b: &str) -> (Option<&'a str>, Option<&'a str>) {
+    (d[a].as_str(), d[b].as_str())
 }
 
 fn service<'a>(report: &'a Value, name: &str) -> &'a Value {
@@ -91,6 +119,13 @@ fn difference<'a>(report: &'a Value, svc: &str, field: &str) -> &'a Value {
         .iter()
         .find(|d| d["field_path"] == field)
         .unwrap_or_else(|| panic!("no difference {svc}/{field}: {}", service(report, svc)))
+}
+
+/// The severity a difference was graded with.
+fn severity<'a>(report: &'a Value, svc: &str, field: &str) -> &'a str {
+    difference(report, svc, field)["severity"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{svc}/{field} has no severity"))
 }
 
 fn has_difference(report: &Value, svc: &str, prefix: &str) -> bool {
@@ -112,7 +147,7 @@ fn sentry_2023_to_2026_is_graded_as_checked_by_hand() {
     // redis:6.2.12-alpine → valkey/valkey:8.1.9-alpine: another product → major.
     let d = difference(&report, "redis", "image.repository");
     assert_eq!(
-        (d["severity"].as_str(), d["rule_id"].as_str()),
+        pair(d, "severity", "rule_id"),
         (Some("major"), Some("image.repository_changed"))
     );
     assert_eq!(d["source_value"], "docker.io/library/redis:6.2.12-alpine");
@@ -121,43 +156,43 @@ fn sentry_2023_to_2026_is_graded_as_checked_by_hand() {
     // confluentinc/cp-kafka 5.5.7 → 7.6.13: major version → major.
     let d = difference(&report, "kafka", "image.tag");
     assert_eq!(
-        (d["severity"].as_str(), d["rule_id"].as_str()),
+        pair(d, "severity", "rule_id"),
         (Some("major"), Some("image.major_version_changed"))
     );
 
     // postgres 14.5 → 14.24-bookworm: same major → minor.
     let d = difference(&report, "postgres", "image.tag");
     assert_eq!(
-        (d["severity"].as_str(), d["rule_id"].as_str()),
+        pair(d, "severity", "rule_id"),
         (Some("minor"), Some("image.tag_changed"))
     );
     assert_eq!(
-        (d["source_value"].as_str(), d["target_value"].as_str()),
+        pair(d, "source_value", "target_value"),
         (Some("14.5"), Some("14.24-bookworm"))
     );
 
     // nginx mounted ./nginx at /etc/nginx; 2026 mounts only /etc/nginx/nginx.conf → incompatible.
     let d = difference(&report, "nginx", "volumes[/etc/nginx]");
     assert_eq!(
-        (d["severity"].as_str(), d["type"].as_str()),
+        pair(d, "severity", "type"),
         (Some("incompatible"), Some("missing_in_target"))
     );
     // postgres' `./postgres/:/opt/sentry/` mount is gone (trailing slash normalised).
     assert_eq!(
-        difference(&report, "postgres", "volumes[/opt/sentry]")["severity"],
+        severity(&report, "postgres", "volumes[/opt/sentry]"),
         "incompatible"
     );
 
     // Kafka moved to KRaft: KAFKA_ZOOKEEPER_CONNECT only in the source → major.
     let d = difference(&report, "kafka", "environment.KAFKA_ZOOKEEPER_CONNECT");
     assert_eq!(
-        (d["severity"].as_str(), d["type"].as_str()),
+        pair(d, "severity", "type"),
         (Some("major"), Some("missing_in_target"))
     );
     assert_eq!(d["source_value"], "zookeeper:2181");
     // KAFKA_LOG_RETENTION_HOURS "24" → "3": a value change → minor.
     assert_eq!(
-        difference(&report, "kafka", "environment.KAFKA_LOG_RETENTION_HOURS")["severity"],
+        severity(&report, "kafka", "environment.KAFKA_LOG_RETENTION_HOURS"),
         "minor"
     );
 
@@ -171,22 +206,19 @@ fn sentry_2023_to_2026_is_graded_as_checked_by_hand() {
     // memcached's start_period: literal `10s` then, `$HEALTHCHECK_START_PERIOD` (=10s) now;
     // HEALTHCHECK_TIMEOUT=1m30s on both: interpolated and normalised, no healthcheck difference.
     assert!(!has_difference(&report, "memcached", "healthcheck"));
-    assert_eq!(
-        difference(&report, "memcached", "image.tag")["severity"],
-        "minor"
-    );
+    assert_eq!(severity(&report, "memcached", "image.tag"), "minor");
 
     // OPENAI_API_KEY only in 2023's web, declared without a value and set nowhere.
     let d = difference(&report, "web", "environment.OPENAI_API_KEY");
     assert_eq!(
-        (d["source_value"].as_str(), d["type"].as_str()),
+        pair(d, "source_value", "type"),
         (Some("(unset)"), Some("missing_in_target"))
     );
     // LAUNCHPAD_RPC_SHARED_SECRET only in 2026, passed through from .env (=supersecret):
     // compared by hash, printed redacted, never the value.
     let d = difference(&report, "web", "environment.LAUNCHPAD_RPC_SHARED_SECRET");
     assert_eq!(
-        (d["target_value"].as_str(), d["severity"].as_str()),
+        pair(d, "target_value", "severity"),
         (Some("<redacted>"), Some("major"))
     );
     assert!(!r.stdout.contains("supersecret"));
@@ -209,15 +241,7 @@ fn sentry_2023_to_2026_is_graded_as_checked_by_hand() {
     );
 
     // With --fail-on the exit code follows the grade.
-    let env = corpus().join("sentry/env.HEAD");
-    let mut c = cmd();
-    c.args(["--quiet", "--fail-on", "incompatible", "--env-file"])
-        .arg(&env)
-        .arg("--target-env-file")
-        .arg(&env)
-        .arg(sentry("c382b9a5"))
-        .arg(sentry("89a143f8"));
-    let q = run(&mut c);
+    let q = run(sentry_cmd("c382b9a5", "89a143f8").args(["--quiet", "--fail-on", "incompatible"]));
     assert_eq!(q.code, 1);
     assert!(q.stdout.is_empty(), "--quiet prints nothing: {}", q.stdout);
 }
@@ -244,19 +268,13 @@ fn sentry_2025_to_2026_is_graded_as_checked_by_hand() {
     );
 
     // cp-kafka 7.6.6 → 7.6.13 and pgbouncer v1.24.1-p1 → v1.25.2-p0: patch/minor → minor.
-    assert_eq!(
-        difference(&report, "kafka", "image.tag")["severity"],
-        "minor"
-    );
-    assert_eq!(
-        difference(&report, "pgbouncer", "image.tag")["severity"],
-        "minor"
-    );
+    assert_eq!(severity(&report, "kafka", "image.tag"), "minor");
+    assert_eq!(severity(&report, "pgbouncer", "image.tag"), "minor");
 
     // snuba-replacer gained a (file) healthcheck → missing in source → major.
     let d = difference(&report, "snuba-replacer", "healthcheck");
     assert_eq!(
-        (d["severity"].as_str(), d["type"].as_str()),
+        pair(d, "severity", "type"),
         (Some("major"), Some("missing_in_source"))
     );
 
@@ -288,12 +306,8 @@ fn sentry_2025_to_2026_is_graded_as_checked_by_hand() {
 
 #[test]
 fn every_corpus_file_parses_and_validates() {
-    let env = corpus().join("sentry/env.HEAD");
     for commit in ["c382b9a5", "0900533b", "89a143f8"] {
-        let r = run(cmd()
-            .args(["validate", "--json", "--env-file"])
-            .arg(&env)
-            .arg(sentry(commit)));
+        let r = validate_sentry(commit);
         assert!(
             r.code == 0 || r.code == 1,
             "{commit}: exit {} {}",
@@ -311,10 +325,7 @@ fn every_corpus_file_parses_and_validates() {
     }
     // Hand-checked: 2026's HEALTHCHECK_TIMEOUT=1m30s exceeds HEALTHCHECK_INTERVAL=30s on every
     // service using the shared healthcheck anchor; memcached is one of them.
-    let r = run(cmd()
-        .args(["validate", "--json", "--env-file"])
-        .arg(&env)
-        .arg(sentry("89a143f8")));
+    let r = validate_sentry("89a143f8");
     assert_eq!(r.code, 1);
     let findings = r.json()["findings"].as_array().unwrap().clone();
     assert!(
@@ -381,7 +392,7 @@ fn compose_semantics_merge_to_the_hand_written_result() {
     // base.yaml + override.yaml (override rules), anchors and `<<:`, x-* fields, extends
     // (same file and another file), profiles, every interpolation form, `$$`, list/map
     // environment, short/long ports and volumes, durations — must equal merged.yaml.
-    let r = run(cmd().current_dir(fixture("")).args([
+    let r = run(in_fixtures().args([
         "--json",
         "--fail-on",
         "minor",
@@ -411,7 +422,7 @@ fn compose_semantics_merge_to_the_hand_written_result() {
     );
 
     // Turning the profile on brings the service in: missing in the target now.
-    let r = run(cmd().current_dir(fixture("")).args([
+    let r = run(in_fixtures().args([
         "--json",
         "--profile",
         "debug",
@@ -426,7 +437,7 @@ fn compose_semantics_merge_to_the_hand_written_result() {
     assert_eq!(service(&r.json(), "debug")["status"], "missing_in_target");
 
     // Without the override file, the differences are exactly the override's contents.
-    let r = run(cmd().current_dir(fixture("")).args([
+    let r = run(in_fixtures().args([
         "--json",
         "-f",
         "base.yaml",
@@ -437,7 +448,7 @@ fn compose_semantics_merge_to_the_hand_written_result() {
     let report = r.json();
     let d = difference(&report, "db", "environment.POSTGRES_USER");
     assert_eq!(
-        (d["source_value"].as_str(), d["target_value"].as_str()),
+        pair(d, "source_value", "target_value"),
         (Some("app"), Some("overridden"))
     );
     assert_eq!(
@@ -448,17 +459,12 @@ fn compose_semantics_merge_to_the_hand_written_result() {
         difference(&report, "db", "volumes[/docker-entrypoint-initdb.d]")["rule_id"],
         "volume.added"
     );
-    assert_eq!(
-        difference(&report, "api", "environment.LOG_LEVEL")["severity"],
-        "major"
-    );
+    assert_eq!(severity(&report, "api", "environment.LOG_LEVEL"), "major");
 }
 
 #[test]
 fn required_variable_is_a_usage_error_naming_file_and_variable() {
-    let r = run(cmd()
-        .current_dir(fixture(""))
-        .args(["base.yaml", "merged.yaml"]));
+    let r = run(in_fixtures().args(["base.yaml", "merged.yaml"]));
     assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("base.yaml")
@@ -471,9 +477,7 @@ fn required_variable_is_a_usage_error_naming_file_and_variable() {
 
 #[test]
 fn extends_cycles_are_refused_naming_the_chain() {
-    let r = run(cmd()
-        .current_dir(fixture(""))
-        .args(["validate", "extends-cycle.yaml"]));
+    let r = run(in_fixtures().args(["validate", "extends-cycle.yaml"]));
     assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("extends-cycle.yaml") && r.stderr.contains("`extends` cycle: a → b → a"),
@@ -489,7 +493,7 @@ fn malformed_yaml_exits_2_naming_file_line_and_column() {
         vec!["validate", "malformed.yaml"],
         vec!["merged.yaml", "malformed.yaml"],
     ] {
-        let r = run(cmd().current_dir(fixture("")).args(&args));
+        let r = run(in_fixtures().args(&args));
         assert_eq!(r.code, 2, "{args:?}");
         assert!(
             r.stderr.contains("malformed.yaml:4:4: malformed YAML"),
@@ -502,15 +506,7 @@ fn malformed_yaml_exits_2_naming_file_line_and_column() {
 
 #[test]
 fn an_environment_is_identical_to_itself_and_sides_swap() {
-    let env = corpus().join("sentry/env.HEAD");
-    let mut c = cmd();
-    c.args(["--json", "--fail-on", "minor", "--env-file"])
-        .arg(&env)
-        .arg("--target-env-file")
-        .arg(&env)
-        .arg(sentry("0900533b"))
-        .arg(sentry("0900533b"));
-    let r = run(&mut c);
+    let r = run(sentry_cmd("0900533b", "0900533b").args(["--json", "--fail-on", "minor"]));
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert_eq!(r.json()["overall_status"], "identical");
 
@@ -630,7 +626,7 @@ fn parity_of_the_repository_has_nothing_unexpected_above_minor() {
 
 #[test]
 fn images_reports_missing_and_differently_pinned() {
-    let r = run(cmd().current_dir(fixture("")).args([
+    let r = run(in_fixtures().args([
         "images",
         "--json",
         "images.yaml",
@@ -659,8 +655,7 @@ fn images_reports_missing_and_differently_pinned() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("IMAGE_DIGESTS");
     std::fs::write(&bad, "# ok\npostgres:15@sha256:abc\n").unwrap();
-    let r = run(cmd()
-        .current_dir(fixture(""))
+    let r = run(in_fixtures()
         .args(["images", "images.yaml", "--digests"])
         .arg(&bad));
     assert_eq!(r.code, 2);
@@ -673,9 +668,7 @@ fn images_reports_missing_and_differently_pinned() {
 
 #[test]
 fn validate_names_cycles_and_every_rule() {
-    let r = run(cmd()
-        .current_dir(fixture(""))
-        .args(["validate", "--json", "cycles.yaml"]));
+    let r = run(in_fixtures().args(["validate", "--json", "cycles.yaml"]));
     assert_eq!(r.code, 1);
     let doc = r.json();
     let findings = doc["findings"].as_array().unwrap();
@@ -720,17 +713,10 @@ fn fail_on_thresholds_and_usage_errors() {
     ];
     // Without override.yaml the worst difference is major (env.missing).
     for (fail_on, code) in [("minor", 1), ("major", 1), ("incompatible", 0)] {
-        let r = run(cmd()
-            .current_dir(fixture(""))
-            .args(base)
-            .args(["--fail-on", fail_on]));
+        let r = run(in_fixtures().args(base).args(["--fail-on", fail_on]));
         assert_eq!(r.code, code, "--fail-on {fail_on}");
     }
-    assert_eq!(
-        run(cmd().current_dir(fixture("")).args(base)).code,
-        0,
-        "no --fail-on: 0"
-    );
+    assert_eq!(run(in_fixtures().args(base)).code, 0, "no --fail-on: 0");
     assert_eq!(run(cmd().args(["--fail-on", "huge", "a", "b"])).code, 2);
     let r = run(&mut cmd());
     assert_eq!(r.code, 2);
@@ -866,10 +852,10 @@ fn snapshots_of_human_and_json_output() {
         "fixture.env",
         "merged.yaml",
     ];
-    let human = run(cmd().current_dir(fixture("")).arg("--human").args(args));
+    let human = run(in_fixtures().arg("--human").args(args));
     insta::assert_snapshot!("fixture_human", human.stdout);
 
-    let json = run(cmd().current_dir(fixture("")).arg("--json").args(args));
+    let json = run(in_fixtures().arg("--json").args(args));
     let filters = vec![
         (
             r#""(id|correlation_id)": "[0-9a-f-]{36}""#,

@@ -259,10 +259,7 @@ impl Inputs {
                     return (
                         fallback,
                         None,
-                        Plan::Misconfigured(format!(
-                            "DATABASE_URL in {} is not a PostgreSQL URL ({e}) — run `make secrets-sync`",
-                            self.env_file.display()
-                        )),
+                        self.not_a("DATABASE_URL", &format!("a PostgreSQL URL ({e})")),
                     );
                 }
             }
@@ -278,11 +275,7 @@ impl Inputs {
                 return (fallback, None, Plan::Misconfigured(why));
             }
             let Some(port) = self.port("POSTGRES_PORT") else {
-                return (
-                    fallback,
-                    None,
-                    Plan::Misconfigured(self.bad_port("POSTGRES_PORT")),
-                );
+                return (fallback, None, self.not_a("POSTGRES_PORT", "a port number"));
             };
             let host = self.get("POSTGRES_HOST").unwrap_or_default();
             let user = self.get("POSTGRES_USER").unwrap_or_default();
@@ -347,19 +340,9 @@ impl Inputs {
             (_, Err(e)) => (
                 fallback,
                 None,
-                Plan::Misconfigured(format!(
-                    "REDIS_URL in {} is not a Redis URL ({e}) — run `make secrets-sync`",
-                    self.env_file.display()
-                )),
+                self.not_a("REDIS_URL", &format!("a Redis URL ({e})")),
             ),
-            (None, _) => (
-                fallback,
-                None,
-                Plan::Misconfigured(format!(
-                    "REDIS_URL in {} is not a URL — run `make secrets-sync`",
-                    self.env_file.display()
-                )),
-            ),
+            (None, _) => (fallback, None, self.not_a("REDIS_URL", "a URL")),
         }
     }
 
@@ -371,14 +354,7 @@ impl Inputs {
         }
         let url = self.get("NATS_URL").unwrap_or_default();
         let Some((host, port)) = host_port(&url, 4222) else {
-            return (
-                fallback,
-                None,
-                Plan::Misconfigured(format!(
-                    "NATS_URL in {} is not a nats:// URL — run `make secrets-sync`",
-                    self.env_file.display()
-                )),
-            );
+            return (fallback, None, self.not_a("NATS_URL", "a nats:// URL"));
         };
         let ctx = self.ctx("nats", "nats", &host, port, keys);
         let target = Target::Nats(probe::nats::Target {
@@ -402,10 +378,7 @@ impl Inputs {
             return (
                 fallback,
                 None,
-                Plan::Misconfigured(format!(
-                    "S3_ENDPOINT in {} is not an http(s):// URL — run `make secrets-sync`",
-                    self.env_file.display()
-                )),
+                self.not_a("S3_ENDPOINT", "an http(s):// URL"),
             );
         };
         let bucket = self.get("S3_BUCKET").unwrap_or_default();
@@ -445,10 +418,7 @@ impl Inputs {
             _ => (
                 fallback,
                 None,
-                Plan::Misconfigured(format!(
-                    "MOCK_INFERENCE_URL in {} is not an http:// URL — run `make secrets-sync`",
-                    self.env_file.display()
-                )),
+                self.not_a("MOCK_INFERENCE_URL", "an http:// URL"),
             ),
         }
     }
@@ -577,10 +547,18 @@ impl Inputs {
             let after = &rest[start + 2..];
             let end = after.find('}').ok_or_else(|| after.to_string())?;
             let var = &after[..end];
-            let value = self
-                .get(var)
-                .or_else(|| std::env::var(var).ok())
-                .ok_or_else(|| var.to_string())?;
+            let value = match self.get(var) {
+                Some(v) => v,
+                None => {
+                    let v = std::env::var(var).map_err(|_| var.to_string())?;
+                    // Bundle secrets are registered on load; one from the environment is
+                    // registered here, before the URL reaches any message.
+                    if devenv_core::redact::is_secret_key(var) {
+                        devenv_core::redact::register(&v);
+                    }
+                    v
+                }
+            };
             out.push_str(&value);
             rest = &after[end + 1..];
         }
@@ -592,11 +570,12 @@ impl Inputs {
         self.get(key)?.trim().parse().ok().filter(|p| *p != 0)
     }
 
-    fn bad_port(&self, key: &str) -> String {
-        format!(
-            "{key} in {} is not a port number — run `make secrets-sync`",
+    /// A bundle value that is present but unusable, and the fix.
+    fn not_a(&self, key: &str, what: &str) -> Plan {
+        Plan::Misconfigured(format!(
+            "{key} in {} is not {what} — run `make secrets-sync`",
             self.env_file.display()
-        )
+        ))
     }
 }
 

@@ -40,28 +40,15 @@ pub fn run() -> std::process::ExitCode {
     // async-nats logs every connection error it returns; the report already carries it,
     // classified and with a remedy.
     logging::init_with(cli.verbose, &["async_nats"]);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            return output::finish(Err(Failure::new(
-                exit::FAILED,
-                format!("cannot start the async runtime: {e}"),
-            )));
-        }
-    };
-    let result = runtime.block_on(async {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(2);
+    let result = devenv_core::runtime::block_on(builder, async {
         match &cli.command {
             Some(Command::Preflight(args)) => preflight(merge(args.output, cli.output)).await,
             None => status(&cli.check, cli.output).await,
         }
-    });
-    // A probe cancelled at its deadline may leave a blocking DNS lookup behind; the process
-    // must not wait for it, or one blackholed name would delay the exit.
-    runtime.shutdown_background();
+    })
+    .and_then(|r| r);
     output::finish(result)
 }
 

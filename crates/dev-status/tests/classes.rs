@@ -16,20 +16,6 @@ fn class_of<'a>(doc: &'a serde_json::Value, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{name} has no class: {c}"))
 }
 
-fn assert_no_secret(stack: &Stack, text: &str) {
-    for secret in [
-        &stack.postgres.password,
-        &stack.redis.password,
-        &stack.nats.password,
-        &stack.s3.secret_key,
-    ] {
-        assert!(
-            !text.contains(secret.as_str()),
-            "a password leaked:\n{text}"
-        );
-    }
-}
-
 #[test]
 fn every_class_for_real() {
     let stack = Stack::start();

@@ -18,6 +18,16 @@ fn filters() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// The component names of a status document, in report order.
+fn component_names(doc: &serde_json::Value) -> Vec<&str> {
+    doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["component"].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn healthy_stack_in_every_format() {
     let stack = Stack::start();
@@ -43,14 +53,7 @@ fn healthy_stack_in_every_format() {
         "nothing on stderr when healthy: {stderr}"
     );
     let text = doc.to_string();
-    for secret in [
-        &stack.postgres.password,
-        &stack.redis.password,
-        &stack.nats.password,
-        &stack.s3.secret_key,
-    ] {
-        assert!(!text.contains(secret.as_str()), "secret in output: {text}");
-    }
+    assert_no_secret(&stack, &text);
     assert!(
         text.contains("postgres://devenv:***@127.0.0.1:"),
         "URL masked, not dropped: {text}"
@@ -72,32 +75,25 @@ fn healthy_stack_in_every_format() {
 
     // --only / --skip.
     let (_, doc, _) = run_json(dev_status(dir.path()).args(["--only", "redis,nats"]));
-    let names: Vec<&str> = doc["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["component"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["redis", "nats"]);
+    assert_eq!(component_names(&doc), ["redis", "nats"]);
     let (_, doc, _) =
         run_json(dev_status(dir.path()).args(["--skip", "postgres,s3,mock_inference,rabbitmq"]));
-    let names: Vec<&str> = doc["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["component"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["redis", "nats"]);
+    assert_eq!(component_names(&doc), ["redis", "nats"]);
 
     // degraded: a real answer slower than a 0 ms threshold (the deadline stays generous).
-    let (code, doc, _) = run_json(dev_status(dir.path()).args([
-        "--only",
-        "postgres",
-        "--threshold-ms",
-        "0",
-        "--probe-timeout-ms",
-        "5000",
-    ]));
+    let slow_postgres = || {
+        let mut cmd = dev_status(dir.path());
+        cmd.args([
+            "--only",
+            "postgres",
+            "--threshold-ms",
+            "0",
+            "--probe-timeout-ms",
+            "5000",
+        ]);
+        cmd
+    };
+    let (code, doc, _) = run_json(&mut slow_postgres());
     assert_eq!(
         code, 0,
         "degraded is not a failure without --strict: {doc:#}"
@@ -109,15 +105,7 @@ fn healthy_stack_in_every_format() {
         serde_json::Value::Null
     );
     assert_valid(&doc, "status.schema.json");
-    let (code, _, _) = run_json(dev_status(dir.path()).args([
-        "--only",
-        "postgres",
-        "--threshold-ms",
-        "0",
-        "--probe-timeout-ms",
-        "5000",
-        "--strict",
-    ]));
+    let (code, _, _) = run_json(slow_postgres().arg("--strict"));
     assert_eq!(code, 1, "--strict fails on degraded");
 
     // --watch with a count: one document per refresh.
@@ -200,9 +188,7 @@ fn wait_sees_a_service_come_up() {
         format!("redis://:{password}@127.0.0.1:{port}/0"),
     );
     let env = write_bundle(dir.path(), ".env.local", &bundle);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dev-status"))
-        .env("DEVENV_ROOT", dir.path())
-        .env("NO_COLOR", "1")
+    let mut child = dev_status_process(dir.path())
         .args([
             "--only",
             "redis",
@@ -222,26 +208,10 @@ fn wait_sees_a_service_come_up() {
     let mut first = String::new();
     stderr.read_line(&mut first).unwrap();
     assert!(first.starts_with("waiting up to 30 s for redis"), "{first}");
-    let conf_dir = tempfile::Builder::new()
-        .prefix("devenv-testkit-redis-")
-        .tempdir()
-        .unwrap();
-    let conf = conf_dir.path().join("redis.conf");
-    std::fs::write(
-        &conf,
-        format!("bind 127.0.0.1\nport {port}\nrequirepass {password}\nsave \"\"\nappendonly no\nproc-title-template \"{{title}} {{listen-addr}} devenv-testkit\"\n"),
-    )
-    .unwrap();
-    let mut server = std::process::Command::new(devenv_core::testkit::require_tool("redis-server"))
-        .arg(&conf)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let _server = devenv_core::testkit::Redis::start_on(port, &password);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let status = child.wait().unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
     assert_eq!(status.code(), Some(0), "{rest}");
     assert!(rest.contains("✓ redis ready after"), "{rest}");
     assert!(!rest.contains(&password), "{rest}");
@@ -251,20 +221,16 @@ fn wait_sees_a_service_come_up() {
 fn bad_configuration_exits_2_and_names_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     // Missing bundle.
-    let out = dev_status(dir.path()).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = run_stderr(&mut dev_status(dir.path()));
+    assert_eq!(code, 2);
     assert!(
         stderr.contains(".env.local does not exist") && stderr.contains("make secrets-sync"),
         "{stderr}"
     );
     // --mode remote reads .env.linode.
-    let out = dev_status(dir.path())
-        .args(["--mode", "remote"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(".env.linode does not exist"));
+    let (code, stderr) = run_stderr(dev_status(dir.path()).args(["--mode", "remote"]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains(".env.linode does not exist"), "{stderr}");
 
     // Malformed bundle: file and line.
     std::fs::write(
@@ -272,9 +238,8 @@ fn bad_configuration_exits_2_and_names_the_fix() {
         "POSTGRES_HOST=127.0.0.1\nthis is not dotenv\n",
     )
     .unwrap();
-    let out = dev_status(dir.path()).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = run_stderr(&mut dev_status(dir.path()));
+    assert_eq!(code, 2);
     assert!(
         stderr.contains(".env.local:2:") && stderr.contains("make secrets-sync"),
         "{stderr}"
@@ -286,12 +251,8 @@ fn bad_configuration_exits_2_and_names_the_fix() {
         "REDIS_URL=redis://:x@127.0.0.1:1/0\n",
     )
     .unwrap();
-    let out = dev_status(dir.path())
-        .args(["--only", "mysql"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = run_stderr(dev_status(dir.path()).args(["--only", "mysql"]));
+    assert_eq!(code, 2);
     assert!(
         stderr.contains("unknown component `mysql`") && stderr.contains("postgres, redis"),
         "{stderr}"
@@ -299,14 +260,14 @@ fn bad_configuration_exits_2_and_names_the_fix() {
 
     // Malformed health config: file and line.
     let config = dir.path().join("health.yaml");
+    let with_config = || {
+        let mut cmd = dev_status(dir.path());
+        cmd.arg("--config").arg(&config);
+        cmd
+    };
     std::fs::write(&config, "checks:\n  - name: api\n    url: [not a string\n").unwrap();
-    let out = dev_status(dir.path())
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = run_stderr(&mut with_config());
+    assert_eq!(code, 2);
     assert!(
         stderr.contains("health.yaml:") && stderr.contains("fix the YAML"),
         "{stderr}"
@@ -316,25 +277,52 @@ fn bad_configuration_exits_2_and_names_the_fix() {
         "checks:\n  - name: api\n    url: http://127.0.0.1:${NOT_SET_ANYWHERE}/\n",
     )
     .unwrap();
-    let out = dev_status(dir.path())
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("NOT_SET_ANYWHERE"));
+    let (code, stderr) = run_stderr(&mut with_config());
+    assert_eq!(code, 2);
+    assert!(stderr.contains("NOT_SET_ANYWHERE"), "{stderr}");
 
     // Bad flags.
-    let out = dev_status(dir.path())
-        .args(["--wait", "--timeout", "-1"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let out = dev_status(dir.path())
-        .arg("--no-such-flag")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let (code, _) = run_stderr(dev_status(dir.path()).args(["--wait", "--timeout", "-1"]));
+    assert_eq!(code, 2);
+    let (code, _) = run_stderr(dev_status(dir.path()).arg("--no-such-flag"));
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn a_secret_from_the_environment_in_a_check_url_is_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env.local"), "DEVENV_MODE=local\n").unwrap();
+    let config = dir.path().join("health.yaml");
+    let closed = closed_port();
+    std::fs::write(
+        &config,
+        format!("checks:\n  - name: api\n    url: http://127.0.0.1:{closed}/healthz?token=${{PROBE_API_TOKEN}}\n"),
+    )
+    .unwrap();
+    let token = "env-only-Secret-4b7e2a";
+    let check = |format: &str| {
+        let mut cmd = dev_status(dir.path());
+        cmd.args(["--only", "api", format, "--config"])
+            .arg(&config)
+            .env("PROBE_API_TOKEN", token);
+        cmd
+    };
+    let (code, doc, stderr) = run_json(&mut check("--json"));
+    assert_eq!(code, 1, "the check is refused: {doc:#}");
+    assert_eq!(
+        component(&doc, "api")["endpoint"],
+        format!("http://127.0.0.1:{closed}/healthz?token=***"),
+        "URL kept, secret masked"
+    );
+    assert!(!doc.to_string().contains(token) && !stderr.contains(token));
+    let out = check("--human").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains(token), "the token leaked: {text}");
 }
 
 #[test]

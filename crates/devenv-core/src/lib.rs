@@ -13,6 +13,7 @@ pub mod netproc;
 pub mod output;
 pub mod paths;
 pub mod redact;
+pub mod runtime;
 pub mod stack;
 pub mod state;
 pub mod telemetry;

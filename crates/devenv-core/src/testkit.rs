@@ -349,9 +349,14 @@ pub struct Redis {
 
 impl Redis {
     pub fn start() -> Self {
+        Self::start_on(free_port(), &credentials::generate(24))
+    }
+
+    /// Starts on a port and with a password chosen beforehand (e.g. a client was told where
+    /// to look before the server existed).
+    pub fn start_on(port: u16, password: &str) -> Self {
         let dir = scratch_dir("redis");
-        let port = free_port();
-        let password = credentials::generate(24);
+        let password = password.to_string();
         let conf = dir.path().join("redis.conf");
         std::fs::write(
             &conf,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::{PgConnection, PgRow};
 
 use crate::error::{MigrateError, db};
 
@@ -96,47 +96,30 @@ pub async fn read(conn: &mut PgConnection, table: &str) -> Result<Vec<Row>, Migr
 
 /// Every row of a ledger table known to exist.
 pub async fn read_existing(conn: &mut PgConnection, table: &str) -> Result<Vec<Row>, MigrateError> {
-    type Tuple = (
-        String,
-        i64,
-        String,
-        String,
-        String,
-        DateTime<Utc>,
-        Option<i32>,
-        String,
-    );
-    let rows: Vec<Tuple> = sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "SELECT filename, version, checksum, normalized_checksum, state, applied_at, duration_ms, applied_by \
          FROM {table} ORDER BY version, filename"
     ))
     .fetch_all(&mut *conn)
     .await
-    .map_err(db(format!("read the ledger table {table}")))?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                filename,
-                version,
-                checksum,
-                normalized_checksum,
-                state,
-                applied_at,
-                duration_ms,
-                applied_by,
-            )| Row {
-                filename,
-                version,
-                checksum,
-                normalized_checksum,
-                state,
-                applied_at,
-                duration_ms,
-                applied_by,
-            },
-        )
-        .collect())
+    .map_err(db(format!("read the ledger table {table}")))
+}
+
+/// Columns by name, so the SELECT list and the struct cannot drift apart silently.
+impl sqlx::FromRow<'_, PgRow> for Row {
+    fn from_row(row: &PgRow) -> sqlx::Result<Self> {
+        use sqlx::Row as _;
+        Ok(Self {
+            filename: row.try_get("filename")?,
+            version: row.try_get("version")?,
+            checksum: row.try_get("checksum")?,
+            normalized_checksum: row.try_get("normalized_checksum")?,
+            state: row.try_get("state")?,
+            applied_at: row.try_get("applied_at")?,
+            duration_ms: row.try_get("duration_ms")?,
+            applied_by: row.try_get("applied_by")?,
+        })
+    }
 }
 
 /// Records an audited action in the same transaction as the ledger change it explains.

@@ -173,28 +173,22 @@ struct SeedArgs {
 pub fn run() -> std::process::ExitCode {
     let cli = Cli::parse();
     devenv_core::logging::init(cli.global.verbose);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            return output::finish(Err(Failure::new(
-                exit::FAILED,
-                format!("cannot start the async runtime: {e}"),
-            )));
-        }
-    };
     let ctx = Ctx::new(&cli.global);
     let command = command_name(&cli.command);
-    let result = runtime.block_on(dispatch(&ctx, cli.command));
-    output::finish(result.map_err(|e| {
-        Event::new(SOURCE, &format!("{command}_failed"))
-            .field("exit_code", exit::ExitCoded::exit_code(&e))
-            .field("message", devenv_core::redact::error_chain(&e))
-            .append_to(&ctx.ws.events_file());
-        Failure::from_coded(&e)
-    }))
+    let result = devenv_core::runtime::block_on(
+        tokio::runtime::Builder::new_current_thread(),
+        dispatch(&ctx, cli.command),
+    )
+    .and_then(|result| {
+        result.map_err(|e| {
+            Event::new(SOURCE, &format!("{command}_failed"))
+                .field("exit_code", exit::ExitCoded::exit_code(&e))
+                .field("message", devenv_core::redact::error_chain(&e))
+                .append_to(&ctx.ws.events_file());
+            Failure::from_coded(&e)
+        })
+    });
+    output::finish(result)
 }
 
 fn command_name(c: &Command) -> &'static str {
@@ -267,11 +261,7 @@ impl Ctx {
         if let Some(url) = &self.database_url {
             return db::options(url);
         }
-        let mode = std::env::var("DEVENV_MODE")
-            .ok()
-            .and_then(|m| m.parse::<Mode>().ok())
-            .unwrap_or(Mode::Local);
-        let path = self.ws.bundle_path(mode);
+        let path = self.bundle_path();
         let bundle = Bundle::read_optional(&path)?.ok_or_else(|| MigrateError::Usage {
             message: format!("no database to migrate: pass --database-url, set DATABASE_URL, or create {} with `make secrets-sync`", path.display()),
         })?;
@@ -287,6 +277,15 @@ impl Ctx {
                 ),
             })?;
         db::options(url)
+    }
+
+    /// The bundle of DEVENV_MODE (default local).
+    fn bundle_path(&self) -> PathBuf {
+        let mode = std::env::var("DEVENV_MODE")
+            .ok()
+            .and_then(|m| m.parse::<Mode>().ok())
+            .unwrap_or(Mode::Local);
+        self.ws.bundle_path(mode)
     }
 
     fn event(&self, event: &str) -> EventBuilder<'_> {
@@ -372,11 +371,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, MigrateError> {
 }
 
 fn bundle_value(ctx: &Ctx, key: &str) -> Option<String> {
-    let mode = std::env::var("DEVENV_MODE")
-        .ok()
-        .and_then(|m| m.parse::<Mode>().ok())
-        .unwrap_or(Mode::Local);
-    Bundle::read_optional(&ctx.ws.bundle_path(mode))
+    Bundle::read_optional(&ctx.bundle_path())
         .ok()
         .flatten()?
         .get(key)
@@ -466,17 +461,9 @@ async fn apply_track(
         let rows = ledger::read(&mut conn, &table).await?;
         let _ = conn.close().await;
         let plan = Plan::new(&files, &rows);
-        let warnings = plan.check(
-            &files,
-            track.kind,
-            flags.allow_out_of_order,
-            flags.accept_formatting,
-        )?;
+        let warnings = check_plan(ctx, track, &plan, &files, flags)?;
         let pending = plan.pending();
         apply::precheck(&pending)?;
-        for w in &warnings {
-            tracing::warn!("{w}");
-        }
         for f in &pending {
             ctx.say(&format!(
                 "would apply {}{}",
@@ -495,10 +482,7 @@ async fn apply_track(
             pending.len()
         ));
         ctx.print_doc(
-            &format!(
-                "migrate_{}",
-                if track.kind == "seeds" { "seed" } else { "up" }
-            ),
+            apply_kind(track),
             json!({
                 "track": track.kind,
                 "dry_run": true,
@@ -518,9 +502,6 @@ async fn apply_track(
         if plan.pending().is_empty() {
             // Nothing to apply, so no lock: the refusals and the JSON copy as in a locked run.
             let warnings = check_plan(ctx, track, &plan, &files, flags)?;
-            for w in &warnings {
-                tracing::warn!("{w}");
-            }
             JsonLedger::from_rows(&rows).write(&track.json_path)?;
             let _ = work.close().await;
             let outcome = apply::Outcome::default();
@@ -544,9 +525,6 @@ async fn apply_track(
         let rows = ledger::read_existing(work, &table).await?;
         let plan = Plan::new(&files, &rows);
         let warnings = check_plan(ctx, track, &plan, &files, flags)?;
-        for w in &warnings {
-            tracing::warn!("{w}");
-        }
         let pending = plan.pending();
         apply::precheck(&pending)?;
         let already = rows.len();
@@ -588,7 +566,16 @@ async fn apply_track(
     .await
 }
 
-/// The plan's refusals, with an event for integrity refusals.
+/// The document kind of `up` and `seed`.
+fn apply_kind(track: &Track) -> &'static str {
+    if track.kind == "seeds" {
+        "migrate_seed"
+    } else {
+        "migrate_up"
+    }
+}
+
+/// The plan's refusals, with an event for integrity refusals; its warnings are logged here.
 fn check_plan(
     ctx: &Ctx,
     track: &Track,
@@ -602,6 +589,11 @@ fn check_plan(
         flags.allow_out_of_order,
         flags.accept_formatting,
     )
+    .inspect(|warnings| {
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+    })
     .inspect_err(|e| {
         if matches!(e, MigrateError::Integrity { .. }) {
             ctx.event("integrity_refused")
@@ -706,10 +698,7 @@ fn report_apply(
     }
     if ctx.format == Format::Json {
         let mut doc = output::document(
-            &format!(
-                "migrate_{}",
-                if track.kind == "seeds" { "seed" } else { "up" }
-            ),
+            apply_kind(track),
             json!({
                 "track": track.kind,
                 "dry_run": false,

@@ -5,7 +5,43 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{Env, assert_code, log_counts, stderr, stdout, write_logged_migrations};
+use common::{
+    Env, assert_code, assert_stderr_has, json, log_counts, stderr, stdout, write_logged_migrations,
+};
+
+/// A statement that sleeps for the database's `test.sleep` setting (0 when unset), so a test
+/// can hold a runner inside a file and release it again.
+const SLEEP_SQL: &str =
+    "SELECT pg_sleep(coalesce(nullif(current_setting('test.sleep', true), ''), '0')::float);\n";
+
+/// Starts `up` with `test.sleep` set and returns once the server shows it sleeping in a file.
+fn spawn_up_until_sleeping(env: &Env, seconds: u32) -> std::process::Child {
+    env.sql(&format!(
+        "ALTER DATABASE {} SET test.sleep = '{seconds}'",
+        env.db
+    ));
+    let child = env
+        .cmd(&["up"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    env.wait_for(
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND wait_event = 'PgSleep'",
+            env.db
+        ),
+        "1",
+    );
+    child
+}
+
+/// SIGKILLs the runner and clears `test.sleep`, so later runs do not sleep.
+fn kill_and_stop_sleeping(env: &Env, mut child: std::process::Child) {
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    env.sql(&format!("ALTER DATABASE {} RESET test.sleep", env.db));
+}
 
 #[test]
 fn second_up_applies_nothing() {
@@ -13,13 +49,13 @@ fn second_up_applies_nothing() {
     write_logged_migrations(&env, 5);
     let first = env.run(&["up", "--json"]);
     assert_code(&first, 0);
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&first)).unwrap();
+    let doc = json(&first);
     assert_eq!(doc["schema_version"], 1);
     assert_eq!(doc["applied"].as_array().unwrap().len(), 5);
 
     let second = env.run(&["up", "--json"]);
     assert_code(&second, 0);
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&second)).unwrap();
+    let doc = json(&second);
     assert_eq!(doc["applied"].as_array().unwrap().len(), 0, "{doc}");
     assert_eq!(doc["already_applied"], 5);
     assert_eq!(log_counts(&env), (String::new(), "5".to_string()));
@@ -57,7 +93,7 @@ fn eight_concurrent_runners_apply_every_file_once() {
     for child in children {
         let out = child.wait_with_output().unwrap();
         assert_code(&out, 0);
-        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let doc = json(&out);
         applied_total += doc["applied"].as_array().unwrap().len();
     }
     assert_eq!(
@@ -75,25 +111,10 @@ fn killed_runner_then_up_converges_without_applying_twice() {
     // 004 sleeps while the database asks it to: the window in which the runner is killed.
     env.write(
         "004_step.sql",
-        "SELECT pg_sleep(coalesce(nullif(current_setting('test.sleep', true), ''), '0')::float);\nINSERT INTO applied_log VALUES ('004');\n",
+        &format!("{SLEEP_SQL}INSERT INTO applied_log VALUES ('004');\n"),
     );
-    env.sql(&format!("ALTER DATABASE {} SET test.sleep = '2'", env.db));
-    let mut child = env
-        .cmd(&["up"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    env.wait_for(
-        &format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND wait_event = 'PgSleep'",
-            env.db
-        ),
-        "1",
-    );
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    env.sql(&format!("ALTER DATABASE {} RESET test.sleep", env.db));
+    let child = spawn_up_until_sleeping(&env, 2);
+    kill_and_stop_sleeping(&env, child);
 
     let again = env.run(&["up"]);
     assert_code(&again, 0);
@@ -117,45 +138,22 @@ fn crashed_no_transaction_file_is_in_doubt_until_resolved() {
     write_logged_migrations(&env, 3);
     env.write(
         "002_step.sql",
-        "-- devenv:no-transaction\nCREATE TABLE IF NOT EXISTS t2 (id int);\nSELECT pg_sleep(coalesce(nullif(current_setting('test.sleep', true), ''), '0')::float);\nINSERT INTO applied_log VALUES ('002');\n",
+        &format!("-- devenv:no-transaction\nCREATE TABLE IF NOT EXISTS t2 (id int);\n{SLEEP_SQL}INSERT INTO applied_log VALUES ('002');\n"),
     );
-    env.sql(&format!("ALTER DATABASE {} SET test.sleep = '30'", env.db));
-    let mut child = env
-        .cmd(&["up"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = spawn_up_until_sleeping(&env, 30);
     // The sleep runs after the start record was committed.
-    env.wait_for(
-        &format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND wait_event = 'PgSleep'",
-            env.db
-        ),
-        "1",
-    );
     assert_eq!(
         env.sql("SELECT count(*) FROM schema_migrations WHERE state = 'started'"),
         "1"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    env.sql(&format!("ALTER DATABASE {} RESET test.sleep", env.db));
+    kill_and_stop_sleeping(&env, child);
     // The killed runner's backend still sleeps; end it so the test does not wait for it.
     env.sql(&format!("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}' AND wait_event = 'PgSleep'", env.db));
 
     let refused = env.run(&["up"]);
     assert_code(&refused, 1);
-    assert!(
-        stderr(&refused).contains("002_step.sql in doubt"),
-        "{}",
-        stderr(&refused)
-    );
-    assert!(
-        stderr(&refused).contains("resolve --applied"),
-        "{}",
-        stderr(&refused)
-    );
+    assert_stderr_has(&refused, "002_step.sql in doubt");
+    assert_stderr_has(&refused, "resolve --applied");
     assert_eq!(
         env.sql("SELECT count(*) FROM applied_log WHERE file = '002'"),
         "0",
@@ -163,7 +161,7 @@ fn crashed_no_transaction_file_is_in_doubt_until_resolved() {
     );
 
     let status = env.run(&["status", "--json"]);
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    let doc = json(&status);
     assert_eq!(doc["summary"]["in_doubt"], 1);
 
     assert_code(
@@ -195,14 +193,9 @@ fn tampered_file_is_refused_and_crlf_only_is_formatting() {
     env.write("002_step.sql", &original.replace('\n', "\r\n"));
     let crlf = env.run(&["up"]);
     assert_code(&crlf, 3);
-    assert!(stderr(&crlf).contains("002_step.sql"), "{}", stderr(&crlf));
-    assert!(
-        stderr(&crlf).contains("only in formatting"),
-        "{}",
-        stderr(&crlf)
-    );
-    let status: serde_json::Value =
-        serde_json::from_str(&stdout(&env.run(&["status", "--json"]))).unwrap();
+    assert_stderr_has(&crlf, "002_step.sql");
+    assert_stderr_has(&crlf, "only in formatting");
+    let status = json(&env.run(&["status", "--json"]));
     let entry = &status["files"][1];
     assert_eq!(entry["state"], "changed");
     assert_eq!(entry["change"], "formatting-only");
@@ -215,12 +208,8 @@ fn tampered_file_is_refused_and_crlf_only_is_formatting() {
     );
     let real = env.run(&["up", "--accept-formatting"]);
     assert_code(&real, 3);
-    assert!(stderr(&real).contains("003_step.sql"), "{}", stderr(&real));
-    assert!(
-        stderr(&real).contains("the SQL itself differs"),
-        "{}",
-        stderr(&real)
-    );
+    assert_stderr_has(&real, "003_step.sql");
+    assert_stderr_has(&real, "the SQL itself differs");
     assert_code(&env.run(&["verify"]), 3);
     assert!(env.events().contains("\"integrity_refused\""));
 
@@ -279,7 +268,7 @@ fn failing_statement_names_file_line_column_and_rolls_back() {
     );
     let out = env.run(&["up"]);
     assert_code(&out, 1);
-    assert!(stderr(&out).contains("002_bad.sql:3:3"), "{}", stderr(&out));
+    assert_stderr_has(&out, "002_bad.sql:3:3");
     assert_eq!(
         env.sql("SELECT string_agg(filename, ',') FROM schema_migrations"),
         "001_ok.sql"
@@ -347,7 +336,7 @@ fn status_json_snapshot() {
     env.write("003_keys.sql", "CREATE TABLE keys (id int);\n");
     let out = env.run(&["status", "--json"]);
     assert_code(&out, 0);
-    let mut doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let mut doc = json(&out);
     doc["directory"] = "[dir]".into();
     let text = serde_json::to_string_pretty(&doc).unwrap();
     insta::with_settings!({filters => vec![
@@ -367,21 +356,17 @@ fn gaps_and_out_of_order_files_need_the_flag() {
     env.write("003_c.sql", "CREATE TABLE c (id int);\n");
     let gap = env.run(&["up"]);
     assert_code(&gap, 2);
-    assert!(stderr(&gap).contains("gap"), "{}", stderr(&gap));
+    assert_stderr_has(&gap, "gap");
     assert_code(&env.run(&["up", "--allow-out-of-order"]), 0);
     env.write("002_b.sql", "CREATE TABLE b (id int);\n");
     let below = env.run(&["up"]);
     assert_code(&below, 2);
-    assert!(stderr(&below).contains("002_b.sql"), "{}", stderr(&below));
+    assert_stderr_has(&below, "002_b.sql");
     assert_code(&env.run(&["up", "--allow-out-of-order"]), 0);
     env.write("002_dup.sql", "SELECT 1;\n");
     let dup = env.run(&["status"]);
     assert_code(&dup, 2);
-    assert!(
-        stderr(&dup).contains("duplicate migration number 2"),
-        "{}",
-        stderr(&dup)
-    );
+    assert_stderr_has(&dup, "duplicate migration number 2");
 }
 
 #[test]
@@ -409,7 +394,7 @@ fn dry_run_and_new_change_nothing_in_the_database() {
         "t"
     );
     let next = env.run(&["new", "more", "--json"]);
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&next)).unwrap();
+    let doc = json(&next);
     assert_eq!(doc["filename"], "002_more.sql");
 }
 
@@ -417,18 +402,22 @@ fn dry_run_and_new_change_nothing_in_the_database() {
 fn wait_timeout_and_unreachable_database_have_distinct_codes() {
     let env = Env::new("wait");
     let port = devenv_core::testkit::free_port();
-    let url = format!("postgres://devenv:pw@127.0.0.1:{port}/none");
+    let password = "unreachable-Secret-8c1f";
+    let url = format!("postgres://devenv:{password}@127.0.0.1:{port}/none");
     let out = env
         .cmd(&["status", "--database-url", &url])
         .output()
         .unwrap();
     assert_code(&out, 5);
+    assert!(!stderr(&out).contains(password), "{}", stderr(&out));
     let out = env
         .cmd(&["status", "--database-url", &url, "--wait-timeout", "300ms"])
         .output()
         .unwrap();
     assert_code(&out, 4);
-    assert!(stderr(&out).contains("--wait-timeout"), "{}", stderr(&out));
+    assert_stderr_has(&out, "--wait-timeout");
+    assert!(!stderr(&out).contains(password), "{}", stderr(&out));
+    assert!(!env.events().contains(password), "{}", env.events());
 }
 
 #[test]

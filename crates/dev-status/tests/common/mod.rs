@@ -11,7 +11,12 @@ use serde_json::Value;
 /// The binary, isolated from the caller's workspace: its own DEVENV_ROOT, no colour, no
 /// inherited selection of bundle or config.
 pub fn dev_status(root: &Path) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("dev-status").expect("binary built");
+    assert_cmd::Command::from_std(dev_status_process(root))
+}
+
+/// [`dev_status`] as a `std::process::Command`, for tests that talk to the running process.
+pub fn dev_status_process(root: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("dev-status"));
     cmd.env("DEVENV_ROOT", root)
         .env("NO_COLOR", "1")
         .env_remove("DEVENV_ENV_FILE")
@@ -21,6 +26,15 @@ pub fn dev_status(root: &Path) -> assert_cmd::Command {
         .env_remove("DEVENV_LOG")
         .env_remove("RUST_LOG");
     cmd
+}
+
+/// Runs and returns (exit code, stderr), for runs whose stdout does not matter.
+pub fn run_stderr(cmd: &mut assert_cmd::Command) -> (i32, String) {
+    let out = cmd.output().expect("run dev-status");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Writes a bundle as `.env.local`-style dotenv and returns its path.
@@ -39,6 +53,21 @@ pub fn run_json(cmd: &mut assert_cmd::Command) -> (i32, Value, String) {
         panic!("stdout is not one JSON document ({e}):\n{stdout}\nstderr:\n{stderr}")
     });
     (out.status.code().unwrap_or(-1), doc, stderr)
+}
+
+/// Fails when any of the stack's passwords appears in `text`.
+pub fn assert_no_secret(stack: &devenv_core::testkit::Stack, text: &str) {
+    for secret in [
+        &stack.postgres.password,
+        &stack.redis.password,
+        &stack.nats.password,
+        &stack.s3.secret_key,
+    ] {
+        assert!(
+            !text.contains(secret.as_str()),
+            "a password leaked:\n{text}"
+        );
+    }
 }
 
 /// The component entry of a status document.

@@ -129,6 +129,20 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The one JSON document a `--json` run printed.
+#[track_caller]
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(o))
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", stdout(o)))
+}
+
+/// Asserts that stderr says `needle`, showing stderr when it does not.
+#[track_caller]
+pub fn assert_stderr_has(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(err.contains(needle), "`{needle}` not in stderr:\n{err}");
+}
+
 /// Asserts the exit code, showing both streams when it differs.
 #[track_caller]
 pub fn assert_code(o: &Output, code: i32) {
