@@ -5,6 +5,7 @@
 pub mod bundle;
 pub mod bundle_expiry;
 pub mod credentials;
+pub mod duration;
 pub mod events;
 pub mod exit;
 pub mod ids;

@@ -70,7 +70,7 @@ pub async fn connect(
                 return Err(MigrateError::Timeout {
                     message: format!(
                         "PostgreSQL at {target} did not accept connections within --wait-timeout {} ({e}) — start the stack with `make up` or raise --wait-timeout",
-                        crate::duration::display(wait)
+                        devenv_core::duration::display(wait)
                     ),
                 });
             }
@@ -180,7 +180,7 @@ pub async fn acquire(
             return Err(MigrateError::Timeout {
                 message: format!(
                     "the migration lock is held by {who}; gave up after --lock-timeout {} — wait for that run to finish, or end it with `SELECT pg_terminate_backend(PID)` if it is stuck",
-                    crate::duration::display(timeout)
+                    devenv_core::duration::display(timeout)
                 ),
             });
         }

@@ -7,7 +7,6 @@
 
 pub mod apply;
 pub mod db;
-pub mod duration;
 pub mod error;
 pub mod files;
 pub mod ledger;
@@ -20,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use devenv_core::bundle::Bundle;
+use devenv_core::duration;
 use devenv_core::events::Event;
 use devenv_core::exit;
 use devenv_core::output::{self, Failure, Format, Style};
@@ -62,10 +62,10 @@ struct Global {
     #[arg(long, global = true)]
     seed_ledger_json: Option<PathBuf>,
     /// How long to wait for the migration lock (e.g. 500ms, 30s, 2m); then exit 4.
-    #[arg(long, global = true, default_value = "60s", value_parser = duration::parse)]
+    #[arg(long, global = true, default_value = "60s", value_parser = duration::parse_flag)]
     lock_timeout: Duration,
     /// How long to retry while the database is still starting (0: fail at once, exit 5).
-    #[arg(long, global = true, default_value = "0", value_parser = duration::parse)]
+    #[arg(long, global = true, default_value = "0", value_parser = duration::parse_flag)]
     wait_timeout: Duration,
     /// One JSON document on stdout (schema_version 1).
     #[arg(long, global = true, conflicts_with_all = ["human", "quiet"])]
