@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::bundle::Bundle;
 use crate::exit::{self, ExitCoded};
 use crate::netproc::{self, Holder};
 
@@ -72,12 +73,20 @@ impl PortName {
         }
     }
 
-    /// The bundle key that records this port, where the bundle has one.
-    pub fn bundle_key(self) -> Option<&'static str> {
+    /// The bundle key that records this port. Beyond DESIGN's POSTGRES_PORT / REDIS_PORT the
+    /// bundle records every port, so scripts and compose read them from one file and later
+    /// runs keep the same ports ([`ports_in_bundle`]).
+    pub fn bundle_key(self) -> &'static str {
         match self {
-            PortName::Postgres => Some("POSTGRES_PORT"),
-            PortName::Redis => Some("REDIS_PORT"),
-            _ => None,
+            PortName::Postgres => "POSTGRES_PORT",
+            PortName::Redis => "REDIS_PORT",
+            PortName::Nats => "NATS_PORT",
+            PortName::NatsMonitor => "NATS_MONITOR_PORT",
+            PortName::S3 => "S3_PORT",
+            PortName::S3Console => "S3_CONSOLE_PORT",
+            PortName::MockInference => "MOCK_INFERENCE_PORT",
+            PortName::Rabbitmq => "RABBITMQ_PORT",
+            PortName::RabbitmqManagement => "RABBITMQ_MANAGEMENT_PORT",
         }
     }
 
@@ -217,6 +226,14 @@ pub struct PortRequest {
     pub port: u16,
     /// True when the user asked for this port (`DEVENV_<NAME>_PORT`) rather than inheriting it.
     pub explicit: bool,
+}
+
+/// The ports an earlier bundle recorded, so a reassigned port stays put across runs.
+pub fn ports_in_bundle(bundle: &Bundle) -> BTreeMap<PortName, u16> {
+    PortName::ALL
+        .into_iter()
+        .filter_map(|name| Some((name, bundle.get(name.bundle_key())?.parse().ok()?)))
+        .collect()
 }
 
 /// Computes the requested port of each name: `DEVENV_<NAME>_PORT`, else the port an earlier
@@ -396,6 +413,19 @@ mod tests {
         // Our own service holding the port is not a conflict.
         let got = resolve_ports(&req, true, &|_, _| true).unwrap();
         assert_eq!(got[0].port, port);
+    }
+
+    #[test]
+    fn every_port_round_trips_through_a_bundle() {
+        let mut b = Bundle::new();
+        for (i, name) in PortName::ALL.into_iter().enumerate() {
+            b.set(name.bundle_key(), (20_000 + i).to_string());
+        }
+        b.set("NATS_PORT", "not-a-port");
+        let ports = ports_in_bundle(&b);
+        assert_eq!(ports.len(), PortName::ALL.len() - 1);
+        assert_eq!(ports[&PortName::Postgres], 20_000);
+        assert!(!ports.contains_key(&PortName::Nats));
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! `.devenv/credentials.env` (0600, ignored), so the bundle can be deleted and rebuilt without
 //! locking the user out of data that was initialised with the old passwords.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use devenv_core::bundle::{Bundle, BundleError};
@@ -18,22 +17,6 @@ pub const GENERATED: &[&str] = &[
     "S3_ACCESS_KEY",
     "S3_SECRET_KEY",
 ];
-
-/// Bundle keys recording each port, beyond DESIGN's POSTGRES_PORT / REDIS_PORT, so the scripts
-/// and compose can read every port from one file and later runs keep the same ports.
-pub fn port_key(name: PortName) -> &'static str {
-    match name {
-        PortName::Postgres => "POSTGRES_PORT",
-        PortName::Redis => "REDIS_PORT",
-        PortName::Nats => "NATS_PORT",
-        PortName::NatsMonitor => "NATS_MONITOR_PORT",
-        PortName::S3 => "S3_PORT",
-        PortName::S3Console => "S3_CONSOLE_PORT",
-        PortName::MockInference => "MOCK_INFERENCE_PORT",
-        PortName::Rabbitmq => "RABBITMQ_PORT",
-        PortName::RabbitmqManagement => "RABBITMQ_MANAGEMENT_PORT",
-    }
-}
 
 pub fn credentials_path(ws: &Workspace) -> PathBuf {
     ws.state_dir().join("credentials.env")
@@ -66,19 +49,6 @@ pub fn load_or_create_credentials(ws: &Workspace) -> Result<Bundle, BundleError>
     Ok(creds)
 }
 
-/// Ports recorded by an earlier bundle, so a reassigned port stays put across runs.
-pub fn previous_ports(previous: Option<&Bundle>) -> BTreeMap<PortName, u16> {
-    let mut out = BTreeMap::new();
-    if let Some(b) = previous {
-        for name in PortName::ALL {
-            if let Some(port) = b.get(port_key(name)).and_then(|v| v.parse().ok()) {
-                out.insert(name, port);
-            }
-        }
-    }
-    out
-}
-
 /// Everything that decides the local bundle.
 pub struct LocalInputs<'a> {
     pub workspace: &'a Workspace,
@@ -96,7 +66,10 @@ pub struct LocalOutcome {
 /// Builds the local bundle: stable credentials + resolved ports + derived URLs.
 pub fn build(inputs: &LocalInputs<'_>, creds: &Bundle) -> Result<LocalOutcome, stack::StackError> {
     let ws = inputs.workspace;
-    let previous_ports = previous_ports(inputs.previous);
+    let previous_ports = inputs
+        .previous
+        .map(stack::ports_in_bundle)
+        .unwrap_or_default();
     let env = |k: &str| std::env::var(k).ok();
     let requests = stack::requested_ports(inputs.defaults, &previous_ports, &env)?;
     let ports = stack::resolve_ports(&requests, inputs.strict_ports, &|name, holder| {
@@ -167,7 +140,7 @@ pub fn build(inputs: &LocalInputs<'_>, creds: &Bundle) -> Result<LocalOutcome, s
     );
     b.set("MOCK_INFERENCE_MODEL", inputs.model.as_str());
     for name in PortName::ALL {
-        b.set(port_key(name), port(name).to_string());
+        b.set(name.bundle_key(), port(name).to_string());
     }
     Ok(LocalOutcome { bundle: b, ports })
 }
