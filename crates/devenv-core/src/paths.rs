@@ -30,6 +30,23 @@ impl Workspace {
         Self { root: root.into() }
     }
 
+    /// The workspace's name (bundles, telemetry labels): `DEVENV_WORKSPACE`, else
+    /// [`Workspace::dir_name`].
+    pub fn name(&self) -> String {
+        std::env::var("DEVENV_WORKSPACE")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| self.dir_name())
+    }
+
+    /// The root directory's name (`devenv` for a root without one, such as `/`).
+    pub fn dir_name(&self) -> String {
+        self.root.file_name().map_or_else(
+            || "devenv".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    }
+
     pub fn ports_file(&self) -> PathBuf {
         std::env::var_os("DEVENV_PORTS_FILE")
             .map(PathBuf::from)
@@ -115,5 +132,16 @@ impl std::str::FromStr for Mode {
             "remote" => Ok(Mode::Remote),
             other => Err(format!("unknown mode `{other}`: use local or remote")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_directory_names_the_workspace() {
+        assert_eq!(Workspace::at("/srv/team-a").dir_name(), "team-a");
+        assert_eq!(Workspace::at("/").dir_name(), "devenv");
     }
 }

@@ -85,12 +85,8 @@ impl Labels {
 
     pub fn from_lookup(env: impl Fn(&str) -> Option<String>) -> Self {
         let non_empty = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-        let workspace_id = non_empty("DEVENV_WORKSPACE").unwrap_or_else(|| {
-            std::env::current_dir()
-                .ok()
-                .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .unwrap_or_else(|| "unknown".into())
-        });
+        let workspace_id = non_empty("DEVENV_WORKSPACE")
+            .unwrap_or_else(|| crate::paths::Workspace::discover().dir_name());
         Self {
             workspace_id,
             owner: non_empty("DEVENV_OWNER")

@@ -554,7 +554,7 @@ fn remote_bundle(
     mapping_path: &Path,
 ) -> Result<Bundle, Failure> {
     let mut b = Bundle::new();
-    b.set("DEVENV_WORKSPACE", local::workspace_name(&ws.root));
+    b.set("DEVENV_WORKSPACE", ws.name());
     b.set("DEVENV_MODE", "remote");
     b.set("DEVENV_GENERATED_AT", ids::now_rfc3339());
     b.set("DEVENV_SOURCE", "vault");

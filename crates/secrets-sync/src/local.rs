@@ -2,7 +2,7 @@
 //! `.devenv/credentials.env` (0600, ignored), so the bundle can be deleted and rebuilt without
 //! locking the user out of data that was initialised with the old passwords.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use devenv_core::bundle::{Bundle, BundleError};
 use devenv_core::credentials;
@@ -87,7 +87,7 @@ pub fn build(inputs: &LocalInputs<'_>, creds: &Bundle) -> Result<LocalOutcome, s
     let (pg_user, pg_db) = ("devenv", "devenv");
 
     let mut b = Bundle::new();
-    b.set("DEVENV_WORKSPACE", workspace_name(&ws.root));
+    b.set("DEVENV_WORKSPACE", ws.name());
     b.set("DEVENV_MODE", "local");
     b.set("DEVENV_GENERATED_AT", devenv_core::ids::now_rfc3339());
     b.set("DEVENV_SOURCE", "local-generator");
@@ -143,16 +143,4 @@ pub fn build(inputs: &LocalInputs<'_>, creds: &Bundle) -> Result<LocalOutcome, s
         b.set(name.bundle_key(), port(name).to_string());
     }
     Ok(LocalOutcome { bundle: b, ports })
-}
-
-/// The workspace's name: its directory name (DEVENV_WORKSPACE overrides).
-pub fn workspace_name(root: &Path) -> String {
-    std::env::var("DEVENV_WORKSPACE")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| {
-            root.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "devenv".to_string())
-        })
 }
