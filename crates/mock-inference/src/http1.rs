@@ -15,7 +15,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
@@ -63,7 +63,10 @@ pub struct InFlight(Arc<InFlightCount>);
 #[derive(Default)]
 pub struct InFlightCount {
     count: AtomicUsize,
-    /// Told each time the count drops to zero.
+    /// Set once something waits in [`InFlight::finished`]: until then a request ending does
+    /// not touch `idle` (its lock would be taken on every request).
+    watched: AtomicBool,
+    /// Told each time the count drops to zero while watched.
     idle: tokio::sync::Notify,
 }
 
@@ -78,7 +81,8 @@ impl InFlight {
         loop {
             // Created before the check, so a drop to zero in between still wakes it.
             let idle = self.0.idle.notified();
-            if self.0.count.load(Ordering::Acquire) == 0 {
+            self.0.watched.store(true, Ordering::SeqCst);
+            if self.0.count.load(Ordering::SeqCst) == 0 {
                 return;
             }
             idle.await;
@@ -90,7 +94,8 @@ pub struct InFlightGuard(Arc<InFlightCount>);
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 && self.0.watched.load(Ordering::SeqCst)
+        {
             self.0.idle.notify_waiters();
         }
     }
