@@ -1,30 +1,79 @@
 //! Streaming load client for scripts/bench/mock.sh: opens N concurrent chat streams against a
 //! mock-inference started with a fixed inter-token latency, and reports the inter-token
-//! jitter (|gap − ITL| between consecutive content deltas, as the client sees them) and any
-//! lost tokens (a stream with fewer content deltas than `max_tokens`, or no `[DONE]`).
+//! jitter and any lost tokens (a stream with fewer content deltas than `max_tokens`, or no
+//! `[DONE]`).
 //!
-//! Raw HTTP/1.1 over tokio TCP keeps the client's own overhead small: it shares the machine
-//! with the server, and its delays count against the jitter figure.
+//! Jitter is |gap − ITL| between consecutive content deltas, measured two ways:
+//! - `jitter_ms`: when this client's read returns them. On a machine it shares with the
+//!   server, this client's own scheduling delays count against the server.
+//! - `wire_jitter_ms`: when the bytes reached this client's socket, from the kernel's receive
+//!   timestamp (SO_TIMESTAMPNS; on loopback, the moment the server's write went through). A
+//!   read that returns several deltas at once stamps only its last, so such a gap spans k
+//!   tokens and is compared with k·ITL (`wire_spans` counts them).
+//!
+//! Raw HTTP/1.1 over tokio TCP keeps the client's own overhead small.
 //!
 //! `cargo run --release -p mock-inference --example stream_load -- 127.0.0.1:8000 2000 50 20`
 
+use std::io::{self, IoSliceMut};
+use std::os::fd::{AsFd as _, AsRawFd as _};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
+use tokio::io::{AsyncWriteExt as _, Interest};
 use tokio::net::TcpStream;
 
 struct StreamResult {
     deltas: usize,
     done: bool,
     gaps_us: Vec<u64>,
+    /// |gap − k·ITL| in µs between kernel-stamped deltas k tokens apart.
+    wire_jitter_us: Vec<u64>,
+    wire_spans: usize,
     error: Option<String>,
 }
 
-async fn one_stream(addr: String, tokens: usize, model: String) -> StreamResult {
+/// Reads into `buf`; the kernel's receive time of the last byte read, when it gave one.
+async fn read_stamped(
+    tcp: &TcpStream,
+    buf: &mut [u8],
+    cmsg: &mut [u8],
+) -> io::Result<(usize, Option<Duration>)> {
+    loop {
+        tcp.readable().await?;
+        let read = tcp.try_io(Interest::READABLE, || {
+            let mut iov = [IoSliceMut::new(buf)];
+            let msg = recvmsg::<()>(
+                tcp.as_raw_fd(),
+                &mut iov,
+                Some(&mut *cmsg),
+                MsgFlags::MSG_DONTWAIT,
+            )
+            .map_err(io::Error::from)?;
+            let mut at = None;
+            if let Ok(cmsgs) = msg.cmsgs() {
+                for c in cmsgs {
+                    if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                        at = Some(Duration::new(ts.tv_sec() as u64, ts.tv_nsec() as u32));
+                    }
+                }
+            }
+            Ok((msg.bytes, at))
+        });
+        match read {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            other => return other,
+        }
+    }
+}
+
+async fn one_stream(addr: String, tokens: usize, itl_ms: u64, model: String) -> StreamResult {
     let mut res = StreamResult {
         deltas: 0,
         done: false,
         gaps_us: Vec::with_capacity(tokens),
+        wire_jitter_us: Vec::with_capacity(tokens),
+        wire_spans: 0,
         error: None,
     };
     let body = format!(
@@ -42,6 +91,10 @@ async fn one_stream(addr: String, tokens: usize, model: String) -> StreamResult 
         }
     };
     let _ = tcp.set_nodelay(true);
+    if let Err(e) = setsockopt(&tcp.as_fd(), sockopt::ReceiveTimestampns, &true) {
+        res.error = Some(format!("SO_TIMESTAMPNS: {e}"));
+        return res;
+    }
     if let Err(e) = tcp.write_all(req.as_bytes()).await {
         res.error = Some(format!("write: {e}"));
         return res;
@@ -49,26 +102,36 @@ async fn one_stream(addr: String, tokens: usize, model: String) -> StreamResult 
     // Small per-stream buffers: 2,000 streams × 64 KiB spread the reads over 128 MiB of
     // cache-cold memory; an SSE chunk is a few hundred bytes.
     let mut buf = vec![0u8; 8 * 1024];
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
     let mut carry: Vec<u8> = Vec::new();
     let mut last: Option<Instant> = None;
+    // (content delta's number, kernel receive time) of the last stamped delta.
+    let mut last_wire: Option<(usize, Duration)> = None;
+    let itl_us = itl_ms * 1000;
     loop {
-        let n = match tcp.read(&mut buf).await {
-            Ok(0) => break,
-            Ok(n) => n,
+        let (n, wire_at) = match read_stamped(&tcp, &mut buf, &mut cmsg).await {
+            Ok((0, _)) => break,
+            Ok(read) => read,
             Err(e) => {
                 res.error = Some(format!("read: {e}"));
                 break;
             }
         };
         let now = Instant::now();
+        // The stamp is the last byte's: it dates a delta only when the read ends exactly
+        // where that delta's chunk does (the delta is the read's last event).
+        let ends_at_event = buf[..n].ends_with(b"\n\n\r\n");
+        let mut last_in_read: Option<usize> = None;
         carry.extend_from_slice(&buf[..n]);
         // Count whole events only; keep a partial tail for the next read.
         let mut start = 0;
         while let Some(end) = find_blank_line(&carry[start..]) {
             // Events are ASCII-framed; from_utf8 is a fast validated view for str::contains.
             let event = std::str::from_utf8(&carry[start..start + end]).unwrap_or("");
+            last_in_read = None;
             if event.contains("\"delta\":{\"content\":\"") {
                 res.deltas += 1;
+                last_in_read = Some(res.deltas);
                 if let Some(prev) = last {
                     res.gaps_us.push((now - prev).as_micros() as u64);
                 }
@@ -80,11 +143,31 @@ async fn one_stream(addr: String, tokens: usize, model: String) -> StreamResult 
             start += end + 2;
         }
         carry.drain(..start);
+        if let (Some(k), Some(at), true, true) = (
+            last_in_read,
+            wire_at,
+            ends_at_event,
+            carry_is_framing(&carry),
+        ) {
+            if let Some((j, prev)) = last_wire {
+                let span = (k - j) as u64;
+                let gap_us = at.saturating_sub(prev).as_micros() as u64;
+                res.wire_jitter_us.push(gap_us.abs_diff(span * itl_us));
+                res.wire_spans += usize::from(span > 1);
+            }
+            last_wire = Some((k, at));
+        }
         if res.done {
             break;
         }
     }
     res
+}
+
+/// True when what is left after the whole events is chunk framing (the chunk's closing CRLF),
+/// not the start of another event.
+fn carry_is_framing(carry: &[u8]) -> bool {
+    carry.iter().all(|b| matches!(b, b'\r' | b'\n'))
 }
 
 fn find_blank_line(hay: &[u8]) -> Option<usize> {
@@ -97,6 +180,18 @@ fn find_blank_line(hay: &[u8]) -> Option<usize> {
         i = at + 1;
     }
     None
+}
+
+/// p50/p90/p99/max of µs samples, in ms.
+fn distribution_ms(samples: &mut [u64]) -> serde_json::Value {
+    samples.sort_unstable();
+    let ms = |us: u64| us as f64 / 1000.0;
+    serde_json::json!({
+        "p50": ms(percentile(samples, 0.50)),
+        "p90": ms(percentile(samples, 0.90)),
+        "p99": ms(percentile(samples, 0.99)),
+        "max": ms(samples.last().copied().unwrap_or(0)),
+    })
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -144,7 +239,7 @@ fn main() {
                 let (addr, model) = (addr.clone(), model.clone());
                 handles.push(tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
-                    one_stream(addr, tokens, model).await
+                    one_stream(addr, tokens, itl_ms, model).await
                 }));
             }
             let mut out = Vec::with_capacity(handles.len());
@@ -172,7 +267,11 @@ fn main() {
         .iter()
         .flat_map(|r| r.gaps_us.iter().map(|g| g.abs_diff(itl_us)))
         .collect();
-    jitter.sort_unstable();
+    let mut wire_jitter: Vec<u64> = results
+        .iter()
+        .flat_map(|r| r.wire_jitter_us.iter().copied())
+        .collect();
+    let wire_spans: usize = results.iter().map(|r| r.wire_spans).sum();
     let lost_streams = results
         .iter()
         .filter(|r| r.deltas != tokens || !r.done)
@@ -183,15 +282,21 @@ fn main() {
         .sum();
     let errors: Vec<&String> = results.iter().filter_map(|r| r.error.as_ref()).collect();
     let total_tokens: usize = results.iter().map(|r| r.deltas).sum();
-    println!(
-        "{{\"streams\":{streams},\"tokens_per_stream\":{tokens},\"itl_ms\":{itl_ms},\"elapsed_s\":{:.2},\"tokens_received\":{total_tokens},\"lost_tokens\":{lost_tokens},\"incomplete_streams\":{lost_streams},\"errors\":{},\"jitter_ms\":{{\"p50\":{:.3},\"p90\":{:.3},\"p99\":{:.3},\"max\":{:.3}}}}}",
-        elapsed.as_secs_f64(),
-        errors.len(),
-        percentile(&jitter, 0.50) as f64 / 1000.0,
-        percentile(&jitter, 0.90) as f64 / 1000.0,
-        percentile(&jitter, 0.99) as f64 / 1000.0,
-        jitter.last().copied().unwrap_or(0) as f64 / 1000.0,
-    );
+    let report = serde_json::json!({
+        "streams": streams,
+        "tokens_per_stream": tokens,
+        "itl_ms": itl_ms,
+        "elapsed_s": (elapsed.as_secs_f64() * 100.0).round() / 100.0,
+        "tokens_received": total_tokens,
+        "lost_tokens": lost_tokens,
+        "incomplete_streams": lost_streams,
+        "errors": errors.len(),
+        "jitter_ms": distribution_ms(&mut jitter),
+        "wire_jitter_ms": distribution_ms(&mut wire_jitter),
+        "wire_gaps": wire_jitter.len(),
+        "wire_spans": wire_spans,
+    });
+    println!("{report}");
     if let Some(e) = errors.first() {
         eprintln!("first error: {e}");
     }
