@@ -30,6 +30,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
+use crate::stream::{Emit, Job, SseJob};
 
 /// Header slots httparse fills; more headers get 431.
 const MAX_HEADERS: usize = 64;
@@ -419,6 +420,9 @@ async fn write_response(
         tcp.write_all(out).await?;
         return Ok(true);
     }
+    if let Some(job) = parts.extensions.get::<SseJob>().and_then(SseJob::take) {
+        return write_events(tcp, out, job).await;
+    }
     // An event stream: each chunk goes out when it comes, one write per chunk. Chunks that
     // are ready together (the finish chunk and the end) share a write.
     // The head goes out at once when the first chunk is not ready (time to first token):
@@ -458,6 +462,36 @@ async fn write_response(
                 body.frame().await
             }
         };
+    }
+}
+
+/// Writes a streamed response's events as their times come, straight from the job: one write
+/// per token (events due together share it), no body stream or per-event buffer between.
+/// `out` holds the response head; it goes out at once when the first event is not due yet,
+/// so clients see the response start as they would from OpenAI.
+async fn write_events(tcp: &mut TcpStream, out: &mut Vec<u8>, mut job: Job) -> io::Result<bool> {
+    let mut event = Vec::with_capacity(1024);
+    loop {
+        while job.due(Instant::now()) {
+            event.clear();
+            match job.emit(&mut event) {
+                Emit::Event => push_chunk(out, &event),
+                Emit::End => {
+                    out.extend_from_slice(b"0\r\n\r\n");
+                    tcp.write_all(out).await?;
+                    return Ok(true);
+                }
+                Emit::Reset => {
+                    tcp.write_all(out).await?;
+                    return reset(tcp).map(|()| false);
+                }
+            }
+        }
+        if !out.is_empty() {
+            tcp.write_all(out).await?;
+            out.clear();
+        }
+        job.wait().await;
     }
 }
 

@@ -5,6 +5,7 @@
 //! server falls behind it (an overloaded machine): then the schedule slips to the late
 //! token, as a real decode loop's does, instead of bursting tokens to catch up.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -49,7 +50,7 @@ enum Phase {
     Done,
 }
 
-struct Job {
+pub struct Job {
     running: Running,
     plan: StreamPlan,
     /// `data: {"id":…,"object":…,"created":…,"model":…,` shared by every chunk.
@@ -115,18 +116,34 @@ pub fn respond(running: Running, plan: StreamPlan) -> Response {
         plan,
     };
     let no_wait = ttft.is_zero() && itl.is_zero() && job.plan.fault == Fault::None;
+    let mut slot = None;
     let body = if no_wait {
         // Nothing to wait for: the whole event stream in one write.
         let mut job = job;
         let mut all = Vec::with_capacity(512 * (job.steps + 4));
-        while let Some(Ok(chunk)) = job.next_sync() {
-            all.extend_from_slice(&chunk);
-        }
+        while let Emit::Event = job.emit(&mut all) {}
         Body::from(all)
     } else {
-        Body::from_stream(stream::unfold(job, |mut job| async move {
-            let item = job.next().await?;
-            Some((item, job))
+        // mock-inference's own connection loop takes the job out of the response and writes
+        // each event straight to the socket; any other server (hyper, for the connections
+        // handed to it) polls the body, which takes the job itself.
+        let shared = SseJob(Arc::new(Mutex::new(Some(job))));
+        slot = Some(shared.clone());
+        Body::from_stream(stream::unfold(shared, |shared| async move {
+            let mut job = shared.take()?;
+            job.wait_due().await;
+            let mut out = Vec::with_capacity(256 * job.plan.choices.len());
+            let item = match job.emit(&mut out) {
+                Emit::Event => Ok(Bytes::from(out)),
+                // An error from the body makes hyper drop the connection mid-response.
+                Emit::Reset => Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected connection reset",
+                )),
+                Emit::End => return None,
+            };
+            shared.put(job);
+            Some((item, shared))
         }))
     };
     let mut r = Response::new(body);
@@ -138,59 +155,79 @@ pub fn respond(running: Running, plan: StreamPlan) -> Response {
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    if let Some(slot) = slot {
+        r.extensions_mut().insert(slot);
+    }
     r
 }
 
-impl Job {
-    async fn next(&mut self) -> Option<Result<Bytes, std::io::Error>> {
-        if matches!(self.phase, Phase::First | Phase::Tokens) {
-            if let Some(item) = self.fault_now().await {
-                return item;
-            }
-            tokio::time::sleep_until(self.next_at).await;
-        }
-        self.next_sync()
+/// A streamed response's events, shared by the response's extension and its body: whichever
+/// writer takes the job first sends them.
+#[derive(Clone)]
+pub struct SseJob(Arc<Mutex<Option<Job>>>);
+
+impl SseJob {
+    pub fn take(&self) -> Option<Job> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 
-    /// Fires the request's mid-stream fault when its token comes. `Some(None)` ends the
-    /// stream; `Some(Some(..))` is the item to send.
-    async fn fault_now(&mut self) -> Option<Option<Result<Bytes, std::io::Error>>> {
+    fn put(&self, job: Job) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(job);
+    }
+}
+
+/// What [`Job::emit`] produced.
+pub enum Emit {
+    /// An event (or several, ready together) was appended.
+    Event,
+    /// The injected `reset` fault: close the connection with a TCP reset.
+    Reset,
+    /// The stream is over.
+    End,
+}
+
+impl Job {
+    /// Whether the next event can go out at `now` without waiting.
+    pub fn due(&self, now: Instant) -> bool {
+        match self.phase {
+            Phase::Finish | Phase::Done => true,
+            Phase::First | Phase::Tokens => match self.pending_fault() {
+                Some(Fault::StreamError(_) | Fault::Reset(_)) => true,
+                Some(Fault::Stall(..)) => false,
+                _ => now >= self.next_at,
+            },
+        }
+    }
+
+    /// Waits until the next event is due: its token's time, or a stall fault's end.
+    pub async fn wait(&mut self) {
+        if let Some(Fault::Stall(_, d)) = self.pending_fault() {
+            self.fault_fired = true;
+            self.running.app.metrics.fault(FaultKind::Stall);
+            tokio::time::sleep(d).await;
+            // The schedule resumes after the stall.
+            self.next_at = Instant::now();
+            self.base_at = self.next_at;
+            return;
+        }
+        if matches!(self.phase, Phase::First | Phase::Tokens) {
+            tokio::time::sleep_until(self.next_at).await;
+        }
+    }
+
+    async fn wait_due(&mut self) {
+        while !self.due(Instant::now()) {
+            self.wait().await;
+        }
+    }
+
+    /// The request's mid-stream fault, when its token has come and it has not fired yet.
+    fn pending_fault(&self) -> Option<Fault> {
         let at = match self.plan.fault {
             Fault::StreamError(k) | Fault::Reset(k) | Fault::Stall(k, _) => k,
             _ => return None,
         };
-        if self.fault_fired || self.step != at.min(self.steps) {
-            return None;
-        }
-        self.fault_fired = true;
-        let metrics = &self.running.app.metrics;
-        match self.plan.fault {
-            Fault::StreamError(_) => {
-                metrics.fault(FaultKind::StreamError);
-                self.phase = Phase::Done;
-                Some(Some(Ok(Bytes::from_static(
-                    b"data: {\"error\":{\"message\":\"The server had an error while processing your request. (injected mid-stream fault)\",\"type\":\"server_error\",\"param\":null,\"code\":\"internal_error\"}}\n\n",
-                ))))
-            }
-            Fault::Reset(_) => {
-                metrics.fault(FaultKind::Reset);
-                self.phase = Phase::Done;
-                // An error from the body makes hyper drop the connection mid-response.
-                Some(Some(Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "injected connection reset",
-                ))))
-            }
-            Fault::Stall(_, d) => {
-                metrics.fault(FaultKind::Stall);
-                tokio::time::sleep(d).await;
-                // The schedule resumes after the stall.
-                self.next_at = Instant::now();
-                self.base_at = self.next_at;
-                None
-            }
-            _ => None,
-        }
+        (!self.fault_fired && self.step == at.min(self.steps)).then_some(self.plan.fault)
     }
 
     fn chunk_open(&self, out: &mut Vec<u8>) {
@@ -314,10 +351,27 @@ impl Job {
         out.extend_from_slice(b"data: [DONE]\n\n");
     }
 
-    /// The next chunk, assuming its time has come.
-    fn next_sync(&mut self) -> Option<Result<Bytes, std::io::Error>> {
-        let mut out = Vec::with_capacity(256 * self.plan.choices.len());
+    /// Appends the next event(s) to `out`, assuming their time has come ([`Job::due`]).
+    pub fn emit(&mut self, out: &mut Vec<u8>) -> Emit {
         let metrics = &self.running.app.metrics;
+        match self.pending_fault() {
+            Some(Fault::StreamError(_)) => {
+                self.fault_fired = true;
+                metrics.fault(FaultKind::StreamError);
+                self.phase = Phase::Done;
+                out.extend_from_slice(
+                    b"data: {\"error\":{\"message\":\"The server had an error while processing your request. (injected mid-stream fault)\",\"type\":\"server_error\",\"param\":null,\"code\":\"internal_error\"}}\n\n",
+                );
+                return Emit::Event;
+            }
+            Some(Fault::Reset(_)) => {
+                self.fault_fired = true;
+                metrics.fault(FaultKind::Reset);
+                self.phase = Phase::Done;
+                return Emit::Reset;
+            }
+            _ => {}
+        }
         match self.phase {
             Phase::First | Phase::Tokens => {
                 let first = matches!(self.phase, Phase::First);
@@ -329,9 +383,9 @@ impl Job {
                 }
                 self.last_token_at = Some(now);
                 if first {
-                    self.role_events(&mut out);
+                    self.role_events(out);
                 }
-                self.generated += self.token_events(&mut out, self.step);
+                self.generated += self.token_events(out, self.step);
                 self.step += 1;
                 self.phase = if self.step >= self.steps {
                     Phase::Finish
@@ -341,7 +395,7 @@ impl Job {
                 self.advance(now);
             }
             Phase::Finish => {
-                self.finish_events(&mut out);
+                self.finish_events(out);
                 self.phase = Phase::Done;
                 let m = metrics;
                 m.e2e.observe(self.plan.start.elapsed());
@@ -355,9 +409,9 @@ impl Job {
                 m.generation_tokens.add(completion as u64);
                 m.success(Finish::from_reason(self.plan.choices[0].finish_reason));
             }
-            Phase::Done => return None,
+            Phase::Done => return Emit::End,
         }
-        Some(Ok(Bytes::from(out)))
+        Emit::Event
     }
 
     /// Moves the schedule one inter-token gap on from the token sent at `sent`, with uniform

@@ -590,6 +590,21 @@ async fn http1_framing_pipelining_and_handoff() {
         out.starts_with("HTTP/1.1 200 OK\r\n") && out.contains("chat.completion"),
         "{out}"
     );
+    // A stream on a handed-off connection: hyper polls the response body, which writes the
+    // same events as the server's own loop.
+    let stream_body =
+        serde_json::to_string(&chat_body(json!({"stream": true, "max_tokens": 3}))).unwrap();
+    let chunked_stream = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{stream_body}\r\n0\r\n\r\n",
+        stream_body.len()
+    );
+    let (out, _) = raw_exchange(&addr, &[chunked_stream.as_bytes()]);
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\n")
+            && out.matches("\"delta\":{\"content\":").count() == 3
+            && out.contains("data: [DONE]\n\n"),
+        "{out}"
+    );
     let expect = post("Expect: 100-continue\r\nConnection: close\r\n");
     let (head, rest) = expect.split_at(expect.find("\r\n\r\n").unwrap() + 4);
     let (out, _) = raw_exchange(&addr, &[head.as_bytes(), rest.as_bytes()]);
