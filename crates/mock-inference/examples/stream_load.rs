@@ -11,7 +11,7 @@
 //!   read that returns several deltas at once stamps only its last, so such a gap spans k
 //!   tokens and is compared with k·ITL (`wire_spans` counts them).
 //!
-//! Raw HTTP/1.1 over tokio TCP keeps the client's own overhead small.
+//! Raw HTTP/1.1 over tokio TCP keeps the client's own overhead small; `cpu_s` reports it.
 //!
 //! `cargo run --release -p mock-inference --example stream_load -- 127.0.0.1:8000 2000 50 20`
 
@@ -182,6 +182,15 @@ fn find_blank_line(hay: &[u8]) -> Option<usize> {
     None
 }
 
+/// User + system CPU seconds this process has used.
+fn cpu_seconds() -> f64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    use nix::sys::time::TimeValLike as _;
+    getrusage(UsageWho::RUSAGE_SELF).map_or(0.0, |u| {
+        (u.user_time().num_microseconds() + u.system_time().num_microseconds()) as f64 / 1e6
+    })
+}
+
 /// p50/p90/p99/max of µs samples, in ms.
 fn distribution_ms(samples: &mut [u64]) -> serde_json::Value {
     samples.sort_unstable();
@@ -295,6 +304,9 @@ fn main() {
         "wire_jitter_ms": distribution_ms(&mut wire_jitter),
         "wire_gaps": wire_jitter.len(),
         "wire_spans": wire_spans,
+        // This client's CPU: the bench adds it to the server's to show what the machine
+        // had to give at the peak.
+        "cpu_s": cpu_seconds(),
     });
     println!("{report}");
     if let Some(e) = errors.first() {
