@@ -1,7 +1,7 @@
 //! The floor for scripts/bench/mock.sh's streaming goal: the least a server can do to stream
 //! tokens on a schedule. It answers every request with the same pre-built SSE events, one
-//! write per token on the same absolute schedule as mock-inference (first token at once, then
-//! one every ITL), on one single-threaded runtime per core with SO_REUSEPORT — no parsing, no
+//! write per token on mock-inference's schedule (first token at once, then one every ITL; a
+//! late token is not slipped past but caught up), on one single-threaded runtime per core with SO_REUSEPORT — no parsing, no
 //! JSON, no metrics. Whatever jitter stream_load measures against it is the machine's
 //! (kernel loopback TCP, scheduling, the load client sharing the cores), not the server's.
 //!

@@ -129,8 +129,16 @@ pub fn respond(running: Running, plan: StreamPlan) -> Response {
         // handed to it) polls the body, which takes the job itself.
         let shared = SseJob(Arc::new(Mutex::new(Some(job))));
         slot = Some(shared.clone());
-        Body::from_stream(stream::unfold(shared, |shared| async move {
-            let mut job = shared.take()?;
+        // The body takes the job out of the slot on its first poll and owns it from then on.
+        enum Held {
+            Slot(SseJob),
+            Own(Box<Job>),
+        }
+        Body::from_stream(stream::unfold(Held::Slot(shared), |held| async move {
+            let mut job = match held {
+                Held::Slot(shared) => Box::new(shared.take()?),
+                Held::Own(job) => job,
+            };
             job.wait_due().await;
             let mut out = Vec::with_capacity(256 * job.plan.choices.len());
             let item = match job.emit(&mut out) {
@@ -142,8 +150,7 @@ pub fn respond(running: Running, plan: StreamPlan) -> Response {
                 )),
                 Emit::End => return None,
             };
-            shared.put(job);
-            Some((item, shared))
+            Some((item, Held::Own(job)))
         }))
     };
     let mut r = Response::new(body);
@@ -169,10 +176,6 @@ pub struct SseJob(Arc<Mutex<Option<Job>>>);
 impl SseJob {
     pub fn take(&self) -> Option<Job> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
-    }
-
-    fn put(&self, job: Job) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(job);
     }
 }
 

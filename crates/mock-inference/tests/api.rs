@@ -592,8 +592,6 @@ async fn http1_framing_pipelining_and_handoff() {
     );
     // A stream on a handed-off connection: hyper polls the response body, which writes the
     // same events as the server's own loop.
-    let stream_body =
-        serde_json::to_string(&chat_body(json!({"stream": true, "max_tokens": 3}))).unwrap();
     let chunked_stream = format!(
         "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{stream_body}\r\n0\r\n\r\n",
         stream_body.len()
