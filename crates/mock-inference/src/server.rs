@@ -624,7 +624,7 @@ fn non_stream_delay(
 
 async fn non_stream(running: Running, sp: StreamPlan) -> Result<Response, ApiError> {
     let app = running.app.clone();
-    let completion_tokens: usize = sp.choices.iter().map(ChoiceOut::completion_tokens).sum();
+    let completion_tokens = sp.completion_tokens();
     let (ttft, rest) = non_stream_delay(
         &app.latency,
         running.slowdown,
@@ -641,17 +641,13 @@ async fn non_stream(running: Running, sp: StreamPlan) -> Result<Response, ApiErr
 /// The whole non-streamed response, once its time has come.
 fn non_stream_now(running: Running, sp: StreamPlan, ttft: Duration) -> Response {
     let app = running.app.clone();
-    let completion_tokens: usize = sp.choices.iter().map(ChoiceOut::completion_tokens).sum();
+    let completion_tokens = sp.completion_tokens();
     let body = match sp.kind {
         StreamKind::Chat => chat_body(&app, &sp, completion_tokens),
         StreamKind::Completion => completion_body(&app, &sp, completion_tokens),
     };
-    let m = &app.metrics;
-    m.ttft.observe(ttft + sp.extra_delay);
-    m.e2e.observe(sp.start.elapsed());
-    m.prompt_tokens.add(sp.prompt_tokens as u64);
-    m.generation_tokens.add(completion_tokens as u64);
-    m.success(Finish::from_reason(sp.choices[0].finish_reason));
+    app.metrics.ttft.observe(ttft + sp.extra_delay);
+    sp.record_success(&app.metrics);
     drop(running);
     json_response(StatusCode::OK, body)
 }

@@ -16,7 +16,7 @@ use http::{HeaderValue, StatusCode, header};
 use tokio::time::Instant;
 
 use crate::generate::{ChoiceOut, escape, splitmix64};
-use crate::metrics::{FaultKind, Finish};
+use crate::metrics::{FaultKind, Finish, Metrics};
 use crate::server::{Fault, Running, push_u64, push_usage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,22 @@ pub struct StreamPlan {
     pub extra_delay: Duration,
     pub seed: u64,
     pub start: Instant,
+}
+
+impl StreamPlan {
+    /// Tokens generated over all choices.
+    pub fn completion_tokens(&self) -> usize {
+        self.choices.iter().map(ChoiceOut::completion_tokens).sum()
+    }
+
+    /// Counts the request as finished, streamed or not: end-to-end time, prompt and
+    /// generated tokens, success by the first choice's finish reason.
+    pub fn record_success(&self, m: &Metrics) {
+        m.e2e.observe(self.start.elapsed());
+        m.prompt_tokens.add(self.prompt_tokens as u64);
+        m.generation_tokens.add(self.completion_tokens() as u64);
+        m.success(Finish::from_reason(self.choices[0].finish_reason));
+    }
 }
 
 enum Phase {
@@ -337,16 +353,10 @@ impl Job {
         if self.plan.include_usage {
             self.chunk_open(out);
             out.extend_from_slice(b"],");
-            let completion: usize = self
-                .plan
-                .choices
-                .iter()
-                .map(ChoiceOut::completion_tokens)
-                .sum();
             push_usage(
                 out,
                 self.plan.prompt_tokens,
-                completion,
+                self.plan.completion_tokens(),
                 self.plan.kind == StreamKind::Chat,
             );
             out.extend_from_slice(b"}\n\n");
@@ -400,17 +410,7 @@ impl Job {
             Phase::Finish => {
                 self.finish_events(out);
                 self.phase = Phase::Done;
-                let m = metrics;
-                m.e2e.observe(self.plan.start.elapsed());
-                m.prompt_tokens.add(self.plan.prompt_tokens as u64);
-                let completion: usize = self
-                    .plan
-                    .choices
-                    .iter()
-                    .map(ChoiceOut::completion_tokens)
-                    .sum();
-                m.generation_tokens.add(completion as u64);
-                m.success(Finish::from_reason(self.plan.choices[0].finish_reason));
+                self.plan.record_success(metrics);
             }
             Phase::Done => return Emit::End,
         }
