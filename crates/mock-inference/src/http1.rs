@@ -22,7 +22,6 @@ use std::time::{Duration, SystemTime};
 use axum::body::{Body, HttpBody as _};
 use axum::response::{IntoResponse as _, Response};
 use bytes::{Buf as _, Bytes, BytesMut};
-use futures::FutureExt as _;
 use http::{HeaderName, HeaderValue, Method, StatusCode, Version, header};
 use http_body_util::BodyExt as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
@@ -423,46 +422,24 @@ async fn write_response(
     if let Some(job) = parts.extensions.get::<SseJob>().and_then(SseJob::take) {
         return write_events(tcp, out, job).await;
     }
-    // An event stream: each chunk goes out when it comes, one write per chunk. Chunks that
-    // are ready together (the finish chunk and the end) share a write.
-    // The head goes out at once when the first chunk is not ready (time to first token):
-    // clients see the response start as they would from OpenAI.
-    let mut next = match body.frame().now_or_never() {
-        Some(ready) => ready,
-        None => {
+    // Any other body of unknown length (this server's handlers make none): a chunk per
+    // frame as it comes.
+    tcp.write_all(out).await?;
+    out.clear();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return reset(tcp).map(|()| false);
+        };
+        if let Ok(data) = frame.into_data()
+            && !data.is_empty()
+        {
+            push_chunk(out, &data);
             tcp.write_all(out).await?;
             out.clear();
-            body.frame().await
         }
-    };
-    loop {
-        match next {
-            None => {
-                out.extend_from_slice(b"0\r\n\r\n");
-                tcp.write_all(out).await?;
-                return Ok(true);
-            }
-            Some(Err(_)) => {
-                tcp.write_all(out).await?;
-                return reset(tcp).map(|()| false);
-            }
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data()
-                    && !data.is_empty()
-                {
-                    push_chunk(out, &data);
-                }
-            }
-        }
-        next = match body.frame().now_or_never() {
-            Some(ready) => ready,
-            None => {
-                tcp.write_all(out).await?;
-                out.clear();
-                body.frame().await
-            }
-        };
     }
+    tcp.write_all(b"0\r\n\r\n").await?;
+    Ok(true)
 }
 
 /// Writes a streamed response's events as their times come, straight from the job: one write
@@ -606,8 +583,13 @@ mod tests {
     impl Handler for Probe {
         const NOW_HEADER: &'static str = "x-now";
 
-        async fn handle(&self, _: http::Request<Body>) -> Response {
-            Response::default()
+        /// `/stream` answers a body of unknown length: two frames.
+        async fn handle(&self, req: http::Request<Body>) -> Response {
+            if req.uri().path() != "/stream" {
+                return Response::default();
+            }
+            let frames = ["first", "second"].map(|f| Ok::<_, io::Error>(Bytes::from(f)));
+            Response::new(Body::from_stream(futures::stream::iter(frames)))
         }
 
         fn answers_now(&self, method: &Method, path: &str) -> bool {
@@ -718,6 +700,33 @@ mod tests {
                 assert!(status.is_client_error() && !message.is_empty());
             }
         }
+    }
+
+    /// A body of unknown length that is not an event stream goes out chunk by chunk, ends
+    /// with the zero chunk, and keeps the connection.
+    #[tokio::test]
+    async fn bodies_of_unknown_length_are_chunked() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            serve(tcp, Probe, InFlight::default()).await;
+        });
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut raw = String::new();
+        client.read_to_string(&mut raw).await.unwrap();
+        let (first, second) = raw.split_once("0\r\n\r\n").expect("a zero chunk");
+        assert!(
+            first.starts_with("HTTP/1.1 200 OK\r\n")
+                && first.contains("transfer-encoding: chunked\r\n")
+                && first.ends_with("\r\n\r\n5\r\nfirst\r\n6\r\nsecond\r\n"),
+            "{raw}"
+        );
+        assert!(second.starts_with("HTTP/1.1 200 OK\r\n"), "{raw}");
     }
 
     #[test]
