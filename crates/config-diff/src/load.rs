@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -70,12 +71,10 @@ impl Side {
     /// `kind` says so, otherwise a compose file.
     pub fn from_path(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
-        // A description declares `kind:` at the top level; a compose file is parsed later
-        // anyway, so parsing it here too would double the work on large files.
-        let may_be_description = text
-            .lines()
-            .any(|l| l.starts_with("kind:") && l.contains(DESCRIPTION_KIND));
-        if !may_be_description {
+        // A compose file is parsed later anyway, so parsing it here too would double the work
+        // on large files: only a file that names the kind somewhere (in whatever YAML or JSON
+        // spelling) can be a description.
+        if !text.contains(DESCRIPTION_KIND) {
             return Ok(Self::compose(vec![path.to_path_buf()], Vec::new()));
         }
         let value: serde_norway::Value =
@@ -342,8 +341,9 @@ fn merge_value(old: &mut Value, new: Value) {
 struct Loader<'a> {
     vars: &'a Variables,
     unset: BTreeSet<UnsetVariable>,
-    /// Files read for `extends: {file: …}` (many services may extend from one file).
-    extends_files: BTreeMap<PathBuf, Map<String, Value>>,
+    /// Files read for `extends: {file: …}` (many services may extend from one file; shared,
+    /// not copied, per lookup).
+    extends_files: BTreeMap<PathBuf, Rc<Map<String, Value>>>,
 }
 
 impl Loader<'_> {
@@ -468,9 +468,9 @@ impl Loader<'_> {
                         Some(Value::Object(m)) => m,
                         _ => Map::new(),
                     };
-                    self.extends_files.insert(other.clone(), services);
+                    self.extends_files.insert(other.clone(), Rc::new(services));
                 }
-                let other_services = self.extends_files[&other].clone();
+                let other_services = Rc::clone(&self.extends_files[&other]);
                 self.resolve_service(&other, &other_services, &base_name, stack)?
             }
         };

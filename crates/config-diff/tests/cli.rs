@@ -476,6 +476,25 @@ fn required_variable_is_a_usage_error_naming_file_and_variable() {
 }
 
 #[test]
+fn a_description_in_json_spelling_is_a_description() {
+    // JSON is YAML: `"kind": …` names the kind as much as `kind: …` does.
+    let dir = tempfile::tempdir().unwrap();
+    let desc = dir.path().join("env.json");
+    let doc = serde_json::json!({
+        "kind": "EnvironmentConfiguration",
+        "name": "from-json",
+        "compose_files": [fixture("merged.yaml")],
+    });
+    std::fs::write(&desc, doc.to_string()).unwrap();
+    let r = run(in_fixtures()
+        .args(["--json", "--fail-on", "minor"])
+        .arg(&desc)
+        .arg("merged.yaml"));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["overall_status"], "identical", "{}", r.stdout);
+}
+
+#[test]
 fn extends_cycles_are_refused_naming_the_chain() {
     let r = run(in_fixtures().args(["validate", "extends-cycle.yaml"]));
     assert_eq!(r.code, 2);

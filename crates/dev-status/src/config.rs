@@ -551,11 +551,9 @@ impl Inputs {
                 Some(v) => v,
                 None => {
                     let v = std::env::var(var).map_err(|_| var.to_string())?;
-                    // Bundle secrets are registered on load; one from the environment is
-                    // registered here, before the URL reaches any message.
-                    if devenv_core::redact::is_secret_key(var) {
-                        devenv_core::redact::register(&v);
-                    }
+                    // Bundle secrets are registered on load; a value from the environment is
+                    // registered here by the same rule, before the URL reaches any message.
+                    devenv_core::redact::register_bundle([(var, v.as_str())]);
                     v
                 }
             };
