@@ -96,8 +96,9 @@ for round in $(seq "$RUNS"); do
     2) order=("${sqlx_cmd[@]}" "${dbmate_cmd[@]}" "${ml_cmd[@]}") ;;
     *) order=("${dbmate_cmd[@]}" "${ml_cmd[@]}" "${sqlx_cmd[@]}") ;;
   esac
-  hyperfine --runs 1 --export-json "$work/up-$round.json" --style none "${order[@]}" >"$work/up.out" 2>&1 \
-    || die "$EXIT_FAILED" "a migration run failed: $(tail -20 "$work/up.out")" "rerun the command from $work/up.out by hand"
+  # --style basic: on a failure the output names the tool (`Benchmark N: <tool>`); `none` does not.
+  hyperfine --runs 1 --export-json "$work/up-$round.json" --style basic "${order[@]}" >"$work/up.out" 2>&1 \
+    || die "$EXIT_FAILED" "a migration run failed: $(tail -20 "$work/up.out")" "rerun the tool named above by hand against a fresh database to see its error"
   info "   round $round/$RUNS done"
 done
 

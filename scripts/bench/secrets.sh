@@ -26,12 +26,9 @@ profile_flag=()
 (cd "$DEVENV_ROOT" && cargo build --quiet "${profile_flag[@]}" -p secrets-sync --example vault-double) \
   || die "$EXIT_FAILED" "cannot build the Vault double" "run \`cargo build -p secrets-sync --example vault-double\` to see why"
 
-# A scratch git workspace whose remote mapping names PATHS Vault secrets plus literals for
-# the rest of the DESIGN keys.
-git -C "$WORK" init -q
-cp "$DEVENV_ROOT/.gitignore" "$WORK/.gitignore"
-mkdir -p "$WORK/configs"
-cp "$DEVENV_ROOT/configs/ports.yaml" "$WORK/configs/ports.yaml"
+# A scratch workspace whose remote mapping names PATHS Vault secrets plus literals for the
+# rest of the DESIGN keys.
+scratch_workspace "$WORK"
 {
   echo "vault: { mount: secret }"
   echo "modes:"
@@ -49,13 +46,14 @@ cp "$DEVENV_ROOT/configs/ports.yaml" "$WORK/configs/ports.yaml"
 } > "$WORK/configs/secrets.yaml"
 
 "$(bin_dir)/examples/vault-double" --paths "$PATHS" --latency-ms "$LATENCY_MS" --token bench-token > "$WORK/double.addr" 2> "$WORK/double.err" &
-track_pid "$!"
-for _ in $(seq 1 100); do
-  [[ -s "$WORK/double.addr" ]] && break
-  kill -0 "${TRACKED_PIDS[0]}" 2>/dev/null || die "$EXIT_FAILED" "the Vault double exited: $(cat "$WORK/double.err")" "run it alone: $(bin_dir)/examples/vault-double"
-  sleep 0.05
-done
-[[ -s "$WORK/double.addr" ]] || die "$EXIT_TIMEOUT" "the Vault double did not start within 5 s" "run it alone: $(bin_dir)/examples/vault-double"
+double_pid=$!
+track_pid "$double_pid"
+# Settled once it printed its address, or exited.
+double_settled() { [[ -s "$WORK/double.addr" ]] || ! kill -0 "$double_pid" 2>/dev/null; }
+wait_until 5 double_settled \
+  || die "$EXIT_TIMEOUT" "the Vault double did not start within 5 s" "run it alone: $(bin_dir)/examples/vault-double"
+[[ -s "$WORK/double.addr" ]] \
+  || die "$EXIT_FAILED" "the Vault double exited: $(cat "$WORK/double.err")" "run it alone: $(bin_dir)/examples/vault-double"
 VAULT_ADDR="$(head -n1 "$WORK/double.addr")"
 export VAULT_ADDR VAULT_TOKEN=bench-token DEVENV_ROOT="$WORK"
 unset VAULT_ROLE_ID VAULT_SECRET_ID VAULT_SECRET_ID_FILE VAULT_NAMESPACE

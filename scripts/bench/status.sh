@@ -31,13 +31,14 @@ else
   (cd "$DEVENV_ROOT" && cargo build --quiet "${profile_flag[@]}" -p dev-status --example bench_stack) \
     || die "$EXIT_FAILED" "cannot build the bench stack" "run \`cargo build -p dev-status --example bench_stack\` to see why"
   "$(bin_dir)/examples/bench_stack" "$WORK/bundle.env" > "$WORK/stack.out" 2>&1 &
-  track_pid "$!"
+  stack_pid=$!
+  track_pid "$stack_pid"
   # The stack prints `ready` once its bundle is written (initdb takes a few seconds).
-  for _ in $(seq 1 600); do
-    grep -q '^ready' "$WORK/stack.out" 2>/dev/null && break
-    kill -0 "${TRACKED_PIDS[0]}" 2>/dev/null || die "$EXIT_FAILED" "the bench stack exited: $(cat "$WORK/stack.out")" "run \`make setup\`"
-    sleep 0.1
-  done
+  stack_settled() { grep -q '^ready' "$WORK/stack.out" || ! kill -0 "$stack_pid" 2>/dev/null; }
+  wait_until 60 stack_settled \
+    || die "$EXIT_TIMEOUT" "the bench stack was not ready within 60 s: $(tail -5 "$WORK/stack.out")" "run \`make setup\`, then rerun"
+  grep -q '^ready' "$WORK/stack.out" \
+    || die "$EXIT_FAILED" "the bench stack exited: $(cat "$WORK/stack.out")" "run \`make setup\`"
 fi
 ENV_FILE="$WORK/bundle.env"
 "$STATUS_BIN" --wait --timeout 60 --quiet --env-file "$ENV_FILE" \
@@ -75,7 +76,8 @@ while True:
     held.append(s.accept())
 ' > "$WORK/blackhole.port" &
 track_pid "$!"
-for _ in $(seq 1 100); do [[ -s "$WORK/blackhole.port" ]] && break; sleep 0.05; done
+wait_until 5 test -s "$WORK/blackhole.port" \
+  || die "$EXIT_TIMEOUT" "the blackhole listener did not start within 5 s" "check that python3 runs: python3 -c 'import socket'"
 bh_port="$(cat "$WORK/blackhole.port")"
 grep -v -e '^REDIS_URL=' -e '^REDIS_PORT=' "$ENV_FILE" > "$WORK/blackholed.env"
 echo "REDIS_PORT=$bh_port" >> "$WORK/blackholed.env"

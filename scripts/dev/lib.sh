@@ -115,11 +115,11 @@ load_bundle() {
   # shellcheck disable=SC1090
   . "$path"
   set +a
-  # Remote bundles expire (secrets-sync sets DEVENV_EXPIRES_AT 24 h ahead); say so, keep going.
-  if [[ -n "${DEVENV_EXPIRES_AT:-}" ]]; then
-    local expires
-    expires="$(date -d "$DEVENV_EXPIRES_AT" +%s 2>/dev/null || echo 0)"
-    ((expires > $(date +%s))) || warn "$path expired at $DEVENV_EXPIRES_AT — run \`MODE=${MODE:-local} make secrets-sync\` to renew it"
+  # Remote bundles expire (secrets-sync sets DEVENV_EXPIRES_AT 24 h ahead): `secrets-sync
+  # check-expiry` prints the same warning (with its remedy) as every Rust consumer; keep going.
+  local sync
+  if [[ -n "${DEVENV_EXPIRES_AT:-}" ]] && sync="$(bin_optional secrets-sync)"; then
+    "$sync" check-expiry --bundle "$path" --quiet || true
   fi
 }
 

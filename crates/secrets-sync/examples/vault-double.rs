@@ -34,7 +34,10 @@ fn main() {
             ("secret".into(), format!("bench/{i:03}")),
             [(
                 "value".to_string(),
-                format!("bench-secret-{i:03}-{:016x}", rand_u64(i)),
+                format!(
+                    "bench-secret-{i:03}-{}",
+                    devenv_core::credentials::generate(16)
+                ),
             )]
             .into_iter()
             .collect(),
@@ -46,15 +49,6 @@ fn main() {
     loop {
         std::thread::park();
     }
-}
-
-/// A value that differs per path and per run, without a rand dependency in the example.
-fn rand_u64(i: usize) -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    nanos.rotate_left((i % 63) as u32) ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 fn usage(flag: &str) -> ! {

@@ -307,7 +307,7 @@ fn sync(args: &SyncArgs) -> Result<u8, Failure> {
         Mode::Remote => vault_addr.is_some(),
         Mode::Local => vault_addr.is_some() && mapping.has_vault_entries(),
     };
-    if args.mode == Mode::Remote && !use_vault {
+    if args.mode == Mode::Remote && !use_vault && format != Format::Quiet {
         output::eprintln_redacted(&format!(
             "{} VAULT_ADDR is not set: {} gets locally generated credentials (right for a remote host running its own services; set VAULT_ADDR to read them from Vault)",
             Style::stderr().yellow("note:"),
@@ -339,6 +339,7 @@ fn sync(args: &SyncArgs) -> Result<u8, Failure> {
             let creds = local_credentials(args, &ws, vault.as_ref())?;
             let inputs = local::LocalInputs {
                 workspace: &ws,
+                mode: args.mode,
                 defaults: &defaults,
                 previous: previous.as_ref(),
                 strict_ports: stack::strict_ports_from_env(),
@@ -361,7 +362,6 @@ fn sync(args: &SyncArgs) -> Result<u8, Failure> {
         ),
     };
     if args.mode == Mode::Remote {
-        bundle.set("DEVENV_MODE", "remote");
         bundle.set(
             EXPIRES_AT_KEY,
             bundle_expiry::expires_at(chrono::Utc::now()),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use devenv_core::bundle::{Bundle, BundleError};
 use devenv_core::credentials;
-use devenv_core::paths::Workspace;
+use devenv_core::paths::{Mode, Workspace};
 use devenv_core::stack::{self, PortAssignment, PortDefaults, PortName};
 
 /// The credential keys the generator owns. Everything else in the bundle is derived.
@@ -52,6 +52,8 @@ pub fn load_or_create_credentials(ws: &Workspace) -> Result<Bundle, BundleError>
 /// Everything that decides the local bundle.
 pub struct LocalInputs<'a> {
     pub workspace: &'a Workspace,
+    /// Written as DEVENV_MODE: remote mode without Vault also uses the generator.
+    pub mode: Mode,
     pub defaults: &'a PortDefaults,
     pub previous: Option<&'a Bundle>,
     pub strict_ports: bool,
@@ -88,7 +90,7 @@ pub fn build(inputs: &LocalInputs<'_>, creds: &Bundle) -> Result<LocalOutcome, s
 
     let mut b = Bundle::new();
     b.set("DEVENV_WORKSPACE", ws.name());
-    b.set("DEVENV_MODE", "local");
+    b.set("DEVENV_MODE", inputs.mode.as_str());
     b.set("DEVENV_GENERATED_AT", devenv_core::ids::now_rfc3339());
     b.set("DEVENV_SOURCE", "local-generator");
     b.set("POSTGRES_HOST", host);

@@ -158,8 +158,9 @@ impl Session {
             .build();
         let answer = match self.call_built(endpoint, &what).await {
             Ok(a) => a,
-            // A refused login is 400 ("invalid role or secret ID") or 403 in Vault.
-            Err(VaultError::Denied { detail, .. }) => {
+            // A refused login is 400 ("invalid role or secret ID") or 403 in Vault; a 403
+            // here is about the role, not a token we hold, whatever its detail says.
+            Err(VaultError::Denied { detail, .. } | VaultError::TokenInvalid { detail, .. }) => {
                 return Err(VaultError::LoginRefused {
                     mount: mount.into(),
                     status: 403,

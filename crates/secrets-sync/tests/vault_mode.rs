@@ -218,6 +218,11 @@ fn failed_vault_reads_leave_the_bundle_untouched_with_exit_5() {
     vault.with(|s| s.config.expired_tokens.insert(TOKEN.to_string()));
     let (_, stderr) = run(&mut ws.vault_cmd(&vault, "remote"), 5);
     assert!(stderr.contains("invalid token"), "{stderr}");
+    // Told apart from a policy denial: the remedy is a new login, not a policy change.
+    assert!(
+        stderr.contains("Vault rejected the token") && stderr.contains("expired or revoked"),
+        "{stderr}"
+    );
     assert!(stderr.contains("log in again"), "{stderr}");
     assert_eq!(std::fs::read(&path).unwrap(), good);
 
@@ -441,6 +446,9 @@ fn remote_mode_without_vault_generates_credentials_into_an_expiring_linode_bundl
     // Stable like local mode: a second run changes nothing.
     let (stdout, stderr) = run(ws.cmd().args(["--mode", "remote", "--human"]), 0);
     assert!(stdout.contains("unchanged"), "{stdout}{stderr}");
+    // --quiet prints nothing but errors: not even the note.
+    let (stdout, stderr) = run(ws.cmd().args(["--mode", "remote", "--quiet"]), 0);
+    assert!(stdout.is_empty() && stderr.is_empty(), "{stdout}{stderr}");
 }
 
 /// The shapes people and scripts read: the JSON document of a remote sync and the human error
