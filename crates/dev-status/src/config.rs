@@ -311,16 +311,19 @@ impl Inputs {
                 if let Some(why) = self.missing(&["REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"]) {
                     return (fallback, None, Plan::Misconfigured(why));
                 }
-                let password = percent_encoding::utf8_percent_encode(
+                let url = devenv_core::bundle::redis_url(
                     &self.get("REDIS_PASSWORD").unwrap_or_default(),
-                    percent_encoding::NON_ALPHANUMERIC,
-                )
-                .to_string();
-                format!(
-                    "redis://:{password}@{}:{}/0",
-                    self.get("REDIS_HOST").unwrap_or_default(),
-                    self.get("REDIS_PORT").unwrap_or_default()
-                )
+                    &self.get("REDIS_HOST").unwrap_or_default(),
+                    &self.get("REDIS_PORT").unwrap_or_default(),
+                );
+                let Some(url) = url else {
+                    return (
+                        fallback,
+                        None,
+                        self.not_a("REDIS_HOST/REDIS_PORT", "a host and port"),
+                    );
+                };
+                url
             }
         };
         let parsed = url::Url::parse(&url).ok();

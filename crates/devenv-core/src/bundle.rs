@@ -295,6 +295,29 @@ fn check_trailing(rest: &str) -> Result<(), &'static str> {
 /// but not for python-dotenv when the value also holds `$` or a backtick, and no spelling is
 /// exact everywhere for a carriage return: secrets-sync refuses such values (exit 2) rather than
 /// write a bundle some reader would misread.
+/// `scheme://user:password@host:port/path` from a bundle's parts, user and password
+/// percent-encoded as URL userinfo; None when the parts do not make a URL. The password is
+/// registered with the redactor before the URL exists, so no message can carry it.
+pub fn url_with_credentials(
+    scheme: &str,
+    user: &str,
+    password: &str,
+    host: &str,
+    port: &str,
+    path: &str,
+) -> Option<String> {
+    let mut url = url::Url::parse(&format!("{scheme}://{host}:{port}/{path}")).ok()?;
+    url.set_username(user).ok()?;
+    url.set_password(Some(password)).ok()?;
+    crate::redact::register(password);
+    Some(url.to_string())
+}
+
+/// `redis://:password@host:port/0` (see [`url_with_credentials`]).
+pub fn redis_url(password: &str, host: &str, port: &str) -> Option<String> {
+    url_with_credentials("redis", "", password, host, port, "0")
+}
+
 pub fn quote(value: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "_-./:@%+,=^~".contains(c);
     if !value.is_empty() && value.chars().all(safe) {
@@ -452,6 +475,27 @@ fn remove_stale_temps(dir: &Path, name: &str) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn credentials_in_urls_are_encoded_and_registered() {
+        let url =
+            super::url_with_credentials("postgres", "app user", "p@ss/w:rd1", "db", "5432", "app")
+                .unwrap();
+        assert_eq!(url, "postgres://app%20user:p%40ss%2Fw%3Ard1@db:5432/app");
+        let parsed = url::Url::parse(&url).unwrap();
+        assert_eq!(
+            percent_encoding::percent_decode_str(parsed.password().unwrap())
+                .decode_utf8()
+                .unwrap(),
+            "p@ss/w:rd1"
+        );
+        assert!(!crate::redact::redact(&url).contains("p%40ss%2Fw%3Ard1"));
+        assert_eq!(
+            super::redis_url("s3cret-pw", "127.0.0.1", "6379").as_deref(),
+            Some("redis://:s3cret-pw@127.0.0.1:6379/0")
+        );
+        assert_eq!(super::redis_url("pw", "bad host", "x"), None);
+    }
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
 

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use devenv_core::bundle::Bundle;
+use devenv_core::bundle::{self, Bundle};
 use devenv_core::bundle_expiry::{self, EXPIRES_AT_KEY};
 use devenv_core::exit;
 use devenv_core::output::{self, Failure, Format, Style};
@@ -614,15 +614,14 @@ fn derive_urls(b: &mut Bundle, mapping: &ModeMapping) {
             get(b, "REDIS_HOST"),
             get(b, "REDIS_PORT"),
         ) {
-            if let Some(url) = redis_url(&pw, &host, &port) {
+            if let Some(url) = bundle::redis_url(&pw, &host, &port) {
                 b.set("REDIS_URL", url);
             }
         }
     }
 }
 
-/// `postgres://user:password@host:port/db`, user and password percent-encoded; None when the
-/// parts do not make a URL.
+/// `postgres://user:password@host:port/db` (see [`bundle::url_with_credentials`]).
 pub(crate) fn database_url(
     user: &str,
     password: &str,
@@ -630,27 +629,7 @@ pub(crate) fn database_url(
     port: &str,
     db: &str,
 ) -> Option<String> {
-    url_with_credentials("postgres", user, password, host, port, db)
-}
-
-/// `redis://:password@host:port/0`, the password percent-encoded.
-pub(crate) fn redis_url(password: &str, host: &str, port: &str) -> Option<String> {
-    url_with_credentials("redis", "", password, host, port, "0")
-}
-
-fn url_with_credentials(
-    scheme: &str,
-    user: &str,
-    password: &str,
-    host: &str,
-    port: &str,
-    path: &str,
-) -> Option<String> {
-    let mut url = url::Url::parse(&format!("{scheme}://{host}:{port}/{path}")).ok()?;
-    url.set_username(user).ok()?;
-    url.set_password(Some(password)).ok()?;
-    redact::register(password);
-    Some(url.to_string())
+    bundle::url_with_credentials("postgres", user, password, host, port, db)
 }
 
 /// The AppRole secret_id: from the file, stdin, or VAULT_SECRET_ID — never argv.

@@ -115,7 +115,7 @@ pub fn build(inputs: &LocalInputs<'_>, creds: &Bundle) -> Result<LocalOutcome, s
     b.set("REDIS_PASSWORD", cred("REDIS_PASSWORD"));
     b.set(
         "REDIS_URL",
-        crate::redis_url(
+        devenv_core::bundle::redis_url(
             &cred("REDIS_PASSWORD"),
             host,
             &port(PortName::Redis).to_string(),
