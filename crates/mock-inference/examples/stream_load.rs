@@ -29,6 +29,8 @@ struct StreamResult {
     gaps_us: Vec<u64>,
     /// |gap − k·ITL| in µs between kernel-stamped deltas k tokens apart.
     wire_jitter_us: Vec<u64>,
+    /// The kernel's receive time (ms) of each `wire_jitter_us` sample's later delta.
+    wire_at_ms: Vec<u64>,
     wire_spans: usize,
     error: Option<String>,
 }
@@ -73,6 +75,7 @@ async fn one_stream(addr: String, tokens: usize, itl_ms: u64, model: String) -> 
         done: false,
         gaps_us: Vec::with_capacity(tokens),
         wire_jitter_us: Vec::with_capacity(tokens),
+        wire_at_ms: Vec::with_capacity(tokens),
         wire_spans: 0,
         error: None,
     };
@@ -153,6 +156,7 @@ async fn one_stream(addr: String, tokens: usize, itl_ms: u64, model: String) -> 
                 let span = (k - j) as u64;
                 let gap_us = at.saturating_sub(prev).as_micros() as u64;
                 res.wire_jitter_us.push(gap_us.abs_diff(span * itl_us));
+                res.wire_at_ms.push(at.as_millis() as u64);
                 res.wire_spans += usize::from(span > 1);
             }
             last_wire = Some((k, at));
@@ -189,6 +193,35 @@ fn cpu_seconds() -> f64 {
     getrusage(UsageWho::RUSAGE_SELF).map_or(0.0, |u| {
         (u.user_time().num_microseconds() + u.system_time().num_microseconds()) as f64 / 1e6
     })
+}
+
+/// p99 of the wire jitter (ms) in each 100 ms of the run, by the kernel's receive time: shows
+/// whether the tail comes from the peak (every stream open while the last ones still connect)
+/// or from the whole run.
+fn wire_p99_per_100ms(results: &[StreamResult]) -> Vec<f64> {
+    let t0 = results
+        .iter()
+        .filter_map(|r| r.wire_at_ms.iter().min())
+        .min()
+        .copied()
+        .unwrap_or(0);
+    let mut windows: Vec<Vec<u64>> = Vec::new();
+    for r in results {
+        for (at, jitter) in r.wire_at_ms.iter().zip(&r.wire_jitter_us) {
+            let w = ((at - t0) / 100) as usize;
+            if windows.len() <= w {
+                windows.resize_with(w + 1, Vec::new);
+            }
+            windows[w].push(*jitter);
+        }
+    }
+    windows
+        .iter_mut()
+        .map(|w| {
+            w.sort_unstable();
+            percentile(w, 0.99) as f64 / 1000.0
+        })
+        .collect()
 }
 
 /// p50/p90/p99/max of µs samples, in ms.
@@ -303,6 +336,7 @@ fn main() {
         "jitter_ms": distribution_ms(&mut jitter),
         "wire_jitter_ms": distribution_ms(&mut wire_jitter),
         "wire_gaps": wire_jitter.len(),
+        "wire_p99_ms_per_100ms": wire_p99_per_100ms(&results),
         "wire_spans": wire_spans,
         // This client's CPU: the bench adds it to the server's to show what the machine
         // had to give at the peak.
