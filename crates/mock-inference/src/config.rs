@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
+use clap::builder::BoolishValueParser;
 use devenv_core::exit::{self, ExitCoded};
 use serde::Deserialize;
 
@@ -362,11 +363,12 @@ pub struct Cli {
     /// Served model id (repeat for more); `MODEL_NAME` as in the seed's mock.
     #[arg(long = "model", env = "MODEL_NAME", value_delimiter = ',')]
     pub models: Vec<String>,
-    /// Answer for any model id instead of 404.
-    #[arg(long, env = "MOCK_INFERENCE_ACCEPT_ANY_MODEL")]
+    /// Answer for any model id instead of 404. (The env forms of these switches take
+    /// 1/0, true/false, yes/no or on/off, as compose files and systemd units write them.)
+    #[arg(long, env = "MOCK_INFERENCE_ACCEPT_ANY_MODEL", value_parser = BoolishValueParser::new())]
     pub accept_any_model: bool,
     /// Reject unknown request fields (400) instead of ignoring them.
-    #[arg(long, env = "MOCK_INFERENCE_STRICT")]
+    #[arg(long, env = "MOCK_INFERENCE_STRICT", value_parser = BoolishValueParser::new())]
     pub strict: bool,
     #[arg(long, env = "MOCK_INFERENCE_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,

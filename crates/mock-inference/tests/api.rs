@@ -965,3 +965,39 @@ async fn response_bodies_snapshot() {
         serde_json::from_str::<Value>(&body).unwrap()
     );
 }
+
+/// Compose files and systemd units write switches as 1/0 or yes/no: the env forms take them.
+#[tokio::test]
+async fn switches_from_env_take_1_and_yes() {
+    let s = Server::start_env(
+        &[],
+        &[
+            ("MOCK_INFERENCE_STRICT", "1"),
+            ("MOCK_INFERENCE_ACCEPT_ANY_MODEL", "yes"),
+        ],
+    );
+    let (status, _, body) = post(
+        &s,
+        "/v1/chat/completions",
+        &json!({"model": "any-model-at-all", "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "accept-any-model from env: {body}");
+    let (status, _, body) = post(
+        &s,
+        "/v1/chat/completions",
+        &json!({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}], "no_such_field": 1}),
+    )
+    .await;
+    assert_eq!(status, 400, "strict from env: {body}");
+    assert!(body.contains("no_such_field"), "{body}");
+
+    let off = Server::start_env(&[], &[("MOCK_INFERENCE_STRICT", "0")]);
+    let (status, _, body) = post(
+        &off,
+        "/v1/chat/completions",
+        &json!({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}], "no_such_field": 1}),
+    )
+    .await;
+    assert_eq!(status, 200, "MOCK_INFERENCE_STRICT=0 is off: {body}");
+}
