@@ -581,22 +581,21 @@ async fn http1_framing_pipelining_and_handoff() {
         out.starts_with("HTTP/1.0 200 OK\r\n") && out.ends_with("{\"status\":\"ok\"}"),
         "{out}"
     );
-    let chunked = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
-        body.len()
-    );
-    let (out, _) = raw_exchange(&addr, &[chunked.as_bytes()]);
+    // A request whose body comes as one chunk of a chunked transfer.
+    let chunked = |body: &str| {
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+            body.len()
+        )
+    };
+    let (out, _) = raw_exchange(&addr, &[chunked(&body).as_bytes()]);
     assert!(
         out.starts_with("HTTP/1.1 200 OK\r\n") && out.contains("chat.completion"),
         "{out}"
     );
     // A stream on a handed-off connection: hyper polls the response body, which writes the
     // same events as the server's own loop.
-    let chunked_stream = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{stream_body}\r\n0\r\n\r\n",
-        stream_body.len()
-    );
-    let (out, _) = raw_exchange(&addr, &[chunked_stream.as_bytes()]);
+    let (out, _) = raw_exchange(&addr, &[chunked(&stream_body).as_bytes()]);
     assert!(
         out.starts_with("HTTP/1.1 200 OK\r\n")
             && out.matches("\"delta\":{\"content\":").count() == 3
@@ -983,21 +982,12 @@ async fn switches_from_env_take_1_and_yes() {
     )
     .await;
     assert_eq!(status, 200, "accept-any-model from env: {body}");
-    let (status, _, body) = post(
-        &s,
-        "/v1/chat/completions",
-        &json!({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}], "no_such_field": 1}),
-    )
-    .await;
+    let unknown_field = json!({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}], "no_such_field": 1});
+    let (status, _, body) = post(&s, "/v1/chat/completions", &unknown_field).await;
     assert_eq!(status, 400, "strict from env: {body}");
     assert!(body.contains("no_such_field"), "{body}");
 
     let off = Server::start_env(&[], &[("MOCK_INFERENCE_STRICT", "0")]);
-    let (status, _, body) = post(
-        &off,
-        "/v1/chat/completions",
-        &json!({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}], "no_such_field": 1}),
-    )
-    .await;
+    let (status, _, body) = post(&off, "/v1/chat/completions", &unknown_field).await;
     assert_eq!(status, 200, "MOCK_INFERENCE_STRICT=0 is off: {body}");
 }
