@@ -289,12 +289,6 @@ fn check_trailing(rest: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Quotes a value for bash `source`, python-dotenv and dotenvy: plain when it only has safe
-/// characters; single quotes (literal everywhere) when it has no `'` or `\`; otherwise double
-/// quotes with `\\ \" \$` and `` \` `` escaped. That last form is exact for bash and dotenvy
-/// but not for python-dotenv when the value also holds `$` or a backtick, and no spelling is
-/// exact everywhere for a carriage return: secrets-sync refuses such values (exit 2) rather than
-/// write a bundle some reader would misread.
 /// `scheme://user:password@host:port/path` from a bundle's parts, user and password
 /// percent-encoded as URL userinfo; None when the parts do not make a URL. The password is
 /// registered with the redactor before the URL exists, so no message can carry it.
@@ -318,6 +312,23 @@ pub fn redis_url(password: &str, host: &str, port: &str) -> Option<String> {
     url_with_credentials("redis", "", password, host, port, "0")
 }
 
+/// `postgres://user:password@host:port/db` (see [`url_with_credentials`]).
+pub fn database_url(
+    user: &str,
+    password: &str,
+    host: &str,
+    port: &str,
+    db: &str,
+) -> Option<String> {
+    url_with_credentials("postgres", user, password, host, port, db)
+}
+
+/// Quotes a value for bash `source`, python-dotenv and dotenvy: plain when it only has safe
+/// characters; single quotes (literal everywhere) when it has no `'` or `\`; otherwise double
+/// quotes with `\\ \" \$` and `` \` `` escaped. That last form is exact for bash and dotenvy
+/// but not for python-dotenv when the value also holds `$` or a backtick, and no spelling is
+/// exact everywhere for a carriage return: secrets-sync refuses such values (exit 2) rather than
+/// write a bundle some reader would misread.
 pub fn quote(value: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "_-./:@%+,=^~".contains(c);
     if !value.is_empty() && value.chars().all(safe) {
@@ -489,7 +500,13 @@ mod tests {
                 .unwrap(),
             "p@ss/w:rd1"
         );
-        assert!(!crate::redact::redact(&url).contains("p%40ss%2Fw%3Ard1"));
+        // Registered, not just masked as URL userinfo: the bare password is redacted too.
+        let said = crate::redact::redact("login with p@ss/w:rd1 failed");
+        assert!(!said.contains("p@ss/w:rd1"), "{said}");
+        assert_eq!(
+            super::database_url("u", "pw", "db", "5432", "app").as_deref(),
+            Some("postgres://u:pw@db:5432/app")
+        );
         assert_eq!(
             super::redis_url("s3cret-pw", "127.0.0.1", "6379").as_deref(),
             Some("redis://:s3cret-pw@127.0.0.1:6379/0")

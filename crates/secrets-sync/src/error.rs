@@ -24,6 +24,9 @@ pub enum SyncError {
     },
     #[error("{0}")]
     Usage(String),
+    /// The async runtime could not start (devenv_core::runtime::block_on's failure).
+    #[error("{0}")]
+    Runtime(String),
     #[error(transparent)]
     Bundle(#[from] BundleError),
     #[error(transparent)]
@@ -65,6 +68,7 @@ impl ExitCoded for SyncError {
             | SyncError::Unresolved { .. }
             | SyncError::Unportable { .. }
             | SyncError::MissingKeys { .. } => exit::USAGE,
+            SyncError::Runtime(_) => exit::FAILED,
             SyncError::Bundle(e) => e.exit_code(),
             SyncError::Stack(e) => e.exit_code(),
             SyncError::Vault(e) => e.exit_code(),

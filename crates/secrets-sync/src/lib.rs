@@ -603,7 +603,7 @@ fn derive_urls(b: &mut Bundle, mapping: &ModeMapping) {
             get(b, "POSTGRES_PORT"),
             get(b, "POSTGRES_DB"),
         ) {
-            if let Some(url) = database_url(&user, &pw, &host, &port, &db) {
+            if let Some(url) = bundle::database_url(&user, &pw, &host, &port, &db) {
                 b.set("DATABASE_URL", url);
             }
         }
@@ -619,17 +619,6 @@ fn derive_urls(b: &mut Bundle, mapping: &ModeMapping) {
             }
         }
     }
-}
-
-/// `postgres://user:password@host:port/db` (see [`bundle::url_with_credentials`]).
-pub(crate) fn database_url(
-    user: &str,
-    password: &str,
-    host: &str,
-    port: &str,
-    db: &str,
-) -> Option<String> {
-    bundle::url_with_credentials("postgres", user, password, host, port, db)
 }
 
 /// The AppRole secret_id: from the file, stdin, or VAULT_SECRET_ID — never argv.
@@ -725,11 +714,7 @@ fn fetch_from_vault(
             .map(|(k, _)| k.clone())
             .collect()
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| SyncError::Usage(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
+    devenv_core::runtime::block_on(tokio::runtime::Builder::new_current_thread(), async {
         let session = vault::Session::open(&settings).await?;
         let result = async {
             let versions = session
@@ -778,6 +763,7 @@ fn fetch_from_vault(
             token_revoked,
         })
     })
+    .map_err(|f| SyncError::Runtime(f.message))?
 }
 
 fn render_cmd(args: &RenderArgs) -> Result<u8, Failure> {

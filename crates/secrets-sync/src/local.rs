@@ -101,7 +101,7 @@ pub fn build(inputs: &LocalInputs<'_>, creds: &Bundle) -> Result<LocalOutcome, s
     let loopback_url = "a loopback URL with a numeric port always parses";
     b.set(
         "DATABASE_URL",
-        crate::database_url(
+        devenv_core::bundle::database_url(
             pg_user,
             &cred("POSTGRES_PASSWORD"),
             host,
