@@ -52,15 +52,11 @@ cp -r "$GO_MOCK_SRC" "$work/go-mock"
   || die "$EXIT_FAILED" "the Go mock does not build" "check \`go version\` (Debian's golang-go)"
 
 
+# answers_or_exited URL PID — the server answers on URL, or its process is gone.
+answers_or_exited() { curl -s -o /dev/null "$1" || ! kill -0 "$2" 2>/dev/null; }
 wait_up() { # wait_up URL PATH PID NAME
-  local i
-  for i in $(seq 200); do
-    curl -s -o /dev/null "$1$2" && return 0
-    kill -0 "$3" 2>/dev/null || die "$EXIT_FAILED" "$4 exited at startup" "run it by hand to see why"
-    sleep 0.05
-    : "$i"
-  done
-  die "$EXIT_TIMEOUT" "$4 did not answer on $1" "run it by hand to see why"
+  wait_until 10 answers_or_exited "$1$2" "$3" || die "$EXIT_TIMEOUT" "$4 did not answer on $1 within 10 s" "run it by hand to see why"
+  kill -0 "$3" 2>/dev/null || die "$EXIT_FAILED" "$4 exited at startup" "run it by hand to see why"
 }
 
 go_port="$(free_port)"

@@ -11,11 +11,14 @@ export PROFILE=release
 # misses its goal, and the summary names the misses.
 only=" ${BENCH:-} "
 missed=()
+ran=0
 for b in scripts/bench/*.sh; do
   name="$(basename "$b" .sh)"
   [[ "$only" != "  " && "$only" != *" $name "* ]] && continue
   info "── $b"
+  ran=$((ran + 1))
   bash "$b" || missed+=("$name")
 done
+((ran > 0)) || die "$EXIT_USAGE" "BENCH=\"${BENCH:-}\" names no benchmark" "pick from: $(basename -s .sh scripts/bench/*.sh | tr '\n' ' ')"
 ((${#missed[@]} == 0)) || die "$EXIT_FAILED" "benchmarks that missed a goal or failed: ${missed[*]}" "run one alone: bash scripts/bench/<name>.sh"
 ok "every benchmark met its goals"

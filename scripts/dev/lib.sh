@@ -118,8 +118,11 @@ load_bundle() {
   # Remote bundles expire (secrets-sync sets DEVENV_EXPIRES_AT 24 h ahead): `secrets-sync
   # check-expiry` prints the same warning (with its remedy) as every Rust consumer; keep going.
   local sync
-  if [[ -n "${DEVENV_EXPIRES_AT:-}" ]] && sync="$(bin_optional secrets-sync)"; then
+  [[ -n "${DEVENV_EXPIRES_AT:-}" ]] || return 0
+  if sync="$(bin_optional secrets-sync)"; then
     "$sync" check-expiry --bundle "$path" --quiet || true
+  else
+    warn "$path is valid until $DEVENV_EXPIRES_AT and secrets-sync is not built to check it; run \`make build\`"
   fi
 }
 

@@ -20,13 +20,14 @@ trap 'stop_tracked; rm -rf "$workdir"' EXIT
 "$server" --host 127.0.0.1 --port 0 >"$workdir/stdout" 2>"$workdir/stderr" &
 pid=$!
 track_pid "$pid"
-url=""
-for _ in $(seq 200); do
+# Settled once it printed its address and answers /health there, or exited.
+healthy_or_exited() {
   url="$(grep -o 'http://[0-9.:]*' "$workdir/stdout" 2>/dev/null | head -n1 || true)"
-  [[ -n "$url" ]] && curl -sf "$url/health" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || die "$EXIT_FAILED" "mock-inference exited at startup: $(cat "$workdir/stderr")" "run it by hand: $server --port 0"
-  sleep 0.05
-done
+  { [[ -n "$url" ]] && curl -sf "$url/health" >/dev/null; } || ! kill -0 "$pid" 2>/dev/null
+}
+url=""
+wait_until 10 healthy_or_exited || true
+kill -0 "$pid" 2>/dev/null || die "$EXIT_FAILED" "mock-inference exited at startup: $(cat "$workdir/stderr")" "run it by hand: $server --port 0"
 if [[ -z "$url" ]] || ! curl -sf "$url/health" >/dev/null; then
   die "$EXIT_TIMEOUT" "mock-inference did not become healthy" "read $workdir/stderr; run it by hand: $server --port 0"
 fi
