@@ -73,8 +73,15 @@ pub fn format(ns: u64) -> String {
 }
 
 /// A duration flag's value (`--lock-timeout 1m30s`): the error names the value and the fix.
+/// On the command line (not in compose files, which Go's spelling rules) it also takes what
+/// people type: a space before the unit (`5 s`) and `min` (`2min`).
 pub fn parse_flag(text: &str) -> Result<Duration, String> {
-    parse(text)
+    let typed: String = text.split_whitespace().collect();
+    let typed = match typed.strip_suffix("min") {
+        Some(number) => format!("{number}m"),
+        None => typed,
+    };
+    parse(&typed)
         .map(Duration::from_nanos)
         .ok_or_else(|| format!("`{text}` is not a duration — use e.g. 500ms, 30s, 2m or 1m30s"))
 }
@@ -114,6 +121,9 @@ mod tests {
         let e = parse_flag("soon").unwrap_err();
         assert!(e.contains("`soon`") && e.contains("500ms"), "{e}");
         assert!(parse_flag("5 parsecs").is_err());
+        assert_eq!(parse_flag("2min").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_flag(" 5 s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse("2min"), None, "compose spelling stays Go's");
         assert!(parse_flag("-3s").is_err());
         assert_eq!(display(Duration::from_millis(1500)), "1.5s");
         assert_eq!(display(Duration::from_millis(250)), "250ms");

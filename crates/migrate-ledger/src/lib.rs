@@ -23,7 +23,7 @@ use devenv_core::duration;
 use devenv_core::events::Event;
 use devenv_core::exit;
 use devenv_core::output::{self, Failure, Format, Style};
-use devenv_core::paths::{Mode, Workspace};
+use devenv_core::paths::Workspace;
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -279,13 +279,9 @@ impl Ctx {
         db::options(url)
     }
 
-    /// The bundle of DEVENV_MODE (default local).
+    /// The bundle of DEVENV_MODE / MODE (default local), read as every other tool reads it.
     fn bundle_path(&self) -> PathBuf {
-        let mode = std::env::var("DEVENV_MODE")
-            .ok()
-            .and_then(|m| m.parse::<Mode>().ok())
-            .unwrap_or(Mode::Local);
-        self.ws.bundle_path(mode)
+        self.ws.bundle_path(devenv_core::telemetry::mode_from_env())
     }
 
     fn event(&self, event: &str) -> EventBuilder<'_> {
@@ -461,6 +457,8 @@ async fn apply_track(
         let rows = ledger::read(&mut conn, &table).await?;
         let _ = conn.close().await;
         let plan = Plan::new(&files, &rows);
+        // A dry run that finds tampering records it too (integrity_refused): the audit trail
+        // is about the ledger's state, not about whether anything was applied.
         let warnings = check_plan(ctx, track, &plan, &files, flags)?;
         let pending = plan.pending();
         apply::precheck(&pending)?;
