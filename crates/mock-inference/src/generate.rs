@@ -64,6 +64,8 @@ pub struct ChoiceOut {
     pub finish_reason: &'static str,
     /// Leading pieces of `text` that echo the prompt (completions `echo`): not generated.
     pub echoed_tokens: usize,
+    /// Index in the request's stop strings of the one that ended the text.
+    pub stop_sequence: Option<usize>,
 }
 
 impl ChoiceOut {
@@ -89,23 +91,28 @@ impl ChoiceOut {
     }
 }
 
-/// Applies `stop` then `max_tokens` to a text; reuses `plan` when neither cuts it.
+/// Applies `stop` then `max_tokens` to a text; reuses `plan` when neither cuts it. Returns
+/// the text, the finish reason (`stop` or `length`) and the index in `stop` of the stop
+/// string that cut it, if one did.
 pub fn shape_text(
     plan: Arc<TextPlan>,
     stop: &[String],
     max_tokens: Option<usize>,
-) -> (Arc<TextPlan>, &'static str) {
+) -> (Arc<TextPlan>, &'static str, Option<usize>) {
     let mut plan = plan;
     let mut finish = "stop";
+    let mut matched = None;
     if !stop.is_empty() {
         let full = plan.pieces.concat();
         let cut = stop
             .iter()
-            .filter(|s| !s.is_empty())
-            .filter_map(|s| full.find(s.as_str()))
+            .enumerate()
+            .filter(|(_, s)| !s.is_empty())
+            .filter_map(|(i, s)| full.find(s.as_str()).map(|at| (at, i)))
             .min();
-        if let Some(cut) = cut {
+        if let Some((cut, i)) = cut {
             plan = Arc::new(TextPlan::new(&full[..cut]));
+            matched = Some(i);
         }
     }
     if let Some(max) = max_tokens
@@ -113,8 +120,28 @@ pub fn shape_text(
     {
         plan = Arc::new(plan.truncated(max));
         finish = "length";
+        matched = None;
     }
-    (plan, finish)
+    (plan, finish, matched)
+}
+
+/// A choice that calls `name` with `arguments` (generated from `schema` when `None`, so they
+/// validate against it).
+pub fn tool_call_choice(name: &str, schema: Option<&Value>, arguments: Option<Value>) -> ChoiceOut {
+    let args =
+        arguments.unwrap_or_else(|| schema.map(example_for_schema).unwrap_or_else(|| json!({})));
+    let text = serde_json::to_string(&args).expect("JSON values serialise");
+    ChoiceOut {
+        text: None,
+        tool_calls: vec![ToolCallOut {
+            id: random_id("call_"),
+            name: name.to_string(),
+            arguments: Arc::new(TextPlan::new(&text)),
+        }],
+        finish_reason: "tool_calls",
+        echoed_tokens: 0,
+        stop_sequence: None,
+    }
 }
 
 const LOREM: &[&str] = &[
@@ -480,13 +507,13 @@ mod tests {
     #[test]
     fn stop_and_length_cut() {
         let plan = Arc::new(TextPlan::new("one two three four five"));
-        let (p, f) = shape_text(plan.clone(), &["three".into()], None);
+        let (p, f, m) = shape_text(plan.clone(), &["zzz".into(), "three".into()], None);
         assert_eq!(p.pieces.concat(), "one two ");
-        assert_eq!(f, "stop");
-        let (p, f) = shape_text(plan.clone(), &[], Some(2));
+        assert_eq!((f, m), ("stop", Some(1)));
+        let (p, f, m) = shape_text(plan.clone(), &[], Some(2));
         assert_eq!(p.tokens(), 2);
-        assert_eq!(f, "length");
-        let (p, _) = shape_text(plan.clone(), &[], Some(100));
+        assert_eq!((f, m), ("length", None));
+        let (p, _, _) = shape_text(plan.clone(), &[], Some(100));
         assert!(Arc::ptr_eq(&p, &plan));
     }
 }

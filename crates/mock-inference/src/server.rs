@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use crate::config::{Config, Latency, ResponseMode};
 use crate::error::ApiError;
-use crate::generate::{self, ChoiceOut, TextPlan, ToolCallOut, escape, splitmix64};
+use crate::generate::{self, ChoiceOut, TextPlan, escape, splitmix64};
 use crate::metrics::{FaultKind, Finish, Metrics};
 use crate::request::{self, ChatRequest, CompletionRequest, PromptItem, ToolMode};
 use crate::scenario::Scenario;
@@ -399,10 +399,10 @@ fn ms(v: f64) -> Duration {
     Duration::from_secs_f64((v / 1000.0).max(0.0))
 }
 
-// ---------------------------------------------------------------- chat
+// ---------------------------------------------------------------- generation, any API
 
-/// What a scenario (or nothing) decided before generation.
-enum Plan {
+/// What a scenario rule decided before generation.
+pub enum Plan {
     Text(Arc<TextPlan>),
     Tool {
         name: String,
@@ -410,56 +410,103 @@ enum Plan {
     },
 }
 
-// The whole request, not the `HeaderMap` extractor: that one clones the headers.
-pub(crate) async fn chat(State(app): State<Arc<App>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    chat_inner(app, parts.headers, body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+/// The output format a request asks for.
+#[derive(Clone, Copy)]
+pub enum Format<'a> {
+    Text,
+    /// `json_object`: `{"response": …}`.
+    JsonObject,
+    /// `json_schema`: an instance of the schema (`json_object`'s answer when none is given).
+    JsonSchema(Option<&'a serde_json::Value>),
 }
 
-/// A chat request answered without waiting (see [`App::chat_never_waits`]): the same
-/// response as [`chat`], without the request and future plumbing. The response body may
-/// still stream (a mid-stream fault).
-pub fn chat_now(app: &Arc<App>, fault_header: Option<&[u8]>, body: &[u8]) -> Response {
-    debug_assert!(app.chat_never_waits());
-    let start = Instant::now();
-    let answer = chat_checked(app, body, fault_header).map(|(req, model, fault)| {
-        let running = app.running(None);
-        let sp = chat_stream_plan(app, &req, None, model, fault, Duration::ZERO, start);
-        if req.stream() {
-            stream::respond(running, sp)
-        } else {
-            non_stream_now(running, sp, Duration::ZERO)
+/// What one request asks to be answered, in any API's terms.
+pub struct Ask<'a> {
+    /// The last user message (echo mode).
+    pub text: &'a str,
+    /// A hash of the conversation (lorem mode), computed only when needed.
+    pub hash: &'a dyn Fn() -> u64,
+    pub seed: u64,
+    /// The callable tools: name and parameter schema.
+    pub tools: Vec<(&'a str, Option<&'a serde_json::Value>)>,
+    pub tool_mode: ToolMode,
+    pub format: Format<'a>,
+    pub stop: &'a [String],
+    pub max_tokens: Option<usize>,
+}
+
+impl App {
+    /// Choice `i` of an answer: the scenario's plan, else a tool call when the tool mode
+    /// asks for one, else text (JSON for a JSON format) cut by `stop` and `max_tokens`.
+    pub fn answer(&self, ask: &Ask, plan: Option<&Plan>, i: usize) -> ChoiceOut {
+        let schema = |name: &str| {
+            ask.tools
+                .iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, s)| *s)
+        };
+        let wants_tool = match ask.tool_mode {
+            ToolMode::None => None,
+            ToolMode::Auto if !self.cfg.response.tool_call_on_auto => None,
+            ToolMode::Auto | ToolMode::Required => Some(0),
+            ToolMode::Named(i) => Some(i),
+        };
+        match plan {
+            Some(Plan::Tool { name, arguments }) => {
+                return generate::tool_call_choice(name, schema(name), arguments.clone());
+            }
+            Some(Plan::Text(_)) => {}
+            None => {
+                if let Some((name, schema)) = wants_tool.and_then(|i| ask.tools.get(i)) {
+                    return generate::tool_call_choice(name, *schema, None);
+                }
+            }
         }
-    });
-    answer.unwrap_or_else(IntoResponse::into_response)
-}
+        let json = |value: serde_json::Value| {
+            Arc::new(TextPlan::new(
+                &serde_json::to_string(&value).expect("JSON values serialise"),
+            ))
+        };
+        let base: Arc<TextPlan> = match (plan, ask.format) {
+            (Some(Plan::Text(t)), _) => t.clone(),
+            (None, Format::JsonSchema(Some(schema))) => json(generate::example_for_schema(schema)),
+            (None, Format::JsonSchema(None) | Format::JsonObject) => {
+                json(serde_json::json!({"response": self.cfg.response.text}))
+            }
+            _ => match self.cfg.response.mode {
+                ResponseMode::Echo => Arc::new(TextPlan::new(ask.text)),
+                ResponseMode::Lorem => generate::lorem_plan(
+                    ask.seed.wrapping_add(i as u64),
+                    (ask.hash)(),
+                    self.cfg.response.lorem_tokens,
+                ),
+                ResponseMode::Fixed | ResponseMode::Scenario => self.fixed.clone(),
+            },
+        };
+        let (text, finish, stop_sequence) = generate::shape_text(base, ask.stop, ask.max_tokens);
+        ChoiceOut {
+            text: Some(text),
+            tool_calls: Vec::new(),
+            finish_reason: finish,
+            echoed_tokens: 0,
+            stop_sequence,
+        }
+    }
 
-/// The parsed chat request, its model and its fault.
-fn chat_checked(
-    app: &App,
-    bytes: &[u8],
-    fault_header: Option<&[u8]>,
-) -> Result<(ChatRequest, String, Fault), ApiError> {
-    let req = request::parse_chat(bytes, app.cfg.strict)?;
-    let (model, fault) = app.admissible(&req.model, fault_header)?;
-    Ok((req, model, fault))
-}
-
-async fn chat_inner(app: Arc<App>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    let start = Instant::now();
-    let bytes = read_body(&app, &headers, body).await?;
-    let (req, model, fault) = chat_checked(&app, &bytes, fault_header(&headers))?;
-    let mut extra_delay = Duration::ZERO;
-    let mut plan = None;
-    if let Some(sc) = &app.scenario
-        && let Some(action) = sc.answer(&req.model, req.last_user_text())
-    {
-        extra_delay = Duration::from_millis(action.delay_ms.unwrap_or(0));
+    /// The scenario's rule for a request: its plan and delay, or the error it injects (after
+    /// its delay).
+    async fn scenario_plan(
+        &self,
+        model: &str,
+        text: &str,
+    ) -> Result<(Option<Plan>, Duration), ApiError> {
+        let Some(action) = self.scenario.as_ref().and_then(|sc| sc.answer(model, text)) else {
+            return Ok((None, Duration::ZERO));
+        };
+        let delay = Duration::from_millis(action.delay_ms.unwrap_or(0));
         if let Some(e) = action.error {
-            tokio::time::sleep(extra_delay).await;
-            let mut err = ApiError::fault(e.status, app.cfg.limits.retry_after_secs);
+            tokio::time::sleep(delay).await;
+            let mut err = ApiError::fault(e.status, self.cfg.limits.retry_after_secs);
             err.status =
                 StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             if (400..500).contains(&e.status) && e.status != 429 {
@@ -471,142 +518,188 @@ async fn chat_inner(app: Arc<App>, headers: HeaderMap, body: Body) -> Result<Res
             }
             return Err(err);
         }
-        if let Some(t) = action.tool_call {
-            plan = Some(Plan::Tool {
+        let plan = if let Some(t) = action.tool_call {
+            Some(Plan::Tool {
                 name: t.name,
                 arguments: t.arguments,
-            });
-        } else if let Some(t) = action.text {
-            plan = Some(Plan::Text(Arc::new(TextPlan::new(&t))));
-        }
+            })
+        } else {
+            action.text.map(|t| Plan::Text(Arc::new(TextPlan::new(&t))))
+        };
+        Ok((plan, delay))
     }
+}
+
+/// A parsed request's place in its response: model, fault, scenario delay, arrival.
+pub struct Admitted {
+    /// Escaped model id.
+    pub model: String,
+    pub fault: Fault,
+    pub extra_delay: Duration,
+    pub start: Instant,
+}
+
+/// An API served by [`serve`]: parse, admit, scenario, plan, then stream or not.
+pub trait Api: Sized {
+    fn parse(app: &App, body: &[u8]) -> Result<Self, ApiError>;
+    fn model(&self) -> &str;
+    fn stream(&self) -> bool;
+    /// The text scenario rules match (the last user message).
+    fn last_user_text(&self) -> &str;
+    fn plan(
+        self,
+        app: &Arc<App>,
+        scenario: Option<Plan>,
+        admitted: Admitted,
+    ) -> Result<StreamPlan, ApiError>;
+    /// The API's own error response.
+    fn error(e: ApiError) -> Response {
+        e.into_response()
+    }
+}
+
+// The whole request, not the `HeaderMap` extractor: that one clones the headers.
+pub(crate) async fn serve<A: Api>(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    serve_inner::<A>(app, parts.headers, body)
+        .await
+        .unwrap_or_else(A::error)
+}
+
+async fn serve_inner<A: Api>(
+    app: Arc<App>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let start = Instant::now();
+    let bytes = read_body(&app, &headers, body).await?;
+    let req = A::parse(&app, &bytes)?;
+    let (model, fault) = app.admissible(req.model(), fault_header(&headers))?;
+    let (plan, extra_delay) = app.scenario_plan(req.model(), req.last_user_text()).await?;
     let running = app.admit().await?;
-    let sp = chat_stream_plan(&app, &req, plan, model, fault, extra_delay, start);
-    if req.stream() {
+    let stream = req.stream();
+    let admitted = Admitted {
+        model,
+        fault,
+        extra_delay,
+        start,
+    };
+    let sp = req.plan(&app, plan, admitted)?;
+    if stream {
         Ok(stream::respond(running, sp))
     } else {
         non_stream(running, sp).await
     }
 }
 
-fn chat_stream_plan(
-    app: &App,
-    req: &ChatRequest,
-    plan: Option<Plan>,
-    model: String,
-    fault: Fault,
-    extra_delay: Duration,
-    start: Instant,
-) -> StreamPlan {
-    let prompt_tokens = tokenizer::chat_prompt_tokens(req.messages.iter().map(|m| {
-        (
-            m.role.as_str(),
-            m.content.as_ref().map_or("", |c| c.text.as_str()),
-            m.name.as_deref(),
-        )
-    }));
-    StreamPlan {
-        kind: StreamKind::Chat,
-        id: generate::random_id("chatcmpl-"),
-        created: unix_now(),
-        model,
-        choices: chat_choices(app, req, plan),
-        prompt_tokens,
-        include_usage: req.include_usage(),
-        fault,
-        extra_delay,
-        seed: req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed),
-        start,
-    }
+// ---------------------------------------------------------------- chat
+
+pub(crate) async fn chat(app: State<Arc<App>>, req: Request) -> Response {
+    serve::<ChatRequest>(app, req).await
 }
 
-fn chat_choices(app: &App, req: &ChatRequest, plan: Option<Plan>) -> Vec<ChoiceOut> {
-    let n = req.n();
-    let max_tokens = req.max_tokens();
-    let tool_mode = req.tool_mode();
-    let tools = req.tools.as_deref().unwrap_or(&[]);
-    let wants_tool = match tool_mode {
-        ToolMode::None => None,
-        ToolMode::Auto if !app.cfg.response.tool_call_on_auto => None,
-        ToolMode::Auto | ToolMode::Required => Some(0),
-        ToolMode::Named(i) => Some(i),
-    };
-    let tool_call = |name: &str, args: Option<serde_json::Value>| -> ChoiceOut {
-        let args = args.unwrap_or_else(|| {
-            tools
-                .iter()
-                .find(|t| t.function.name == name)
-                .and_then(|t| t.function.parameters.as_ref())
-                .map(generate::example_for_schema)
-                .unwrap_or_else(|| serde_json::json!({}))
-        });
-        let text = serde_json::to_string(&args).expect("JSON values serialise");
-        ChoiceOut {
-            text: None,
-            tool_calls: vec![ToolCallOut {
-                id: generate::random_id("call_"),
-                name: name.to_string(),
-                arguments: Arc::new(TextPlan::new(&text)),
-            }],
-            finish_reason: "tool_calls",
-            echoed_tokens: 0,
-        }
-    };
-    let request_hash = || {
-        let mut h = 0u64;
-        for m in &req.messages {
-            h = splitmix64(
-                h ^ generate::hash_str(m.content.as_ref().map_or("", |c| c.text.as_str())),
-            );
-        }
-        h
-    };
-    (0..n)
-        .map(|i| {
-            match &plan {
-                Some(Plan::Tool { name, arguments }) => return tool_call(name, arguments.clone()),
-                Some(Plan::Text(_)) => {}
-                None => {
-                    if let Some(t) = wants_tool.and_then(|i| tools.get(i)) {
-                        return tool_call(&t.function.name, None);
-                    }
-                }
-            }
-            let base: Arc<TextPlan> = if let Some(Plan::Text(t)) = &plan {
-                t.clone()
-            } else if let Some(rf) = req.response_format.as_ref().filter(|rf| rf.kind != "text") {
-                let value = match rf.json_schema.as_ref().and_then(|j| j.schema.as_ref()) {
-                    Some(schema) if rf.kind == "json_schema" => {
-                        generate::example_for_schema(schema)
-                    }
-                    _ => serde_json::json!({"response": app.cfg.response.text}),
-                };
-                Arc::new(TextPlan::new(
-                    &serde_json::to_string(&value).expect("JSON values serialise"),
-                ))
-            } else {
-                match app.cfg.response.mode {
-                    ResponseMode::Echo => Arc::new(TextPlan::new(req.last_user_text())),
-                    ResponseMode::Lorem => {
-                        let seed = req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed);
-                        generate::lorem_plan(
-                            seed.wrapping_add(i as u64),
-                            request_hash(),
-                            app.cfg.response.lorem_tokens,
-                        )
-                    }
-                    ResponseMode::Fixed | ResponseMode::Scenario => app.fixed.clone(),
-                }
-            };
-            let (text, finish) = generate::shape_text(base, req.stop(), max_tokens);
-            ChoiceOut {
-                text: Some(text),
-                tool_calls: Vec::new(),
-                finish_reason: finish,
-                echoed_tokens: 0,
-            }
+/// A chat request answered without waiting (see [`App::chat_never_waits`]): the same
+/// response as [`chat`], without the request and future plumbing. The response body may
+/// still stream (a mid-stream fault).
+pub fn chat_now(app: &Arc<App>, fault_header: Option<&[u8]>, body: &[u8]) -> Response {
+    debug_assert!(app.chat_never_waits());
+    let start = Instant::now();
+    let answer = request::parse_chat(body, app.cfg.strict).and_then(|req| {
+        let (model, fault) = app.admissible(&req.model, fault_header)?;
+        let running = app.running(None);
+        let stream = req.stream();
+        let admitted = Admitted {
+            model,
+            fault,
+            extra_delay: Duration::ZERO,
+            start,
+        };
+        let sp = req.plan(app, None, admitted)?;
+        Ok(if stream {
+            stream::respond(running, sp)
+        } else {
+            non_stream_now(running, sp, Duration::ZERO)
         })
-        .collect()
+    });
+    answer.unwrap_or_else(IntoResponse::into_response)
+}
+
+impl Api for ChatRequest {
+    fn parse(app: &App, body: &[u8]) -> Result<Self, ApiError> {
+        request::parse_chat(body, app.cfg.strict)
+    }
+    fn model(&self) -> &str {
+        &self.model
+    }
+    fn stream(&self) -> bool {
+        ChatRequest::stream(self)
+    }
+    fn last_user_text(&self) -> &str {
+        ChatRequest::last_user_text(self)
+    }
+
+    fn plan(
+        self,
+        app: &Arc<App>,
+        scenario: Option<Plan>,
+        a: Admitted,
+    ) -> Result<StreamPlan, ApiError> {
+        let req = &self;
+        let prompt_tokens = tokenizer::chat_prompt_tokens(req.messages.iter().map(|m| {
+            (
+                m.role.as_str(),
+                m.content.as_ref().map_or("", |c| c.text.as_str()),
+                m.name.as_deref(),
+            )
+        }));
+        let seed = req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed);
+        let hash = || {
+            req.messages.iter().fold(0u64, |h, m| {
+                splitmix64(
+                    h ^ generate::hash_str(m.content.as_ref().map_or("", |c| c.text.as_str())),
+                )
+            })
+        };
+        let format = match &req.response_format {
+            Some(rf) if rf.kind == "json_schema" => {
+                Format::JsonSchema(rf.json_schema.as_ref().and_then(|j| j.schema.as_ref()))
+            }
+            Some(rf) if rf.kind == "json_object" => Format::JsonObject,
+            _ => Format::Text,
+        };
+        let ask = Ask {
+            text: req.last_user_text(),
+            hash: &hash,
+            seed,
+            tools: req
+                .tools
+                .iter()
+                .flatten()
+                .map(|t| (t.function.name.as_str(), t.function.parameters.as_ref()))
+                .collect(),
+            tool_mode: req.tool_mode(),
+            format,
+            stop: req.stop(),
+            max_tokens: req.max_tokens(),
+        };
+        let choices = (0..req.n())
+            .map(|i| app.answer(&ask, scenario.as_ref(), i))
+            .collect();
+        Ok(StreamPlan {
+            kind: StreamKind::Chat,
+            wire: None,
+            id: generate::random_id("chatcmpl-"),
+            created: unix_now(),
+            model: a.model,
+            choices,
+            prompt_tokens,
+            include_usage: req.include_usage(),
+            fault: a.fault,
+            extra_delay: a.extra_delay,
+            seed,
+            start: a.start,
+        })
+    }
 }
 
 /// Simulated time a whole non-streamed answer takes.
@@ -642,9 +735,11 @@ async fn non_stream(running: Running, sp: StreamPlan) -> Result<Response, ApiErr
 fn non_stream_now(running: Running, sp: StreamPlan, ttft: Duration) -> Response {
     let app = running.app.clone();
     let completion_tokens = sp.completion_tokens();
-    let body = match sp.kind {
-        StreamKind::Chat => chat_body(&app, &sp, completion_tokens),
-        StreamKind::Completion => completion_body(&app, &sp, completion_tokens),
+    let mut sp = sp;
+    let body = match (sp.wire.take(), sp.kind) {
+        (Some(mut wire), _) => wire.body(&sp),
+        (None, StreamKind::Chat) => chat_body(&app, &sp, completion_tokens),
+        (None, StreamKind::Completion) => completion_body(&app, &sp, completion_tokens),
     };
     app.metrics.ttft.observe(ttft + sp.extra_delay);
     sp.record_success(&app.metrics);
@@ -751,6 +846,7 @@ async fn completions_inner(
     let (choices, prompt_tokens) = completion_choices(&app, &req);
     let sp = StreamPlan {
         kind: StreamKind::Completion,
+        wire: None,
         id: generate::random_id("cmpl-"),
         created: unix_now(),
         model,
@@ -807,7 +903,8 @@ fn completion_choices(app: &App, req: &CompletionRequest) -> (Vec<ChoiceOut>, us
                 },
                 ResponseMode::Fixed => app.fixed.clone(),
             };
-            let (mut text, finish) = generate::shape_text(base, req.stop(), Some(req.max_tokens()));
+            let (mut text, finish, stop_sequence) =
+                generate::shape_text(base, req.stop(), Some(req.max_tokens()));
             let mut echoed_tokens = 0;
             if echo {
                 // The prompt leads the text but does not count as completion tokens.
@@ -821,6 +918,7 @@ fn completion_choices(app: &App, req: &CompletionRequest) -> (Vec<ChoiceOut>, us
                 tool_calls: Vec::new(),
                 finish_reason: finish,
                 echoed_tokens,
+                stop_sequence,
             });
         }
     }

@@ -25,9 +25,27 @@ pub enum StreamKind {
     Completion,
 }
 
+/// The body and event shapes of an API other than chat and legacy completions (the
+/// Responses API, Anthropic Messages): the job keeps its schedule, faults and metrics and
+/// asks the wire only for bytes.
+pub trait Wire: Send + 'static {
+    /// The whole non-streamed body.
+    fn body(&mut self, plan: &StreamPlan) -> Bytes;
+    /// The events sent before the first token, at once (`response.created`, `message_start`).
+    fn open(&mut self, plan: &StreamPlan, out: &mut Vec<u8>);
+    /// The events of token `step` (of every choice that has one); returns how many tokens.
+    fn token(&mut self, plan: &StreamPlan, step: usize, out: &mut Vec<u8>) -> usize;
+    /// The events after the last token.
+    fn finish(&mut self, plan: &StreamPlan, out: &mut Vec<u8>);
+    /// The injected mid-stream error, after which the stream ends.
+    fn error(&mut self, plan: &StreamPlan, out: &mut Vec<u8>);
+}
+
 /// Everything a response needs, streamed or not.
 pub struct StreamPlan {
     pub kind: StreamKind,
+    /// Another API's shapes; chat's or completions' (by `kind`) when `None`.
+    pub wire: Option<Box<dyn Wire>>,
     pub id: String,
     pub created: u64,
     /// Escaped model id.
@@ -59,6 +77,8 @@ impl StreamPlan {
 }
 
 enum Phase {
+    /// A [`Wire`]'s opening events, sent as soon as the response starts.
+    Open,
     /// Waiting for the first token; then role chunk + token 0.
     First,
     Tokens,
@@ -69,6 +89,7 @@ enum Phase {
 pub struct Job {
     running: Running,
     plan: StreamPlan,
+    wire: Option<Box<dyn Wire>>,
     /// `data: {"id":…,"object":…,"created":…,"model":…,` shared by every chunk.
     head: Vec<u8>,
     step: usize,
@@ -85,7 +106,7 @@ pub struct Job {
     generated: usize,
 }
 
-pub fn respond(running: Running, plan: StreamPlan) -> Response {
+pub fn respond(running: Running, mut plan: StreamPlan) -> Response {
     let lat = running.app.latency;
     let slowdown = running.slowdown;
     let ttft = Duration::from_secs_f64(
@@ -115,7 +136,14 @@ pub fn respond(running: Running, plan: StreamPlan) -> Response {
     head.extend_from_slice(b"\",\"system_fingerprint\":\"");
     head.extend_from_slice(running.app.fingerprint.as_bytes());
     head.extend_from_slice(b"\",");
+    let wire = plan.wire.take();
     let job = Job {
+        phase: if wire.is_some() {
+            Phase::Open
+        } else {
+            Phase::First
+        },
+        wire,
         next_at: plan.start + ttft,
         base_at: plan.start + ttft,
         rng: splitmix64(plan.seed ^ 0x5EED),
@@ -123,7 +151,6 @@ pub fn respond(running: Running, plan: StreamPlan) -> Response {
         head,
         step: 0,
         steps,
-        phase: Phase::First,
         last_token_at: None,
         itl,
         fault_fired: false,
@@ -209,7 +236,7 @@ impl Job {
     /// Whether the next event can go out at `now` without waiting.
     pub fn due(&self, now: Instant) -> bool {
         match self.phase {
-            Phase::Finish | Phase::Done => true,
+            Phase::Open | Phase::Finish | Phase::Done => true,
             Phase::First | Phase::Tokens => match self.pending_fault() {
                 Some(Fault::StreamError(_) | Fault::Reset(_)) => true,
                 Some(Fault::Stall(..)) => false,
@@ -246,7 +273,8 @@ impl Job {
             Fault::StreamError(k) | Fault::Reset(k) | Fault::Stall(k, _) => k,
             _ => return None,
         };
-        (!self.fault_fired && self.step == at.min(self.steps)).then_some(self.plan.fault)
+        let open = matches!(self.phase, Phase::Open);
+        (!open && !self.fault_fired && self.step == at.min(self.steps)).then_some(self.plan.fault)
     }
 
     fn chunk_open(&self, out: &mut Vec<u8>) {
@@ -372,6 +400,10 @@ impl Job {
                 self.fault_fired = true;
                 metrics.fault(FaultKind::StreamError);
                 self.phase = Phase::Done;
+                if let Some(w) = &mut self.wire {
+                    w.error(&self.plan, out);
+                    return Emit::Event;
+                }
                 out.extend_from_slice(
                     b"data: {\"error\":{\"message\":\"The server had an error while processing your request. (injected mid-stream fault)\",\"type\":\"server_error\",\"param\":null,\"code\":\"internal_error\"}}\n\n",
                 );
@@ -386,6 +418,12 @@ impl Job {
             _ => {}
         }
         match self.phase {
+            Phase::Open => {
+                if let Some(w) = &mut self.wire {
+                    w.open(&self.plan, out);
+                }
+                self.phase = Phase::First;
+            }
             Phase::First | Phase::Tokens => {
                 let first = matches!(self.phase, Phase::First);
                 let now = Instant::now();
@@ -395,10 +433,15 @@ impl Job {
                     metrics.itl.observe(now - prev);
                 }
                 self.last_token_at = Some(now);
-                if first {
-                    self.role_events(out);
-                }
-                self.generated += self.token_events(out, self.step);
+                self.generated += match &mut self.wire {
+                    Some(w) => w.token(&self.plan, self.step, out),
+                    None => {
+                        if first {
+                            self.role_events(out);
+                        }
+                        self.token_events(out, self.step)
+                    }
+                };
                 self.step += 1;
                 self.phase = if self.step >= self.steps {
                     Phase::Finish
@@ -408,7 +451,10 @@ impl Job {
                 self.advance(now);
             }
             Phase::Finish => {
-                self.finish_events(out);
+                match &mut self.wire {
+                    Some(w) => w.finish(&self.plan, out),
+                    None => self.finish_events(out),
+                }
                 self.phase = Phase::Done;
                 self.plan.record_success(metrics);
             }
@@ -448,13 +494,14 @@ impl Job {
 /// absolute schedule.
 const SLIP_AFTER: Duration = Duration::from_millis(1);
 
+/// One streamed token piece of a choice, JSON-escaped.
 #[derive(Clone, Copy)]
-enum Piece<'a> {
+pub enum Piece<'a> {
     Text(&'a str),
     Args(&'a str),
 }
 
-fn piece_at(c: &ChoiceOut, step: usize) -> Option<Piece<'_>> {
+pub fn piece_at(c: &ChoiceOut, step: usize) -> Option<Piece<'_>> {
     if let Some(t) = &c.text {
         return t.escaped.get(step).map(|p| Piece::Text(p.as_str()));
     }
