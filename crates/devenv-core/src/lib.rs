@@ -13,6 +13,7 @@ pub mod logging;
 pub mod netproc;
 pub mod output;
 pub mod paths;
+pub mod pidfile;
 pub mod redact;
 pub mod runtime;
 pub mod stack;

@@ -82,7 +82,8 @@ impl Workspace {
         self.root.join(mode.bundle_file_name())
     }
 
-    /// Pids recorded in `.devenv/run/*.pid` by the native runtime.
+    /// Pids recorded in `.devenv/run/*.pid` by the native runtime whose process is still the
+    /// one recorded (see [`crate::pidfile`]): a reused pid is not ours.
     pub fn own_pids(&self) -> Vec<(String, u32)> {
         let Ok(entries) = std::fs::read_dir(self.state_dir().join("run")) else {
             return Vec::new();
@@ -92,8 +93,7 @@ impl Workspace {
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let service = name.strip_suffix(".pid")?.to_string();
-                let text = std::fs::read_to_string(e.path()).ok()?;
-                let pid = text.lines().next()?.trim().parse().ok()?;
+                let pid = crate::pidfile::live_pid(&e.path())?;
                 Some((service, pid))
             })
             .collect()

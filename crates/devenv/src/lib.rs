@@ -4,6 +4,10 @@
 //! - `devenv state` prints the stage; `devenv state set STAGE --reason R` moves it (illegal
 //!   transitions are refused with exit 2).
 //! - `devenv event NAME key=value…` appends a redacted event to `.devenv/events.jsonl`.
+//! - `devenv which NAME…` finds programs where distributions put them, even off PATH (the one
+//!   lookup dev-status' preflight uses too); `--path` prints the directories it searches.
+//! - `devenv pid record SERVICE PID` / `devenv pid check SERVICE`: pid files that remember the
+//!   process's start time and executable, so a reused pid is never taken for a service.
 
 use clap::{Parser, Subcommand};
 use devenv_core::events::Event;
@@ -39,6 +43,30 @@ enum Command {
         #[arg(long, default_value = "scripts")]
         source: String,
     },
+    /// Print where each program is (PATH, /usr/sbin, PostgreSQL's bin, ~/.cargo/bin); exit 1
+    /// when one is missing.
+    Which {
+        /// Program names, e.g. `nats-server initdb`.
+        #[arg(required_unless_present = "path")]
+        names: Vec<String>,
+        /// Print the search path (colon-separated), for scripts that extend PATH with it.
+        #[arg(long, conflicts_with = "names")]
+        path: bool,
+    },
+    /// Pid files under .devenv/run/ that know their process (start time and executable).
+    Pid {
+        #[command(subcommand)]
+        action: PidAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PidAction {
+    /// Record PID as SERVICE's process.
+    Record { service: String, pid: u32 },
+    /// Print SERVICE's pid when that very process is alive; exit 1 otherwise (never running,
+    /// exited, or the pid now belongs to another process).
+    Check { service: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,5 +134,57 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             event.append_to(&ws.events_file());
             Ok(exit::OK)
         }
+        Command::Which { names, path } => {
+            if path {
+                let dirs = devenv_core::tools::search_dirs();
+                let joined = std::env::join_paths(dirs).map_err(|e| {
+                    Failure::new(
+                        exit::USAGE,
+                        format!("a search directory holds a ':' ({e}) — fix PATH"),
+                    )
+                })?;
+                output::println_redacted(&joined.to_string_lossy());
+                return Ok(exit::OK);
+            }
+            let mut missing = Vec::new();
+            for name in &names {
+                match devenv_core::tools::find(name) {
+                    Some(found) => output::println_redacted(&found.display().to_string()),
+                    None => missing.push(name.as_str()),
+                }
+            }
+            if missing.is_empty() {
+                Ok(exit::OK)
+            } else {
+                Err(Failure::new(
+                    exit::FAILED,
+                    format!(
+                        "not found: {} (looked in PATH, /usr/sbin, /usr/lib/postgresql/*/bin and ~/.cargo/bin) — run `make setup`",
+                        missing.join(", ")
+                    ),
+                ))
+            }
+        }
+        Command::Pid { action } => match action {
+            PidAction::Record { service, pid } => {
+                devenv_core::pidfile::record(&ws.pid_file(&service), pid).map_err(|e| {
+                    Failure::new(
+                        exit::FAILED,
+                        format!("{service}: cannot record pid {pid}: {e}"),
+                    )
+                })?;
+                Ok(exit::OK)
+            }
+            PidAction::Check { service } => {
+                match devenv_core::pidfile::live_pid(&ws.pid_file(&service)) {
+                    Some(pid) => {
+                        output::println_redacted(&pid.to_string());
+                        Ok(exit::OK)
+                    }
+                    // Not running is an answer, not an error: exit 1 without a message.
+                    None => Ok(exit::FAILED),
+                }
+            }
+        },
     }
 }

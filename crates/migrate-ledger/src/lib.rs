@@ -73,7 +73,7 @@ struct Global {
     /// Human-readable output (the default on a terminal).
     #[arg(long, global = true)]
     human: bool,
-    /// Print nothing but errors (and a generated admin password, which is shown only once).
+    /// Print nothing but errors (and where a generated admin password was kept).
     #[arg(long, short, global = true)]
     quiet: bool,
     /// More logging on stderr (-v info, -vv debug).
@@ -167,6 +167,10 @@ struct SeedArgs {
     /// E-mail of the seeded system admin.
     #[arg(long, default_value = "admin@devenv.local")]
     admin_email: String,
+    /// Where a generated admin password is kept (a 0600 dotenv file; it is never printed)
+    /// [default: <workspace>/.devenv/admin-credentials.env].
+    #[arg(long)]
+    admin_credentials: Option<PathBuf>,
 }
 
 /// Entry point of the binary.
@@ -335,6 +339,10 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, MigrateError> {
                     .or_else(|| bundle_value(ctx, "MOCK_INFERENCE_MODEL"))
                     .unwrap_or_else(|| "mock-gpt".to_string()),
                 admin_email: args.admin_email.clone(),
+                credentials_file: args
+                    .admin_credentials
+                    .clone()
+                    .unwrap_or_else(|| ctx.ws.state_dir().join(seed::CREDENTIALS_FILE)),
             };
             apply_track(ctx, &ctx.seeds, &args.flags, Some(settings)).await
         }
@@ -530,6 +538,12 @@ async fn apply_track(
             Some(s) if !pending.is_empty() => seed::prepare(work, &pending, s).await?,
             _ => None,
         };
+        // Kept on disk before the seeds run, so a password that lands in the database is
+        // never lost; made final only once the seeds stored it.
+        let staged = match (&generated, &seed_settings) {
+            (Some(g), Some(s)) => Some(g.stage(&s.credentials_file)?),
+            _ => None,
+        };
         let outcome = if pending.is_empty() {
             apply::Outcome::default()
         } else {
@@ -543,6 +557,9 @@ async fn apply_track(
         } else {
             None
         };
+        if let Some(staged) = staged {
+            staged.finish(credential.is_some())?;
+        }
         let rows_after = ledger::read_existing(work, &table).await?;
         JsonLedger::from_rows(&rows_after).write(&track.json_path)?;
         report_apply(
@@ -713,31 +730,29 @@ fn report_apply(
         );
         devenv_core::redact::redact_json(&mut doc);
         if let Some(g) = credential {
-            // The one deliberate exception to redaction: the generated password, once.
-            doc["admin"] =
-                json!({"email": g.email, "generated_password": g.password, "shown_once": true});
+            doc["admin"] = json!({
+                "email": g.email,
+                "credentials_file": g.credentials_file.display().to_string(),
+                "password_variable": seed::PASSWORD_KEY,
+            });
         }
-        // Already redacted above, except the credential.
-        let text = serde_json::to_string(&doc).expect("JSON values serialise");
-        let _ = std::io::Write::write_all(
-            &mut std::io::stdout().lock(),
-            format!("{text}\n").as_bytes(),
-        );
+        output::print_json(&doc);
     }
 }
 
-/// The one place the generated admin password is printed, unredacted, exactly once (even
-/// with --quiet: it cannot be recovered later, only reset).
+/// Where the generated admin password went (even with --quiet: it is the one thing the user
+/// must know about). The password itself is never printed.
 fn show_credential_once(ctx: &Ctx, g: &seed::Generated) {
     if ctx.format == Format::Json {
         return;
     }
-    println!(
-        "{} system admin {} created; its password is shown only this once — store it now:\n    {}",
+    output::println_redacted(&format!(
+        "{} system admin {} created; its password is in {} (key {}, mode 0600)",
         ctx.style.yellow("!"),
         g.email,
-        g.password
-    );
+        g.credentials_file.display(),
+        seed::PASSWORD_KEY
+    ));
 }
 
 async fn status(ctx: &Ctx, track: &Track) -> Result<u8, MigrateError> {

@@ -2,6 +2,8 @@
 //! the mock inference model, the admin e-mail and the admin's argon2id password hash. The
 //! password is generated here, only when a pending seed needs it, and shown exactly once.
 
+use std::path::{Path, PathBuf};
+
 use argon2::password_hash::{PasswordHasher as _, SaltString};
 use sqlx::postgres::PgConnection;
 
@@ -19,14 +21,78 @@ pub const ADMIN_PASSWORD_LEN: usize = 24;
 pub struct Settings {
     pub model: String,
     pub admin_email: String,
+    /// The 0600 dotenv file a generated password goes to.
+    pub credentials_file: PathBuf,
 }
+
+/// The file name under `.devenv/` and the keys of the admin credential.
+pub const CREDENTIALS_FILE: &str = "admin-credentials.env";
+pub const EMAIL_KEY: &str = "DEVENV_ADMIN_EMAIL";
+pub const PASSWORD_KEY: &str = "DEVENV_ADMIN_PASSWORD";
 
 /// A generated admin credential. The password is registered with the redactor at once, so
 /// only the deliberate one-time display can show it.
 pub struct Generated {
     pub email: String,
-    pub password: String,
+    password: String,
+    pub credentials_file: PathBuf,
     hash: String,
+}
+
+/// A credential written next to its final place (`<file>.pending`) before the seeds run.
+pub struct Staged {
+    pending: PathBuf,
+    target: PathBuf,
+}
+
+impl Generated {
+    /// Writes the credential, 0600, to `<target>.pending`: it survives a crash between the
+    /// seeds' commit and [`Staged::finish`], and never overwrites a credential already kept.
+    pub fn stage(&self, target: &Path) -> Result<Staged, MigrateError> {
+        let mut pending = target.as_os_str().to_owned();
+        pending.push(".pending");
+        let pending = PathBuf::from(pending);
+        if let Some(dir) = pending.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| MigrateError::Io {
+                message: format!("cannot create {}: {e}", dir.display()),
+            })?;
+        }
+        let text = format!(
+            "# The seeded system admin of this workspace (written by migrate-ledger seed).\n{EMAIL_KEY}='{}'\n{PASSWORD_KEY}='{}'\n",
+            self.email.replace('\'', "'\\''"),
+            self.password
+        );
+        devenv_core::bundle::write_atomic(&pending, text.as_bytes(), 0o600).map_err(|e| {
+            MigrateError::Io {
+                message: format!(
+                    "cannot keep the admin credential in {}: {e}",
+                    pending.display()
+                ),
+            }
+        })?;
+        Ok(Staged {
+            pending,
+            target: target.to_path_buf(),
+        })
+    }
+}
+
+impl Staged {
+    /// Moves the credential into place when the seeds stored it; else removes it.
+    pub fn finish(self, stored: bool) -> Result<(), MigrateError> {
+        let result = if stored {
+            std::fs::rename(&self.pending, &self.target)
+        } else {
+            std::fs::remove_file(&self.pending)
+        };
+        result.map_err(|e| MigrateError::Io {
+            message: format!(
+                "cannot move the admin credential from {} to {}: {e} — the password is in the first file",
+                self.pending.display(),
+                self.target.display()
+            ),
+        })
+    }
 }
 
 impl std::fmt::Debug for Generated {
@@ -65,6 +131,7 @@ pub async fn prepare(
         Some(Generated {
             email: settings.admin_email.clone(),
             password,
+            credentials_file: settings.credentials_file.clone(),
             hash,
         })
     } else {

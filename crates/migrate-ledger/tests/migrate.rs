@@ -421,7 +421,7 @@ fn wait_timeout_and_unreachable_database_have_distinct_codes() {
 }
 
 #[test]
-fn platform_migrations_and_seeds_show_the_admin_password_once() {
+fn platform_migrations_and_seeds_keep_the_admin_password_in_a_0600_file() {
     let env = Env::new("platform");
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
     let run = |args: &[&str]| {
@@ -434,9 +434,27 @@ fn platform_migrations_and_seeds_show_the_admin_password_once() {
     let seeded = run(&["seed"]);
     assert_code(&seeded, 0);
     let out = stdout(&seeded);
-    assert!(out.contains("shown only this once"), "{out}");
-    let password = out.lines().last().unwrap().trim().to_string();
+    // The password goes to a 0600 file; stdout names the file and the key, never the value.
+    let creds = env.root.path().join(".devenv/admin-credentials.env");
+    assert!(
+        out.contains(".devenv/admin-credentials.env") && out.contains("DEVENV_ADMIN_PASSWORD"),
+        "{out}"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let kept = std::fs::read_to_string(&creds).unwrap();
+    let password = kept
+        .lines()
+        .find_map(|l| l.strip_prefix("DEVENV_ADMIN_PASSWORD='"))
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap()
+        .to_string();
     assert_eq!(password.len(), 24);
+    assert!(!out.contains(&password), "never on stdout: {out}");
+    assert!(!creds.with_extension("env.pending").exists());
 
     let hash = env.sql("SELECT password_hash FROM users WHERE role = 'system_admin'");
     let parsed = argon2::password_hash::PasswordHash::new(&hash).unwrap();
@@ -454,7 +472,12 @@ fn platform_migrations_and_seeds_show_the_admin_password_once() {
 
     let again = run(&["seed"]);
     assert_code(&again, 0);
-    assert!(!stdout(&again).contains(&password), "shown once only");
+    assert!(!stdout(&again).contains(&password));
+    assert_eq!(
+        std::fs::read_to_string(&creds).unwrap(),
+        kept,
+        "an existing credential is kept"
+    );
     assert_eq!(env.sql("SELECT count(*) FROM schema_seeds"), "3");
     assert!(!env.events().contains(&password), "never in events");
     assert!(!stderr(&seeded).contains(&password), "never in logs");
