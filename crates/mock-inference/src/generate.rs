@@ -125,6 +125,15 @@ pub fn shape_text(
     (plan, finish, matched)
 }
 
+/// OpenAI's rule for function names: `^[a-zA-Z0-9_-]+$`, at most 64 characters.
+pub fn valid_function_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// A choice that calls `name` with `arguments` (generated from `schema` when `None`, so they
 /// validate against it).
 pub fn tool_call_choice(name: &str, schema: Option<&Value>, arguments: Option<Value>) -> ChoiceOut {

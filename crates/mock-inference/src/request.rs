@@ -362,12 +362,7 @@ impl ChatRequest {
                     ));
                 }
                 let name = &t.function.name;
-                if name.is_empty()
-                    || name.len() > 64
-                    || !name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-                {
+                if !crate::generate::valid_function_name(name) {
                     return Err(ApiError::invalid_value(
                         &format!("tools[{i}].function.name"),
                         format!(
@@ -511,7 +506,7 @@ fn validate_common(
     Ok(())
 }
 
-fn range_error(name: &str, got: &str, lo: f64, hi: f64) -> ApiError {
+pub(crate) fn range_error(name: &str, got: &str, lo: f64, hi: f64) -> ApiError {
     ApiError::invalid_value(
         name,
         format!("Invalid '{name}': expected a value between {lo} and {hi}, but got {got} instead."),
@@ -774,7 +769,7 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &[u8], endpoint: Endpoint) -> Resul
     }
 }
 
-fn reject_unknown(body: &[u8], known: &[&str]) -> Result<(), ApiError> {
+pub(crate) fn reject_unknown(body: &[u8], known: &[&str]) -> Result<(), ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| diagnose_json(&e))?;
     if let Some(obj) = value.as_object()
         && let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str()))
@@ -788,7 +783,7 @@ fn reject_unknown(body: &[u8], known: &[&str]) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn diagnose_json(e: &serde_json::Error) -> ApiError {
+pub(crate) fn diagnose_json(e: &serde_json::Error) -> ApiError {
     ApiError::malformed_json(&e.to_string())
 }
 
@@ -806,7 +801,7 @@ pub fn json_kind(v: &Value) -> &'static str {
 
 /// Expected shape of a field, for messages naming the parameter.
 #[derive(Clone, Copy)]
-enum Shape {
+pub(crate) enum Shape {
     Str,
     Bool,
     /// Non-negative integer that fits u32.
@@ -851,7 +846,7 @@ impl Shape {
     }
 }
 
-fn check(
+pub(crate) fn check(
     obj: &serde_json::Map<String, Value>,
     name: &str,
     shape: Shape,
@@ -896,7 +891,7 @@ fn check(
     }
 }
 
-fn check_array_of(
+pub(crate) fn check_array_of(
     arr: &[Value],
     param: &str,
     item: impl Fn(&str, &Value) -> Result<(), ApiError>,
@@ -907,7 +902,7 @@ fn check_array_of(
     Ok(())
 }
 
-fn check_stop(obj: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
+pub(crate) fn check_stop(obj: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
     check(obj, "stop", Shape::StrOrArr, false)?;
     if let Some(Value::Array(a)) = obj.get("stop") {
         check_array_of(a, "stop", |p, v| {
@@ -954,7 +949,7 @@ fn check_stream_options(obj: &serde_json::Map<String, Value>) -> Result<(), ApiE
     Ok(())
 }
 
-fn prefix_param(mut e: ApiError, prefix: &str) -> ApiError {
+pub(crate) fn prefix_param(mut e: ApiError, prefix: &str) -> ApiError {
     if let Some(p) = &e.param {
         let full = format!("{prefix}.{p}");
         e.message = e.message.replace(&format!("'{p}'"), &format!("'{full}'"));

@@ -16,6 +16,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use crate::api::{self, responses::ResponsesRequest};
 use crate::config::{Config, Latency, ResponseMode};
 use crate::error::ApiError;
 use crate::generate::{self, ChoiceOut, TextPlan, escape, splitmix64};
@@ -42,6 +43,8 @@ pub struct App {
     escaped_models: Vec<String>,
     /// `system_fingerprint`, JSON-escaped once.
     pub fingerprint: String,
+    /// Stored Responses API responses.
+    pub responses: crate::api::responses::Store,
 }
 
 struct Limiter {
@@ -90,6 +93,7 @@ impl App {
             draining: AtomicBool::new(false),
             started,
             models_body,
+            responses: Default::default(),
             cfg,
         })
     }
@@ -115,6 +119,16 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
+        .route("/v1/responses", post(serve::<ResponsesRequest>))
+        .route("/v1/responses/{id}", get(api::responses::get))
+        .route(
+            "/v1/messages",
+            post(serve::<api::messages::MessagesRequest>),
+        )
+        .route(
+            "/v1/messages/count_tokens",
+            post(api::messages::count_tokens),
+        )
         .route("/v1/models", get(models))
         .route("/v1/models/{*id}", get(model_by_id))
         .route("/health", get(health))
@@ -134,7 +148,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::method_not_allowed(method.as_str(), uri.path())
 }
 
-fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
+pub fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
     let mut r = Response::new(body.into());
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -193,7 +207,11 @@ async fn model_by_id(State(app): State<Arc<App>>, Path(id): Path<String>) -> Res
 
 // ---------------------------------------------------------------- body, faults, admission
 
-async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, ApiError> {
     let limit = app.cfg.max_body_bytes;
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
@@ -216,7 +234,7 @@ async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, 
     })
 }
 
-fn fault_header(headers: &HeaderMap) -> Option<&[u8]> {
+pub(crate) fn fault_header(headers: &HeaderMap) -> Option<&[u8]> {
     headers.get(FAULT_HEADER).map(HeaderValue::as_bytes)
 }
 
@@ -313,7 +331,7 @@ impl App {
 
     /// The escaped model and the fault of a parsed request; an unknown model is 404 and a
     /// status fault is the error it injects.
-    fn admissible(
+    pub(crate) fn admissible(
         &self,
         model: &str,
         fault_header: Option<&[u8]>,

@@ -1,0 +1,651 @@
+//! The Anthropic Messages API: `POST /v1/messages` (streamed or not) and
+//! `POST /v1/messages/count_tokens`. `system` at the top level, `max_tokens` required, content
+//! blocks (text, `tool_use`, `tool_result`, …), tools with `input_schema`, `tool_choice`
+//! auto/any/tool/none, `stop_sequences`, and `stop_reason` end_turn / max_tokens /
+//! stop_sequence / tool_use. Streams send Anthropic's named events. Errors are Anthropic's
+//! `{"type":"error","error":{"type","message"}}`; the overload fault (503) is its 529
+//! `overloaded_error`. `x-api-key` and `anthropic-version` are accepted and not checked.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{TokenEvent, content_text, json_bytes, object, push_event, typed};
+use crate::error::ApiError;
+use crate::generate::{self, ChoiceOut, splitmix64};
+use crate::request::{
+    Shape, ToolMode, check, check_array_of, json_kind, prefix_param, range_error, reject_unknown,
+};
+use crate::server::{self, Admitted, Api, App, Ask, Format, Plan, json_response, read_body};
+use crate::stream::{StreamKind, StreamPlan, Wire};
+use crate::tokenizer;
+
+const FIELDS: &[&str] = &[
+    "model",
+    "max_tokens",
+    "messages",
+    "system",
+    "stop_sequences",
+    "stream",
+    "temperature",
+    "top_p",
+    "top_k",
+    "tools",
+    "tool_choice",
+    "metadata",
+    "thinking",
+    "service_tier",
+    "container",
+    "mcp_servers",
+];
+
+#[derive(Debug, Deserialize)]
+pub struct MessagesRequest {
+    pub model: String,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    pub messages: Vec<InputMessage>,
+    #[serde(default)]
+    pub system: Option<Value>,
+    #[serde(default)]
+    pub stop_sequences: Option<Vec<String>>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    #[serde(default)]
+    pub tools: Option<Vec<Tool>>,
+    #[serde(default)]
+    pub tool_choice: Option<ToolChoice>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InputMessage {
+    pub role: String,
+    pub content: Value,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    #[serde(default)]
+    pub input_schema: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ToolChoice {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+const BLOCK_TYPES: &[&str] = &[
+    "text",
+    "image",
+    "document",
+    "tool_use",
+    "tool_result",
+    "thinking",
+    "redacted_thinking",
+    "search_result",
+];
+
+fn check_shape(obj: &Map<String, Value>, counting: bool) -> Result<(), ApiError> {
+    check(obj, "model", Shape::Str, true)?;
+    check(obj, "max_tokens", Shape::Count, !counting)?;
+    check(obj, "messages", Shape::Arr, true)?;
+    if let Some(Value::Array(msgs)) = obj.get("messages") {
+        check_array_of(msgs, "messages", |p, m| {
+            let Some(mo) = m.as_object() else {
+                return Err(ApiError::wrong_type(p, "an object", json_kind(m)));
+            };
+            let err = |e: ApiError| prefix_param(e, p);
+            check(mo, "role", Shape::Str, true).map_err(err)?;
+            let role = mo["role"].as_str().unwrap_or_default();
+            if role != "user" && role != "assistant" {
+                return Err(ApiError::invalid_value(
+                    &format!("{p}.role"),
+                    format!("{p}.role: Input should be 'user' or 'assistant', got '{role}'."),
+                ));
+            }
+            check(mo, "content", Shape::StrOrArr, true).map_err(err)?;
+            match mo.get("content") {
+                Some(Value::Array(blocks)) => {
+                    check_array_of(blocks, &format!("{p}.content"), check_block)
+                }
+                _ => Ok(()),
+            }
+        })?;
+    }
+    check(obj, "system", Shape::StrOrArr, false)?;
+    if let Some(Value::Array(blocks)) = obj.get("system") {
+        check_array_of(blocks, "system", check_block)?;
+    }
+    check(obj, "stop_sequences", Shape::Arr, false)?;
+    if let Some(Value::Array(a)) = obj.get("stop_sequences") {
+        check_array_of(a, "stop_sequences", |p, v| match v {
+            Value::String(_) => Ok(()),
+            _ => Err(ApiError::wrong_type(p, "a string", json_kind(v))),
+        })?;
+    }
+    check(obj, "stream", Shape::Bool, false)?;
+    for f in ["temperature", "top_p"] {
+        check(obj, f, Shape::Num, false)?;
+    }
+    check(obj, "top_k", Shape::Count, false)?;
+    check(obj, "metadata", Shape::Obj, false)?;
+    if let Some(Value::Object(m)) = obj.get("metadata") {
+        check(m, "user_id", Shape::Str, false).map_err(|e| prefix_param(e, "metadata"))?;
+    }
+    check(obj, "tools", Shape::Arr, false)?;
+    if let Some(Value::Array(tools)) = obj.get("tools") {
+        check_array_of(tools, "tools", |p, t| {
+            let Some(to) = t.as_object() else {
+                return Err(ApiError::wrong_type(p, "an object", json_kind(t)));
+            };
+            let err = |e: ApiError| prefix_param(e, p);
+            check(to, "type", Shape::Str, false).map_err(err)?;
+            let kind = to.get("type").and_then(Value::as_str).unwrap_or("custom");
+            if kind != "custom" {
+                return Err(ApiError::invalid_value(
+                    &format!("{p}.type"),
+                    format!("{p}.type: the mock serves custom tools only, got '{kind}'."),
+                ));
+            }
+            check(to, "name", Shape::Str, true).map_err(err)?;
+            check(to, "description", Shape::Str, false).map_err(err)?;
+            check(to, "input_schema", Shape::Obj, true).map_err(err)
+        })?;
+    }
+    check(obj, "tool_choice", Shape::Obj, false)?;
+    if let Some(Value::Object(tc)) = obj.get("tool_choice") {
+        let err = |e: ApiError| prefix_param(e, "tool_choice");
+        check(tc, "type", Shape::Str, true).map_err(err)?;
+        check(tc, "name", Shape::Str, false).map_err(err)?;
+        check(tc, "disable_parallel_tool_use", Shape::Bool, false).map_err(err)?;
+    }
+    Ok(())
+}
+
+fn check_block(p: &str, b: &Value) -> Result<(), ApiError> {
+    let Some(bo) = b.as_object() else {
+        return Err(ApiError::wrong_type(p, "an object", json_kind(b)));
+    };
+    let err = |e: ApiError| prefix_param(e, p);
+    check(bo, "type", Shape::Str, true).map_err(err)?;
+    let kind = bo["type"].as_str().unwrap_or_default();
+    match kind {
+        "text" => check(bo, "text", Shape::Str, true).map_err(err),
+        "image" | "document" => check(bo, "source", Shape::Obj, true).map_err(err),
+        "tool_use" => {
+            check(bo, "id", Shape::Str, true).map_err(err)?;
+            check(bo, "name", Shape::Str, true).map_err(err)?;
+            check(bo, "input", Shape::Obj, true).map_err(err)
+        }
+        "tool_result" => {
+            check(bo, "tool_use_id", Shape::Str, true).map_err(err)?;
+            check(bo, "content", Shape::StrOrArr, false).map_err(err)?;
+            check(bo, "is_error", Shape::Bool, false).map_err(err)
+        }
+        k if BLOCK_TYPES.contains(&k) => Ok(()),
+        other => Err(ApiError::invalid_value(
+            &format!("{p}.type"),
+            format!(
+                "{p}.type: Input tag '{other}' found using 'type' does not match any of the expected tags: {}.",
+                BLOCK_TYPES.join(", ")
+            ),
+        )),
+    }
+}
+
+impl MessagesRequest {
+    fn validate(&self) -> Result<(), ApiError> {
+        if self.messages.is_empty() {
+            return Err(ApiError::invalid_value(
+                "messages",
+                "messages: at least one message is required",
+            ));
+        }
+        if self.max_tokens == Some(0) {
+            return Err(ApiError::invalid_value(
+                "max_tokens",
+                "max_tokens: Input should be greater than or equal to 1",
+            ));
+        }
+        for (name, v) in [("temperature", self.temperature), ("top_p", self.top_p)] {
+            if let Some(v) = v
+                && !(0.0..=1.0).contains(&v)
+            {
+                return Err(range_error(name, &v.to_string(), 0.0, 1.0));
+            }
+        }
+        for (i, t) in self.tools.iter().flatten().enumerate() {
+            if !generate::valid_function_name(&t.name) {
+                return Err(ApiError::invalid_value(
+                    &format!("tools[{i}].name"),
+                    format!(
+                        "tools.{i}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
+                    ),
+                ));
+            }
+        }
+        if let Some(tc) = &self.tool_choice {
+            match tc.kind.as_str() {
+                "auto" | "any" | "none" => {}
+                "tool" => {
+                    let name = tc.name.as_deref().unwrap_or_default();
+                    if self.tool_index(name).is_none() {
+                        return Err(ApiError::invalid_value(
+                            "tool_choice.name",
+                            format!("tool_choice.name: no tool named '{name}' in 'tools'."),
+                        ));
+                    }
+                }
+                other => {
+                    return Err(ApiError::invalid_value(
+                        "tool_choice.type",
+                        format!(
+                            "tool_choice.type: Input tag '{other}' does not match any of the expected tags: 'auto', 'any', 'tool', 'none'."
+                        ),
+                    ));
+                }
+            }
+            if tc.kind == "any" && self.tools.as_ref().is_none_or(|t| t.is_empty()) {
+                return Err(ApiError::invalid_value(
+                    "tool_choice",
+                    "tool_choice: 'any' requires 'tools'.",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn tool_index(&self, name: &str) -> Option<usize> {
+        self.tools.iter().flatten().position(|t| t.name == name)
+    }
+
+    /// Whether the conversation ends with a user turn carrying a `tool_result`.
+    fn ends_with_tool_result(&self) -> bool {
+        self.messages.last().is_some_and(|m| {
+            m.role == "user"
+                && m.content.as_array().is_some_and(|blocks| {
+                    blocks
+                        .iter()
+                        .any(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
+                })
+        })
+    }
+
+    fn tool_mode(&self) -> ToolMode {
+        if self.tools.as_ref().is_none_or(|t| t.is_empty()) {
+            return ToolMode::None;
+        }
+        match self.tool_choice.as_ref().map(|t| t.kind.as_str()) {
+            Some("none") => ToolMode::None,
+            Some("any") => ToolMode::Required,
+            Some("tool") => self
+                .tool_choice
+                .as_ref()
+                .and_then(|t| t.name.as_deref())
+                .and_then(|n| self.tool_index(n))
+                .map_or(ToolMode::Auto, ToolMode::Named),
+            // A model that just got its tool's result answers in words.
+            _ if self.ends_with_tool_result() => ToolMode::None,
+            _ => ToolMode::Auto,
+        }
+    }
+
+    /// The text a message carries: text blocks, tool calls and tool results.
+    fn message_text(m: &InputMessage) -> String {
+        match &m.content {
+            Value::Array(blocks) => blocks
+                .iter()
+                .map(|b| match b.get("type").and_then(Value::as_str) {
+                    Some("text") => b["text"].as_str().unwrap_or_default().to_string(),
+                    Some("tool_use") => {
+                        format!("{}{}", b["name"].as_str().unwrap_or_default(), b["input"])
+                    }
+                    Some("tool_result") => content_text(b.get("content"), &["text"]),
+                    _ => String::new(),
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            other => content_text(Some(other), &["text"]),
+        }
+    }
+
+    /// Input tokens: the system prompt, every message, and the tool definitions.
+    fn input_tokens(&self) -> usize {
+        let system = content_text(self.system.as_ref(), &["text"]);
+        let texts: Vec<String> = self.messages.iter().map(Self::message_text).collect();
+        let tools = self
+            .tools
+            .as_ref()
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                t.iter()
+                    .map(|t| format!("{}{}", t.name, t.input_schema.clone().unwrap_or_default()))
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
+        tokenizer::chat_prompt_tokens(
+            [
+                ("system", system.as_str(), None),
+                ("system", tools.as_str(), None),
+            ]
+            .into_iter()
+            .filter(|(_, t, _)| !t.is_empty())
+            .chain(
+                self.messages
+                    .iter()
+                    .zip(&texts)
+                    .map(|(m, t)| (m.role.as_str(), t.as_str(), None)),
+            ),
+        )
+    }
+}
+
+/// Parses and validates a Messages body (`counting`: a count_tokens body, no `max_tokens`).
+pub fn parse(body: &[u8], strict: bool, counting: bool) -> Result<MessagesRequest, ApiError> {
+    let obj = object(body)?;
+    check_shape(&obj, counting)?;
+    if strict {
+        reject_unknown(body, FIELDS)?;
+    }
+    let req: MessagesRequest = typed(obj)?;
+    req.validate()?;
+    Ok(req)
+}
+
+/// An error as Anthropic sends it: `{"type":"error","error":{"type","message"}}`, the type
+/// named by the status; an overload (503) is Anthropic's 529 `overloaded_error`.
+pub fn error_response(e: ApiError) -> Response {
+    let (status, kind) = match e.status.as_u16() {
+        400 | 422 => (400, "invalid_request_error"),
+        401 => (401, "authentication_error"),
+        403 => (403, "permission_error"),
+        404 => (404, "not_found_error"),
+        413 => (413, "request_too_large"),
+        429 => (429, "rate_limit_error"),
+        503 | 529 => (529, "overloaded_error"),
+        s if s < 500 => (s, "invalid_request_error"),
+        s => (s, "api_error"),
+    };
+    let body = json!({
+        "type": "error",
+        "error": {"type": kind, "message": e.message},
+        "request_id": generate::random_id("req_"),
+    });
+    let mut r = json_response(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        json_bytes(&body),
+    );
+    if let Some(secs) = e.retry_after {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    r
+}
+
+/// `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, what `usage.input_tokens` of
+/// the same request would be.
+pub async fn count_tokens(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let counted = async {
+        let bytes = read_body(&app, &parts.headers, body).await?;
+        let req = parse(&bytes, app.cfg.strict, true)?;
+        app.admissible(&req.model, server::fault_header(&parts.headers))?;
+        Ok::<_, ApiError>(json!({"input_tokens": req.input_tokens()}))
+    };
+    match counted.await {
+        Ok(v) => json_response(StatusCode::OK, json_bytes(&v)),
+        Err(e) => error_response(e),
+    }
+}
+
+impl Api for MessagesRequest {
+    fn parse(app: &App, body: &[u8]) -> Result<Self, ApiError> {
+        parse(body, app.cfg.strict, false)
+    }
+    fn model(&self) -> &str {
+        &self.model
+    }
+    fn stream(&self) -> bool {
+        self.stream.unwrap_or(false)
+    }
+    fn last_user_text(&self) -> &str {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == "user")
+            .and_then(|m| m.content.as_str())
+            .unwrap_or("")
+    }
+    fn error(e: ApiError) -> Response {
+        error_response(e)
+    }
+
+    fn plan(
+        self,
+        app: &Arc<App>,
+        scenario: Option<Plan>,
+        a: Admitted,
+    ) -> Result<StreamPlan, ApiError> {
+        let texts: Vec<(&str, String)> = self
+            .messages
+            .iter()
+            .map(|m| (m.role.as_str(), Self::message_text(m)))
+            .collect();
+        let last_user = texts
+            .iter()
+            .rev()
+            .find(|(r, _)| *r == "user")
+            .map_or("", |(_, t)| t.as_str());
+        let hash = || {
+            texts
+                .iter()
+                .fold(0u64, |h, (_, t)| splitmix64(h ^ generate::hash_str(t)))
+        };
+        let seed = app.cfg.response.seed;
+        let stop = self.stop_sequences.as_deref().unwrap_or(&[]);
+        let ask = Ask {
+            text: last_user,
+            hash: &hash,
+            seed,
+            tools: self
+                .tools
+                .iter()
+                .flatten()
+                .map(|t| (t.name.as_str(), t.input_schema.as_ref()))
+                .collect(),
+            tool_mode: self.tool_mode(),
+            format: Format::Text,
+            stop,
+            max_tokens: self.max_tokens.map(|m| m as usize),
+        };
+        let mut choice = app.answer(&ask, scenario.as_ref(), 0);
+        for call in &mut choice.tool_calls {
+            call.id = generate::random_id("toolu_");
+        }
+        let (stop_reason, stop_sequence) = match (choice.finish_reason, choice.stop_sequence) {
+            ("tool_calls", _) => ("tool_use", None),
+            ("length", _) => ("max_tokens", None),
+            (_, Some(i)) => ("stop_sequence", stop.get(i).cloned()),
+            _ => ("end_turn", None),
+        };
+        let delta = if choice.tool_calls.is_empty() {
+            TokenEvent::new(
+                "content_block_delta",
+                "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"",
+                b"\"}}",
+            )
+        } else {
+            TokenEvent::new(
+                "content_block_delta",
+                "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"",
+                b"\"}}",
+            )
+        };
+        let id = generate::random_id("msg_");
+        let wire = MessagesWire {
+            id: id.clone(),
+            model: self.model.clone(),
+            stop_reason,
+            stop_sequence,
+            delta,
+        };
+        Ok(StreamPlan {
+            kind: StreamKind::Chat,
+            wire: Some(Box::new(wire)),
+            id,
+            created: server::unix_now(),
+            model: a.model,
+            prompt_tokens: self.input_tokens(),
+            choices: vec![choice],
+            include_usage: false,
+            fault: a.fault,
+            extra_delay: a.extra_delay,
+            seed,
+            start: a.start,
+        })
+    }
+}
+
+/// Anthropic's bodies and events for one message.
+struct MessagesWire {
+    id: String,
+    /// The model as requested (unescaped).
+    model: String,
+    stop_reason: &'static str,
+    stop_sequence: Option<String>,
+    delta: TokenEvent,
+}
+
+impl MessagesWire {
+    fn usage(plan: &StreamPlan, output_tokens: usize) -> Value {
+        json!({
+            "input_tokens": plan.prompt_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "output_tokens": output_tokens,
+        })
+    }
+
+    /// The content block: whole, or empty as `content_block_start` opens it.
+    fn block(c: &ChoiceOut, whole: bool) -> Value {
+        match c.tool_calls.first() {
+            Some(call) => {
+                let input = if whole {
+                    serde_json::from_str(&call.arguments.pieces.concat()).unwrap_or(json!({}))
+                } else {
+                    json!({})
+                };
+                json!({"type": "tool_use", "id": call.id, "name": call.name, "input": input})
+            }
+            None => {
+                let text = if whole {
+                    c.text
+                        .as_ref()
+                        .map(|t| t.pieces.concat())
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                json!({"type": "text", "text": text})
+            }
+        }
+    }
+
+    fn message(&self, plan: &StreamPlan, whole: bool) -> Value {
+        let (content, stop_reason, stop_sequence, usage) = if whole {
+            (
+                json!([Self::block(&plan.choices[0], true)]),
+                json!(self.stop_reason),
+                json!(self.stop_sequence),
+                Self::usage(plan, plan.completion_tokens()),
+            )
+        } else {
+            (json!([]), Value::Null, Value::Null, Self::usage(plan, 1))
+        };
+        let mut usage = usage;
+        usage["service_tier"] = json!("standard");
+        json!({
+            "id": self.id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": stop_sequence,
+            "usage": usage,
+        })
+    }
+}
+
+impl Wire for MessagesWire {
+    fn body(&mut self, plan: &StreamPlan) -> Bytes {
+        json_bytes(&self.message(plan, true))
+    }
+
+    fn open(&mut self, plan: &StreamPlan, out: &mut Vec<u8>) {
+        let start = json!({"type": "message_start", "message": self.message(plan, false)});
+        push_event(out, "message_start", &start);
+        let block = json!({"type": "content_block_start", "index": 0, "content_block": Self::block(&plan.choices[0], false)});
+        push_event(out, "content_block_start", &block);
+        push_event(out, "ping", &json!({"type": "ping"}));
+    }
+
+    fn token(&mut self, plan: &StreamPlan, step: usize, out: &mut Vec<u8>) -> usize {
+        usize::from(self.delta.push(out, &plan.choices[0], step, b""))
+    }
+
+    fn finish(&mut self, plan: &StreamPlan, out: &mut Vec<u8>) {
+        let stop = json!({"type": "content_block_stop", "index": 0});
+        push_event(out, "content_block_stop", &stop);
+        let delta = json!({
+            "type": "message_delta",
+            "delta": {"stop_reason": self.stop_reason, "stop_sequence": self.stop_sequence},
+            "usage": Self::usage(plan, plan.completion_tokens()),
+        });
+        push_event(out, "message_delta", &delta);
+        push_event(out, "message_stop", &json!({"type": "message_stop"}));
+    }
+
+    fn error(&mut self, _plan: &StreamPlan, out: &mut Vec<u8>) {
+        let e = json!({
+            "type": "error",
+            "error": {"type": "overloaded_error", "message": "Overloaded (injected mid-stream fault)"},
+        });
+        push_event(out, "error", &e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_tokens_is_required_except_when_counting() {
+        let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+        let e = parse(body, false, false).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("max_tokens"));
+        let r = parse(body, false, true).unwrap();
+        assert!(r.input_tokens() > 0);
+        let with_tools = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f","input_schema":{"type":"object"}}]}"#;
+        assert!(parse(with_tools, false, true).unwrap().input_tokens() > r.input_tokens());
+    }
+
+    #[test]
+    fn overload_is_529() {
+        let r = error_response(ApiError::fault(503, 1));
+        assert_eq!(r.status().as_u16(), 529);
+    }
+}

@@ -1,0 +1,99 @@
+//! The APIs beyond chat and legacy completions, each in its own module: the OpenAI Responses
+//! API ([`responses`]) and the Anthropic Messages API ([`messages`]). Both go through
+//! [`crate::server::serve`] (admission, faults, scenarios, latency, metrics) and stream through
+//! [`crate::stream::Job`] with their own [`crate::stream::Wire`].
+
+pub mod messages;
+pub mod responses;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::generate::ChoiceOut;
+use crate::request::{diagnose_json, json_kind};
+use crate::stream::{Piece, piece_at};
+
+/// A request body as a JSON object, or the error naming what it is instead.
+pub(crate) fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice(body).map_err(|e| diagnose_json(&e))? {
+        Value::Object(o) => Ok(o),
+        other => Err(ApiError::invalid(format!(
+            "Invalid request body: expected a JSON object, but got {} instead.",
+            json_kind(&other)
+        ))),
+    }
+}
+
+/// The typed request, from an object whose shape was checked already.
+pub(crate) fn typed<T: DeserializeOwned>(obj: Map<String, Value>) -> Result<T, ApiError> {
+    serde_json::from_value(Value::Object(obj))
+        .map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))
+}
+
+pub(crate) fn json_bytes(v: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(v).expect("JSON values serialise"))
+}
+
+/// One named SSE event: `event: NAME` and its JSON data.
+pub(crate) fn push_event(out: &mut Vec<u8>, name: &str, data: &Value) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    serde_json::to_writer(&mut *out, data).expect("JSON values serialise");
+    out.extend_from_slice(b"\n\n");
+}
+
+/// The per-token event of a stream, pre-assembled around its piece: `head`, then the
+/// escaped piece, then `tail`. Built once per stream; each token only copies bytes.
+pub(crate) struct TokenEvent {
+    head: Vec<u8>,
+    tail: &'static [u8],
+}
+
+impl TokenEvent {
+    /// `event: NAME\ndata: ` + `data_head`; the piece and `tail` follow.
+    pub fn new(name: &str, data_head: &str, tail: &'static [u8]) -> Self {
+        let mut head = Vec::with_capacity(name.len() + data_head.len() + 16);
+        head.extend_from_slice(b"event: ");
+        head.extend_from_slice(name.as_bytes());
+        head.extend_from_slice(b"\ndata: ");
+        head.extend_from_slice(data_head.as_bytes());
+        Self { head, tail }
+    }
+
+    /// The event of token `step` of `choice`, with `extra` (a sequence number field, say)
+    /// between the head and the piece; false when the choice has no token there.
+    pub fn push(&self, out: &mut Vec<u8>, choice: &ChoiceOut, step: usize, extra: &[u8]) -> bool {
+        let Some(piece) = piece_at(choice, step) else {
+            return false;
+        };
+        let (Piece::Text(p) | Piece::Args(p)) = piece;
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(extra);
+        out.extend_from_slice(p.as_bytes());
+        out.extend_from_slice(self.tail);
+        out.extend_from_slice(b"\n\n");
+        true
+    }
+}
+
+/// The text of a string or of the text parts of an array of content parts (`text` of
+/// parts of the given types; others, images and the like, carry no text here).
+pub(crate) fn content_text(v: Option<&Value>, text_types: &[&str]) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter(|p| {
+                p.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| text_types.contains(&t))
+            })
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}

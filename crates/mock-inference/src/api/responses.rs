@@ -1,0 +1,1002 @@
+//! The OpenAI Responses API: `POST /v1/responses` (streamed or not) and
+//! `GET /v1/responses/{id}`. Input as a string or a list of items (messages, `function_call`,
+//! `function_call_output`); `instructions`, `max_output_tokens` (→ `status: "incomplete"`),
+//! function `tools`, `tool_choice`, `text.format` (json_schema, json_object), `store` and
+//! `previous_response_id` over a bounded in-memory store. Streams send OpenAI's semantic
+//! events, each with `event:` and an increasing `sequence_number`, and no `[DONE]`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse as _, Response};
+use bytes::Bytes;
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{TokenEvent, content_text, json_bytes, object, push_event, typed};
+use crate::error::ApiError;
+use crate::generate::{self, ChoiceOut, splitmix64};
+use crate::request::ToolMode;
+use crate::request::{
+    Shape, check, check_array_of, json_kind, prefix_param, range_error, reject_unknown,
+};
+use crate::server::{Admitted, Api, App, Ask, Format, Plan, json_response, unix_now};
+use crate::stream::{StreamKind, StreamPlan, Wire};
+use crate::tokenizer;
+
+/// Responses kept for `GET` and `previous_response_id`; the oldest goes first.
+pub const STORE_CAPACITY: usize = 1024;
+
+/// OpenAI's lower bound for `max_output_tokens`.
+const MIN_OUTPUT_TOKENS: u32 = 16;
+
+const FIELDS: &[&str] = &[
+    "model",
+    "input",
+    "instructions",
+    "max_output_tokens",
+    "max_tool_calls",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "text",
+    "temperature",
+    "top_p",
+    "top_logprobs",
+    "metadata",
+    "store",
+    "previous_response_id",
+    "stream",
+    "stream_options",
+    "user",
+    "include",
+    "reasoning",
+    "truncation",
+    "service_tier",
+    "background",
+    "prompt_cache_key",
+    "safety_identifier",
+    "conversation",
+    "prompt",
+];
+
+#[derive(Debug, Deserialize)]
+pub struct ResponsesRequest {
+    pub model: String,
+    pub input: Value,
+    #[serde(default)]
+    pub instructions: Option<String>,
+    #[serde(default)]
+    pub max_output_tokens: Option<u32>,
+    #[serde(default)]
+    pub tools: Option<Vec<FunctionTool>>,
+    #[serde(default)]
+    pub tool_choice: Option<Value>,
+    #[serde(default)]
+    pub parallel_tool_calls: Option<bool>,
+    #[serde(default)]
+    pub text: Option<TextConfig>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub store: Option<bool>,
+    #[serde(default)]
+    pub previous_response_id: Option<String>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The conversation as (role, text) turns, from `input`.
+    #[serde(skip)]
+    turns: Vec<(&'static str, String)>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FunctionTool {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub parameters: Option<Value>,
+    #[serde(default)]
+    pub strict: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TextConfig {
+    #[serde(default)]
+    pub format: Option<TextFormat>,
+}
+
+#[derive(Debug, Deserialize, serde::Serialize)]
+pub struct TextFormat {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+const ROLES: &[&str] = &["user", "assistant", "system", "developer"];
+
+fn role(r: &str) -> &'static str {
+    ROLES.iter().find(|k| **k == r).copied().unwrap_or("user")
+}
+
+/// Checks the shape of every field OpenAI would, naming the parameter.
+fn check_shape(obj: &Map<String, Value>) -> Result<(), ApiError> {
+    check(obj, "model", Shape::Str, true)?;
+    check(obj, "input", Shape::StrOrArr, true)?;
+    if let Some(Value::Array(items)) = obj.get("input") {
+        check_array_of(items, "input", check_item)?;
+    }
+    check(obj, "instructions", Shape::Str, false)?;
+    check(obj, "max_output_tokens", Shape::Count, false)?;
+    check(obj, "tools", Shape::Arr, false)?;
+    if let Some(Value::Array(tools)) = obj.get("tools") {
+        check_array_of(tools, "tools", |p, t| {
+            let Some(to) = t.as_object() else {
+                return Err(ApiError::wrong_type(p, "an object", json_kind(t)));
+            };
+            let err = |e: ApiError| prefix_param(e, p);
+            check(to, "type", Shape::Str, true).map_err(err)?;
+            check(to, "name", Shape::Str, true).map_err(err)?;
+            check(to, "description", Shape::Str, false).map_err(err)?;
+            check(to, "parameters", Shape::Obj, false).map_err(err)?;
+            check(to, "strict", Shape::Bool, false).map_err(err)
+        })?;
+    }
+    check(obj, "tool_choice", Shape::StrOrObj, false)?;
+    if let Some(Value::Object(tc)) = obj.get("tool_choice") {
+        let err = |e: ApiError| prefix_param(e, "tool_choice");
+        check(tc, "type", Shape::Str, true).map_err(err)?;
+        check(tc, "name", Shape::Str, false).map_err(err)?;
+    }
+    check(obj, "parallel_tool_calls", Shape::Bool, false)?;
+    check(obj, "text", Shape::Obj, false)?;
+    if let Some(Value::Object(text)) = obj.get("text") {
+        check(text, "format", Shape::Obj, false).map_err(|e| prefix_param(e, "text"))?;
+        if let Some(Value::Object(f)) = text.get("format") {
+            let err = |e: ApiError| prefix_param(e, "text.format");
+            check(f, "type", Shape::Str, true).map_err(err)?;
+            check(f, "name", Shape::Str, false).map_err(err)?;
+            check(f, "schema", Shape::Obj, false).map_err(err)?;
+            check(f, "strict", Shape::Bool, false).map_err(err)?;
+            check(f, "description", Shape::Str, false).map_err(err)?;
+        }
+    }
+    for f in ["temperature", "top_p"] {
+        check(obj, f, Shape::Num, false)?;
+    }
+    check(obj, "metadata", Shape::Obj, false)?;
+    for f in ["store", "stream"] {
+        check(obj, f, Shape::Bool, false)?;
+    }
+    for f in ["previous_response_id", "user"] {
+        check(obj, f, Shape::Str, false)?;
+    }
+    Ok(())
+}
+
+fn check_item(p: &str, item: &Value) -> Result<(), ApiError> {
+    let Some(o) = item.as_object() else {
+        return Err(ApiError::wrong_type(p, "an object", json_kind(item)));
+    };
+    let err = |e: ApiError| prefix_param(e, p);
+    check(o, "type", Shape::Str, false).map_err(err)?;
+    let kind = o.get("type").and_then(Value::as_str).unwrap_or("message");
+    match kind {
+        "message" => {
+            check(o, "role", Shape::Str, true).map_err(err)?;
+            let r = o["role"].as_str().unwrap_or_default();
+            if !ROLES.contains(&r) {
+                return Err(ApiError::invalid_value(
+                    &format!("{p}.role"),
+                    format!(
+                        "Invalid value: '{r}'. Supported values are: 'assistant', 'system', 'developer', and 'user'."
+                    ),
+                ));
+            }
+            check(o, "content", Shape::StrOrArr, true).map_err(err)?;
+            if let Some(Value::Array(parts)) = o.get("content") {
+                check_array_of(parts, &format!("{p}.content"), |pp, part| {
+                    let Some(po) = part.as_object() else {
+                        return Err(ApiError::wrong_type(pp, "an object", json_kind(part)));
+                    };
+                    let err = |e: ApiError| prefix_param(e, pp);
+                    check(po, "type", Shape::Str, true).map_err(err)?;
+                    let t = po["type"].as_str().unwrap_or_default();
+                    if matches!(t, "input_text" | "output_text") {
+                        check(po, "text", Shape::Str, true).map_err(err)?;
+                    } else if !matches!(t, "input_image" | "input_file" | "input_audio" | "refusal")
+                    {
+                        return Err(ApiError::invalid_value(
+                            &format!("{pp}.type"),
+                            format!(
+                                "Invalid value: '{t}'. Supported values are: 'input_text', 'input_image', 'input_file', 'input_audio', 'output_text' and 'refusal'."
+                            ),
+                        ));
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+        "function_call" => {
+            for f in ["call_id", "name", "arguments"] {
+                check(o, f, Shape::Str, true).map_err(err)?;
+            }
+        }
+        "function_call_output" => {
+            check(o, "call_id", Shape::Str, true).map_err(err)?;
+            check(o, "output", Shape::StrOrArr, true).map_err(err)?;
+        }
+        "reasoning" | "item_reference" => {}
+        other => {
+            return Err(ApiError::invalid_value(
+                &format!("{p}.type"),
+                format!(
+                    "Invalid value: '{other}'. Supported values are: 'message', 'function_call', 'function_call_output', 'reasoning' and 'item_reference'."
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl ResponsesRequest {
+    fn validate(&self) -> Result<(), ApiError> {
+        if let Some(m) = self.max_output_tokens
+            && m < MIN_OUTPUT_TOKENS
+        {
+            return Err(ApiError::invalid_value(
+                "max_output_tokens",
+                format!(
+                    "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= {MIN_OUTPUT_TOKENS}, but got {m} instead."
+                ),
+            )
+            .code("integer_below_min_value"));
+        }
+        for (name, v, lo, hi) in [
+            ("temperature", self.temperature, 0.0, 2.0),
+            ("top_p", self.top_p, 0.0, 1.0),
+        ] {
+            if let Some(v) = v
+                && !(lo..=hi).contains(&v)
+            {
+                return Err(range_error(name, &v.to_string(), lo, hi));
+            }
+        }
+        for (i, t) in self.tools.iter().flatten().enumerate() {
+            if t.kind != "function" {
+                return Err(ApiError::invalid_value(
+                    &format!("tools[{i}].type"),
+                    format!(
+                        "Invalid value: '{}'. The mock serves function tools only: 'function'.",
+                        t.kind
+                    ),
+                ));
+            }
+            if !generate::valid_function_name(&t.name) {
+                return Err(ApiError::invalid_value(
+                    &format!("tools[{i}].name"),
+                    format!(
+                        "Invalid 'tools[{i}].name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$' (at most 64 characters)."
+                    ),
+                ));
+            }
+        }
+        let has_tools = self.tools.as_ref().is_some_and(|t| !t.is_empty());
+        match &self.tool_choice {
+            None => {}
+            Some(Value::String(m)) => {
+                if !matches!(m.as_str(), "none" | "auto" | "required") {
+                    return Err(ApiError::invalid_value(
+                        "tool_choice",
+                        format!(
+                            "Invalid value: '{m}'. Supported values are: 'none', 'auto', and 'required'."
+                        ),
+                    ));
+                }
+                if m == "required" && !has_tools {
+                    return Err(ApiError::invalid_value(
+                        "tool_choice",
+                        "Tool choice 'required' must be specified with 'tools' parameter.",
+                    ));
+                }
+            }
+            Some(tc) => {
+                let name = tc.get("name").and_then(Value::as_str).unwrap_or_default();
+                let kind = tc.get("type").and_then(Value::as_str).unwrap_or_default();
+                if kind != "function" || self.tool_index(name).is_none() {
+                    return Err(ApiError::invalid_value(
+                        "tool_choice",
+                        format!(
+                            "Tool choice '{kind}' named '{name}' not found in 'tools' parameter."
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(f) = self.text.as_ref().and_then(|t| t.format.as_ref()) {
+            match f.kind.as_str() {
+                "text" | "json_object" => {}
+                "json_schema" => {
+                    if f.name.is_none() {
+                        return Err(ApiError::missing("text.format.name"));
+                    }
+                    if f.schema.is_none() {
+                        return Err(ApiError::missing("text.format.schema"));
+                    }
+                }
+                other => {
+                    return Err(ApiError::invalid_value(
+                        "text.format.type",
+                        format!(
+                            "Invalid value: '{other}'. Supported values are: 'text', 'json_object', and 'json_schema'."
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(m) = &self.metadata {
+            if m.len() > 16 {
+                return Err(ApiError::invalid_value(
+                    "metadata",
+                    format!(
+                        "Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object with {} properties instead.",
+                        m.len()
+                    ),
+                ));
+            }
+            for (k, v) in m {
+                if k.len() > 64 || v.as_str().is_none_or(|s| s.len() > 512) {
+                    return Err(ApiError::invalid_value(
+                        &format!("metadata.{k}"),
+                        format!(
+                            "Invalid 'metadata.{k}': keys are strings of at most 64 characters, values strings of at most 512."
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn tool_index(&self, name: &str) -> Option<usize> {
+        self.tools.iter().flatten().position(|t| t.name == name)
+    }
+
+    /// The turns of `input`, and whether it ends with a function's output.
+    fn read_input(&mut self) -> bool {
+        let items = match &self.input {
+            Value::String(s) => {
+                self.turns.push(("user", s.clone()));
+                return false;
+            }
+            Value::Array(items) => items,
+            _ => return false,
+        };
+        let mut ends_with_output = false;
+        for item in items {
+            let kind = item
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("message");
+            ends_with_output = kind == "function_call_output";
+            let turn = match kind {
+                "message" => (
+                    role(item["role"].as_str().unwrap_or_default()),
+                    content_text(item.get("content"), &["input_text", "output_text"]),
+                ),
+                "function_call" => (
+                    "assistant",
+                    format!(
+                        "{}{}",
+                        item["name"].as_str().unwrap_or_default(),
+                        item["arguments"].as_str().unwrap_or_default()
+                    ),
+                ),
+                "function_call_output" => (
+                    "tool",
+                    match &item["output"] {
+                        Value::String(s) => s.clone(),
+                        other => content_text(Some(other), &["input_text", "output_text"]),
+                    },
+                ),
+                _ => continue,
+            };
+            self.turns.push(turn);
+        }
+        ends_with_output
+    }
+
+    fn format(&self) -> Format<'_> {
+        match self.text.as_ref().and_then(|t| t.format.as_ref()) {
+            Some(f) if f.kind == "json_schema" => Format::JsonSchema(f.schema.as_ref()),
+            Some(f) if f.kind == "json_object" => Format::JsonObject,
+            _ => Format::Text,
+        }
+    }
+
+    fn tool_mode(&self, ends_with_output: bool) -> ToolMode {
+        if self.tools.as_ref().is_none_or(|t| t.is_empty()) {
+            return ToolMode::None;
+        }
+        match &self.tool_choice {
+            Some(Value::String(m)) if m == "none" => ToolMode::None,
+            Some(Value::String(m)) if m == "required" => ToolMode::Required,
+            Some(Value::Object(o)) => o
+                .get("name")
+                .and_then(Value::as_str)
+                .and_then(|n| self.tool_index(n))
+                .map_or(ToolMode::Auto, ToolMode::Named),
+            // A model that just got its function's output answers in words.
+            _ if ends_with_output => ToolMode::None,
+            _ => ToolMode::Auto,
+        }
+    }
+
+    /// The request's fields as the response object repeats them.
+    fn echo(&self) -> Map<String, Value> {
+        let tools: Vec<Value> = self
+            .tools
+            .iter()
+            .flatten()
+            .map(|t| {
+                json!({
+                    "type": "function",
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                    "strict": t.strict.unwrap_or(true),
+                })
+            })
+            .collect();
+        let format = self
+            .text
+            .as_ref()
+            .and_then(|t| t.format.as_ref())
+            .map_or_else(|| json!({"type": "text"}), |f| json!(f));
+        let echo = json!({
+            "background": false,
+            "error": null,
+            "instructions": self.instructions,
+            "max_output_tokens": self.max_output_tokens,
+            "max_tool_calls": null,
+            "metadata": self.metadata.clone().unwrap_or_default(),
+            "parallel_tool_calls": self.parallel_tool_calls.unwrap_or(true),
+            "previous_response_id": self.previous_response_id,
+            "prompt_cache_key": null,
+            "reasoning": {"effort": null, "summary": null},
+            "safety_identifier": null,
+            "service_tier": "default",
+            "store": self.store.unwrap_or(true),
+            "temperature": self.temperature.unwrap_or(1.0),
+            "text": {"format": format, "verbosity": "medium"},
+            "tool_choice": self.tool_choice.clone().unwrap_or_else(|| json!("auto")),
+            "tools": tools,
+            "top_logprobs": 0,
+            "top_p": self.top_p.unwrap_or(1.0),
+            "truncation": "disabled",
+            "user": self.user,
+        });
+        match echo {
+            Value::Object(m) => m,
+            _ => unreachable!("json! of an object"),
+        }
+    }
+}
+
+/// Parses and validates a `POST /v1/responses` body.
+pub fn parse(body: &[u8], strict: bool) -> Result<ResponsesRequest, ApiError> {
+    let obj = object(body)?;
+    check_shape(&obj)?;
+    if strict {
+        reject_unknown(body, FIELDS)?;
+    }
+    let req: ResponsesRequest = typed(obj)?;
+    req.validate()?;
+    Ok(req)
+}
+
+// ---------------------------------------------------------------- the store
+
+/// A stored response: its body for `GET`, and what a follow-up needs.
+struct Stored {
+    body: Value,
+    /// Input and output tokens of the conversation up to and including this response.
+    context_tokens: usize,
+}
+
+/// The bounded in-memory store behind `store` and `previous_response_id`.
+#[derive(Default)]
+pub struct Store(Mutex<StoreInner>);
+
+#[derive(Default)]
+struct StoreInner {
+    by_id: HashMap<String, Stored>,
+    order: VecDeque<String>,
+}
+
+impl Store {
+    fn put(&self, id: &str, body: Value, context_tokens: usize) {
+        let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if s.order.len() >= STORE_CAPACITY
+            && let Some(old) = s.order.pop_front()
+        {
+            s.by_id.remove(&old);
+        }
+        s.order.push_back(id.to_string());
+        s.by_id.insert(
+            id.to_string(),
+            Stored {
+                body,
+                context_tokens,
+            },
+        );
+    }
+
+    fn context_tokens(&self, id: &str) -> Option<usize> {
+        let s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        s.by_id.get(id).map(|r| r.context_tokens)
+    }
+
+    fn body(&self, id: &str) -> Option<Bytes> {
+        let s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        s.by_id.get(id).map(|r| json_bytes(&r.body))
+    }
+}
+
+fn not_found(id: &str, param: Option<&str>) -> ApiError {
+    let what = if param.is_some() {
+        "Previous response"
+    } else {
+        "Response"
+    };
+    let e = ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        format!("{what} with id '{id}' not found."),
+    );
+    match param {
+        Some(p) => e.param(p).code("previous_response_not_found"),
+        None => e,
+    }
+}
+
+/// `GET /v1/responses/{id}`.
+pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    match app.responses.body(&id) {
+        Some(body) => json_response(StatusCode::OK, body),
+        None => not_found(&id, None).into_response(),
+    }
+}
+
+// ---------------------------------------------------------------- generation
+
+impl Api for ResponsesRequest {
+    fn parse(app: &App, body: &[u8]) -> Result<Self, ApiError> {
+        parse(body, app.cfg.strict)
+    }
+    fn model(&self) -> &str {
+        &self.model
+    }
+    fn stream(&self) -> bool {
+        self.stream.unwrap_or(false)
+    }
+    fn last_user_text(&self) -> &str {
+        match &self.input {
+            Value::String(s) => s,
+            Value::Array(items) => items
+                .iter()
+                .rev()
+                .find(|i| {
+                    i.get("role").and_then(Value::as_str) == Some("user")
+                        && i.get("content").is_some_and(Value::is_string)
+                })
+                .and_then(|i| i["content"].as_str())
+                .unwrap_or(""),
+            _ => "",
+        }
+    }
+
+    fn plan(
+        mut self,
+        app: &Arc<App>,
+        scenario: Option<Plan>,
+        a: Admitted,
+    ) -> Result<StreamPlan, ApiError> {
+        let earlier = match &self.previous_response_id {
+            Some(id) => app
+                .responses
+                .context_tokens(id)
+                .ok_or_else(|| not_found(id, Some("previous_response_id")))?,
+            None => 0,
+        };
+        let ends_with_output = self.read_input();
+        let last_user = self
+            .turns
+            .iter()
+            .rev()
+            .find(|(r, _)| *r == "user")
+            .map_or("", |(_, t)| t.as_str());
+        let prompt_tokens = earlier
+            + tokenizer::chat_prompt_tokens(
+                self.instructions
+                    .as_deref()
+                    .map(|i| ("developer", i, None))
+                    .into_iter()
+                    .chain(self.turns.iter().map(|(r, t)| (*r, t.as_str(), None))),
+            );
+        let seed = app.cfg.response.seed;
+        let hash = || {
+            self.turns
+                .iter()
+                .fold(0u64, |h, (_, t)| splitmix64(h ^ generate::hash_str(t)))
+        };
+        let ask = Ask {
+            text: last_user,
+            hash: &hash,
+            seed,
+            tools: self
+                .tools
+                .iter()
+                .flatten()
+                .map(|t| (t.name.as_str(), t.parameters.as_ref()))
+                .collect(),
+            tool_mode: self.tool_mode(ends_with_output),
+            format: self.format(),
+            stop: &[],
+            max_tokens: self.max_output_tokens.map(|m| m as usize),
+        };
+        let choice = app.answer(&ask, scenario.as_ref(), 0);
+        let id = generate::random_id("resp_");
+        let item_id = match choice.tool_calls.first() {
+            Some(_) => generate::random_id("fc_"),
+            None => generate::random_id("msg_"),
+        };
+        let delta = match choice.tool_calls.first() {
+            Some(_) => TokenEvent::new(
+                "response.function_call_arguments.delta",
+                &format!(
+                    "{{\"type\":\"response.function_call_arguments.delta\",\"item_id\":\"{item_id}\",\"output_index\":0,\"sequence_number\":"
+                ),
+                b"\"}",
+            ),
+            None => TokenEvent::new(
+                "response.output_text.delta",
+                &format!(
+                    "{{\"type\":\"response.output_text.delta\",\"item_id\":\"{item_id}\",\"output_index\":0,\"content_index\":0,\"logprobs\":[],\"sequence_number\":"
+                ),
+                b"\"}",
+            ),
+        };
+        let wire = ResponsesWire {
+            app: app.clone(),
+            echo: self.echo(),
+            model: self.model.clone(),
+            store: self.store.unwrap_or(true),
+            id: id.clone(),
+            item_id,
+            created_at: unix_now(),
+            seq: 0,
+            delta,
+        };
+        Ok(StreamPlan {
+            kind: StreamKind::Chat,
+            wire: Some(Box::new(wire)),
+            id,
+            created: unix_now(),
+            model: a.model,
+            choices: vec![choice],
+            prompt_tokens,
+            include_usage: false,
+            fault: a.fault,
+            extra_delay: a.extra_delay,
+            seed,
+            start: a.start,
+        })
+    }
+}
+
+/// The Responses API's bodies and events for one response.
+struct ResponsesWire {
+    app: Arc<App>,
+    echo: Map<String, Value>,
+    /// The model as requested (unescaped).
+    model: String,
+    store: bool,
+    id: String,
+    /// Id of the one output item (`msg_…` or `fc_…`).
+    item_id: String,
+    created_at: u64,
+    /// The next event's `sequence_number`.
+    seq: u64,
+    delta: TokenEvent,
+}
+
+/// The state of a response or of its output item.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Status {
+    InProgress,
+    Completed,
+    Incomplete,
+    Failed,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::InProgress => "in_progress",
+            Status::Completed => "completed",
+            Status::Incomplete => "incomplete",
+            Status::Failed => "failed",
+        }
+    }
+
+    fn of(c: &ChoiceOut) -> Self {
+        if c.finish_reason == "length" {
+            Status::Incomplete
+        } else {
+            Status::Completed
+        }
+    }
+}
+
+fn text_part(text: &str) -> Value {
+    json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []})
+}
+
+impl ResponsesWire {
+    /// The output item of `c`; empty (as when it starts streaming) unless `status` is final.
+    fn item(&self, c: &ChoiceOut, status: Status) -> Value {
+        let started = status == Status::InProgress;
+        match c.tool_calls.first() {
+            Some(call) => json!({
+                "id": self.item_id,
+                "type": "function_call",
+                "status": status.as_str(),
+                "call_id": call.id,
+                "name": call.name,
+                "arguments": if started { String::new() } else { call.arguments.pieces.concat() },
+            }),
+            None => {
+                let content = if started {
+                    vec![]
+                } else {
+                    vec![text_part(&text_of(c))]
+                };
+                json!({
+                    "id": self.item_id,
+                    "type": "message",
+                    "status": status.as_str(),
+                    "role": "assistant",
+                    "content": content,
+                })
+            }
+        }
+    }
+
+    /// The response object: in progress (no output yet), or final with output and usage.
+    fn response(&self, plan: &StreamPlan, status: Status) -> Value {
+        let c = &plan.choices[0];
+        let done = matches!(status, Status::Completed | Status::Incomplete);
+        let (output, usage) = if done {
+            let completion = plan.completion_tokens();
+            (
+                json!([self.item(c, status)]),
+                json!({
+                    "input_tokens": plan.prompt_tokens,
+                    "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                    "output_tokens": completion,
+                    "output_tokens_details": {"reasoning_tokens": 0},
+                    "total_tokens": plan.prompt_tokens + completion,
+                }),
+            )
+        } else {
+            (json!([]), Value::Null)
+        };
+        let mut r: Map<String, Value> = [
+            ("id", json!(self.id)),
+            ("object", json!("response")),
+            ("created_at", json!(self.created_at)),
+            ("status", json!(status.as_str())),
+            (
+                "completed_at",
+                if status == Status::Completed {
+                    json!(unix_now())
+                } else {
+                    Value::Null
+                },
+            ),
+            (
+                "incomplete_details",
+                if status == Status::Incomplete {
+                    json!({"reason": "max_output_tokens"})
+                } else {
+                    Value::Null
+                },
+            ),
+            ("model", json!(self.model)),
+            ("output", output),
+            ("usage", usage),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        r.extend(self.echo.clone());
+        if status == Status::Failed {
+            r.insert(
+                "error".into(),
+                json!({"code": "server_error", "message": "The server had an error while processing your request. (injected mid-stream fault)"}),
+            );
+        }
+        Value::Object(r)
+    }
+
+    /// The final response, stored when `store` asks for it.
+    fn finished(&self, plan: &StreamPlan) -> (Value, Status) {
+        let status = Status::of(&plan.choices[0]);
+        let r = self.response(plan, status);
+        if self.store {
+            let context = plan.prompt_tokens + plan.completion_tokens();
+            self.app.responses.put(&self.id, r.clone(), context);
+        }
+        (r, status)
+    }
+
+    fn event(&mut self, out: &mut Vec<u8>, name: &str, fields: Value) {
+        let mut data = json!({"type": name, "sequence_number": self.seq});
+        if let (Some(d), Value::Object(f)) = (data.as_object_mut(), fields) {
+            d.extend(f);
+        }
+        self.seq += 1;
+        push_event(out, name, &data);
+    }
+}
+
+fn text_of(c: &ChoiceOut) -> String {
+    c.text
+        .as_ref()
+        .map(|t| t.pieces.concat())
+        .unwrap_or_default()
+}
+
+impl Wire for ResponsesWire {
+    fn body(&mut self, plan: &StreamPlan) -> Bytes {
+        json_bytes(&self.finished(plan).0)
+    }
+
+    fn open(&mut self, plan: &StreamPlan, out: &mut Vec<u8>) {
+        let r = self.response(plan, Status::InProgress);
+        self.event(out, "response.created", json!({"response": r}));
+        self.event(out, "response.in_progress", json!({"response": r}));
+        let c = &plan.choices[0];
+        let item = self.item(c, Status::InProgress);
+        self.event(
+            out,
+            "response.output_item.added",
+            json!({"output_index": 0, "item": item}),
+        );
+        if c.tool_calls.is_empty() {
+            let id = self.item_id.clone();
+            self.event(
+                out,
+                "response.content_part.added",
+                json!({"item_id": id, "output_index": 0, "content_index": 0, "part": text_part("")}),
+            );
+        }
+    }
+
+    fn token(&mut self, plan: &StreamPlan, step: usize, out: &mut Vec<u8>) -> usize {
+        let mut seq = itoa::Buffer::new();
+        let mut extra = Vec::with_capacity(32);
+        extra.extend_from_slice(seq.format(self.seq).as_bytes());
+        extra.extend_from_slice(b",\"delta\":\"");
+        if self.delta.push(out, &plan.choices[0], step, &extra) {
+            self.seq += 1;
+            1
+        } else {
+            0
+        }
+    }
+
+    fn finish(&mut self, plan: &StreamPlan, out: &mut Vec<u8>) {
+        let c = &plan.choices[0];
+        let id = self.item_id.clone();
+        let (r, status) = self.finished(plan);
+        match c.tool_calls.first() {
+            Some(call) => self.event(
+                out,
+                "response.function_call_arguments.done",
+                json!({"item_id": id, "output_index": 0, "name": call.name, "arguments": call.arguments.pieces.concat()}),
+            ),
+            None => {
+                let text = text_of(c);
+                self.event(
+                    out,
+                    "response.output_text.done",
+                    json!({"item_id": id, "output_index": 0, "content_index": 0, "text": text, "logprobs": []}),
+                );
+                self.event(
+                    out,
+                    "response.content_part.done",
+                    json!({"item_id": id, "output_index": 0, "content_index": 0, "part": text_part(&text)}),
+                );
+            }
+        }
+        let item = self.item(c, status);
+        self.event(
+            out,
+            "response.output_item.done",
+            json!({"output_index": 0, "item": item}),
+        );
+        let name = if status == Status::Incomplete {
+            "response.incomplete"
+        } else {
+            "response.completed"
+        };
+        self.event(out, name, json!({"response": r}));
+    }
+
+    fn error(&mut self, plan: &StreamPlan, out: &mut Vec<u8>) {
+        let r = self.response(plan, Status::Failed);
+        self.event(out, "response.failed", json!({"response": r}));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_shapes_and_errors_name_the_parameter() {
+        let ok = parse(br#"{"model":"m","input":"hi"}"#, false).unwrap();
+        assert_eq!(ok.input, json!("hi"));
+        let items = br#"{"model":"m","input":[{"role":"user","content":[{"type":"input_text","text":"a"}]},{"type":"function_call","call_id":"c","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"c","output":"42"}]}"#;
+        let mut r = parse(items, false).unwrap();
+        assert!(r.read_input(), "ends with a function's output");
+        assert_eq!(r.turns.len(), 3);
+        for (body, param) in [
+            (&br#"{"input":"x"}"#[..], "model"),
+            (br#"{"model":"m"}"#, "input"),
+            (
+                br#"{"model":"m","input":[{"role":"robot","content":"x"}]}"#,
+                "input[0].role",
+            ),
+            (
+                br#"{"model":"m","input":[{"type":"function_call_output","output":"x"}]}"#,
+                "input[0].call_id",
+            ),
+            (
+                br#"{"model":"m","input":"x","max_output_tokens":8}"#,
+                "max_output_tokens",
+            ),
+            (
+                br#"{"model":"m","input":"x","text":{"format":{"type":"json_schema","name":"n"}}}"#,
+                "text.format.schema",
+            ),
+        ] {
+            let e = parse(body, false).unwrap_err();
+            assert_eq!(
+                e.param.as_deref(),
+                Some(param),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}
