@@ -902,6 +902,66 @@ pub(crate) fn check_array_of(
     Ok(())
 }
 
+/// Each item of the array `param` must be an object, which `item` checks; its errors name
+/// the item's path (`param[i].field`).
+pub(crate) fn check_objects(
+    arr: &[Value],
+    param: &str,
+    item: impl Fn(&str, &serde_json::Map<String, Value>) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    check_array_of(arr, param, |p, v| {
+        let Some(o) = v.as_object() else {
+            return Err(ApiError::wrong_type(p, "an object", json_kind(v)));
+        };
+        item(p, o).map_err(|e| {
+            if e.param.as_deref().is_some_and(|q| q.starts_with(p)) {
+                e
+            } else {
+                prefix_param(e, p)
+            }
+        })
+    })
+}
+
+/// The object field `name`, if it is an array, checked item by item with [`check_objects`]
+/// (its own shape is [`check`]ed separately).
+pub(crate) fn check_object_array(
+    obj: &serde_json::Map<String, Value>,
+    name: &str,
+    item: impl Fn(&str, &serde_json::Map<String, Value>) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    match obj.get(name) {
+        Some(Value::Array(a)) => check_objects(a, name, item),
+        _ => Ok(()),
+    }
+}
+
+/// A string field that must be one of `allowed` (listed in the message in this order).
+pub(crate) fn check_enum(
+    obj: &serde_json::Map<String, Value>,
+    name: &str,
+    allowed: &[&str],
+    required: bool,
+) -> Result<(), ApiError> {
+    check(obj, name, Shape::Str, required)?;
+    match obj.get(name) {
+        Some(Value::String(v)) if !allowed.contains(&v.as_str()) => {
+            let quoted: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
+            let list = match quoted.split_last() {
+                Some((last, rest)) if !rest.is_empty() => {
+                    format!("{}, and {last}", rest.join(", "))
+                }
+                _ => quoted.concat(),
+            };
+            Err(ApiError::invalid_value(
+                name,
+                format!("Invalid value: '{v}'. Supported values are: {list}."),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn check_stop(obj: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
     check(obj, "stop", Shape::StrOrArr, false)?;
     if let Some(Value::Array(a)) = obj.get("stop") {
@@ -1006,64 +1066,41 @@ fn diagnose_chat(obj: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
     diagnose_common(obj)?;
     check(obj, "messages", Shape::Arr, true)?;
     check(obj, "max_completion_tokens", Shape::Count, false)?;
-    if let Some(Value::Array(msgs)) = obj.get("messages") {
-        check_array_of(msgs, "messages", |p, m| {
-            let Some(mo) = m.as_object() else {
-                return Err(ApiError::wrong_type(p, "an object", json_kind(m)));
-            };
-            let err = |e: ApiError| prefix_param(e, p);
-            check(mo, "role", Shape::Str, true).map_err(err)?;
-            let role = mo["role"].as_str().unwrap_or_default();
-            if ![
+    check_object_array(obj, "messages", |_, mo| {
+        check_enum(
+            mo,
+            "role",
+            &[
                 "system",
-                "developer",
-                "user",
                 "assistant",
-                "tool",
+                "user",
                 "function",
-            ]
-            .contains(&role)
-            {
-                return Err(ApiError::invalid_value(
-                    &format!("{p}.role"),
-                    format!(
-                        "Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'."
-                    ),
-                ));
-            }
-            check(mo, "content", Shape::StrOrArr, false).map_err(err)?;
-            if let Some(Value::Array(parts)) = mo.get("content") {
-                check_array_of(parts, &format!("{p}.content"), |pp, part| {
-                    let Some(po) = part.as_object() else {
-                        return Err(ApiError::wrong_type(pp, "an object", json_kind(part)));
-                    };
-                    check(po, "type", Shape::Str, true).map_err(|e| prefix_param(e, pp))?;
-                    check(po, "text", Shape::Str, false).map_err(|e| prefix_param(e, pp))
-                })?;
-            }
-            check(mo, "name", Shape::Str, false).map_err(err)?;
-            check(mo, "tool_call_id", Shape::Str, false).map_err(err)?;
-            check(mo, "tool_calls", Shape::Arr, false).map_err(err)
+                "tool",
+                "developer",
+            ],
+            true,
+        )?;
+        check(mo, "content", Shape::StrOrArr, false)?;
+        check_object_array(mo, "content", |_, po| {
+            check(po, "type", Shape::Str, true)?;
+            check(po, "text", Shape::Str, false)
         })?;
-    }
+        check(mo, "name", Shape::Str, false)?;
+        check(mo, "tool_call_id", Shape::Str, false)?;
+        check(mo, "tool_calls", Shape::Arr, false)
+    })?;
     check(obj, "tools", Shape::Arr, false)?;
-    if let Some(Value::Array(tools)) = obj.get("tools") {
-        check_array_of(tools, "tools", |p, t| {
-            let Some(to) = t.as_object() else {
-                return Err(ApiError::wrong_type(p, "an object", json_kind(t)));
-            };
-            let err = |e: ApiError| prefix_param(e, p);
-            check(to, "type", Shape::Str, true).map_err(err)?;
-            check(to, "function", Shape::Obj, true).map_err(err)?;
-            let fo = to["function"].as_object().expect("checked above");
-            let fp = format!("{p}.function");
-            let ferr = |e: ApiError| prefix_param(e, &fp);
-            check(fo, "name", Shape::Str, true).map_err(ferr)?;
-            check(fo, "description", Shape::Str, false).map_err(ferr)?;
-            check(fo, "parameters", Shape::Obj, false).map_err(ferr)?;
-            check(fo, "strict", Shape::Bool, false).map_err(ferr)
-        })?;
-    }
+    check_object_array(obj, "tools", |p, to| {
+        check(to, "type", Shape::Str, true)?;
+        check(to, "function", Shape::Obj, true)?;
+        let fo = to["function"].as_object().expect("checked above");
+        let fp = format!("{p}.function");
+        let ferr = |e: ApiError| prefix_param(e, &fp);
+        check(fo, "name", Shape::Str, true).map_err(ferr)?;
+        check(fo, "description", Shape::Str, false).map_err(ferr)?;
+        check(fo, "parameters", Shape::Obj, false).map_err(ferr)?;
+        check(fo, "strict", Shape::Bool, false).map_err(ferr)
+    })?;
     check(obj, "tool_choice", Shape::StrOrObj, false)?;
     if let Some(Value::Object(tc)) = obj.get("tool_choice") {
         let err = |e: ApiError| prefix_param(e, "tool_choice");

@@ -557,6 +557,33 @@ pub struct Admitted {
     pub start: Instant,
 }
 
+impl Admitted {
+    /// The plan of a one-choice answer in another API's shapes (`wire`).
+    pub fn wire_plan(
+        self,
+        id: String,
+        choice: ChoiceOut,
+        prompt_tokens: usize,
+        seed: u64,
+        wire: Box<dyn stream::Wire>,
+    ) -> StreamPlan {
+        StreamPlan {
+            kind: StreamKind::Chat,
+            wire: Some(wire),
+            id,
+            created: unix_now(),
+            model: self.model,
+            choices: vec![choice],
+            prompt_tokens,
+            include_usage: false,
+            fault: self.fault,
+            extra_delay: self.extra_delay,
+            seed,
+            start: self.start,
+        }
+    }
+}
+
 /// An API served by [`serve`]: parse, admit, scenario, plan, then stream or not.
 pub trait Api: Sized {
     fn parse(app: &App, body: &[u8]) -> Result<Self, ApiError>;

@@ -19,10 +19,11 @@ use super::{TokenEvent, content_text, json_bytes, object, push_event, typed};
 use crate::error::ApiError;
 use crate::generate::{self, ChoiceOut, splitmix64};
 use crate::request::{
-    Shape, ToolMode, check, check_array_of, json_kind, prefix_param, range_error, reject_unknown,
+    Shape, ToolMode, check, check_array_of, check_enum, check_object_array, json_kind,
+    prefix_param, range_error, reject_unknown,
 };
 use crate::server::{self, Admitted, Api, App, Ask, Format, Plan, json_response, read_body};
-use crate::stream::{StreamKind, StreamPlan, Wire};
+use crate::stream::{StreamPlan, Wire};
 use crate::tokenizer;
 
 const FIELDS: &[&str] = &[
@@ -44,25 +45,20 @@ const FIELDS: &[&str] = &[
     "mcp_servers",
 ];
 
-#[derive(Debug, Deserialize)]
+/// The body, typed once [`check_shape`] has checked it (so the container default never
+/// stands in for a missing required field).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct MessagesRequest {
     pub model: String,
-    #[serde(default)]
     pub max_tokens: Option<u32>,
     pub messages: Vec<InputMessage>,
-    #[serde(default)]
     pub system: Option<Value>,
-    #[serde(default)]
     pub stop_sequences: Option<Vec<String>>,
-    #[serde(default)]
     pub stream: Option<bool>,
-    #[serde(default)]
     pub temperature: Option<f64>,
-    #[serde(default)]
     pub top_p: Option<f64>,
-    #[serde(default)]
     pub tools: Option<Vec<Tool>>,
-    #[serde(default)]
     pub tool_choice: Option<ToolChoice>,
 }
 
@@ -102,33 +98,13 @@ fn check_shape(obj: &Map<String, Value>, counting: bool) -> Result<(), ApiError>
     check(obj, "model", Shape::Str, true)?;
     check(obj, "max_tokens", Shape::Count, !counting)?;
     check(obj, "messages", Shape::Arr, true)?;
-    if let Some(Value::Array(msgs)) = obj.get("messages") {
-        check_array_of(msgs, "messages", |p, m| {
-            let Some(mo) = m.as_object() else {
-                return Err(ApiError::wrong_type(p, "an object", json_kind(m)));
-            };
-            let err = |e: ApiError| prefix_param(e, p);
-            check(mo, "role", Shape::Str, true).map_err(err)?;
-            let role = mo["role"].as_str().unwrap_or_default();
-            if role != "user" && role != "assistant" {
-                return Err(ApiError::invalid_value(
-                    &format!("{p}.role"),
-                    format!("{p}.role: Input should be 'user' or 'assistant', got '{role}'."),
-                ));
-            }
-            check(mo, "content", Shape::StrOrArr, true).map_err(err)?;
-            match mo.get("content") {
-                Some(Value::Array(blocks)) => {
-                    check_array_of(blocks, &format!("{p}.content"), check_block)
-                }
-                _ => Ok(()),
-            }
-        })?;
-    }
+    check_object_array(obj, "messages", |_, mo| {
+        check_enum(mo, "role", &["user", "assistant"], true)?;
+        check(mo, "content", Shape::StrOrArr, true)?;
+        check_object_array(mo, "content", check_block)
+    })?;
     check(obj, "system", Shape::StrOrArr, false)?;
-    if let Some(Value::Array(blocks)) = obj.get("system") {
-        check_array_of(blocks, "system", check_block)?;
-    }
+    check_object_array(obj, "system", check_block)?;
     check(obj, "stop_sequences", Shape::Arr, false)?;
     if let Some(Value::Array(a)) = obj.get("stop_sequences") {
         check_array_of(a, "stop_sequences", |p, v| match v {
@@ -146,63 +122,39 @@ fn check_shape(obj: &Map<String, Value>, counting: bool) -> Result<(), ApiError>
         check(m, "user_id", Shape::Str, false).map_err(|e| prefix_param(e, "metadata"))?;
     }
     check(obj, "tools", Shape::Arr, false)?;
-    if let Some(Value::Array(tools)) = obj.get("tools") {
-        check_array_of(tools, "tools", |p, t| {
-            let Some(to) = t.as_object() else {
-                return Err(ApiError::wrong_type(p, "an object", json_kind(t)));
-            };
-            let err = |e: ApiError| prefix_param(e, p);
-            check(to, "type", Shape::Str, false).map_err(err)?;
-            let kind = to.get("type").and_then(Value::as_str).unwrap_or("custom");
-            if kind != "custom" {
-                return Err(ApiError::invalid_value(
-                    &format!("{p}.type"),
-                    format!("{p}.type: the mock serves custom tools only, got '{kind}'."),
-                ));
-            }
-            check(to, "name", Shape::Str, true).map_err(err)?;
-            check(to, "description", Shape::Str, false).map_err(err)?;
-            check(to, "input_schema", Shape::Obj, true).map_err(err)
-        })?;
-    }
+    check_object_array(obj, "tools", |_, to| {
+        // The mock serves custom (client) tools only.
+        check_enum(to, "type", &["custom"], false)?;
+        check(to, "name", Shape::Str, true)?;
+        check(to, "description", Shape::Str, false)?;
+        check(to, "input_schema", Shape::Obj, true)
+    })?;
     check(obj, "tool_choice", Shape::Obj, false)?;
     if let Some(Value::Object(tc)) = obj.get("tool_choice") {
         let err = |e: ApiError| prefix_param(e, "tool_choice");
-        check(tc, "type", Shape::Str, true).map_err(err)?;
+        check_enum(tc, "type", &["auto", "any", "tool", "none"], true).map_err(err)?;
         check(tc, "name", Shape::Str, false).map_err(err)?;
         check(tc, "disable_parallel_tool_use", Shape::Bool, false).map_err(err)?;
     }
     Ok(())
 }
 
-fn check_block(p: &str, b: &Value) -> Result<(), ApiError> {
-    let Some(bo) = b.as_object() else {
-        return Err(ApiError::wrong_type(p, "an object", json_kind(b)));
-    };
-    let err = |e: ApiError| prefix_param(e, p);
-    check(bo, "type", Shape::Str, true).map_err(err)?;
-    let kind = bo["type"].as_str().unwrap_or_default();
-    match kind {
-        "text" => check(bo, "text", Shape::Str, true).map_err(err),
-        "image" | "document" => check(bo, "source", Shape::Obj, true).map_err(err),
+fn check_block(_: &str, b: &Map<String, Value>) -> Result<(), ApiError> {
+    check_enum(b, "type", BLOCK_TYPES, true)?;
+    match b["type"].as_str().unwrap_or_default() {
+        "text" => check(b, "text", Shape::Str, true),
+        "image" | "document" => check(b, "source", Shape::Obj, true),
         "tool_use" => {
-            check(bo, "id", Shape::Str, true).map_err(err)?;
-            check(bo, "name", Shape::Str, true).map_err(err)?;
-            check(bo, "input", Shape::Obj, true).map_err(err)
+            check(b, "id", Shape::Str, true)?;
+            check(b, "name", Shape::Str, true)?;
+            check(b, "input", Shape::Obj, true)
         }
         "tool_result" => {
-            check(bo, "tool_use_id", Shape::Str, true).map_err(err)?;
-            check(bo, "content", Shape::StrOrArr, false).map_err(err)?;
-            check(bo, "is_error", Shape::Bool, false).map_err(err)
+            check(b, "tool_use_id", Shape::Str, true)?;
+            check(b, "content", Shape::StrOrArr, false)?;
+            check(b, "is_error", Shape::Bool, false)
         }
-        k if BLOCK_TYPES.contains(&k) => Ok(()),
-        other => Err(ApiError::invalid_value(
-            &format!("{p}.type"),
-            format!(
-                "{p}.type: Input tag '{other}' found using 'type' does not match any of the expected tags: {}.",
-                BLOCK_TYPES.join(", ")
-            ),
-        )),
+        _ => Ok(()),
     }
 }
 
@@ -502,20 +454,8 @@ impl Api for MessagesRequest {
             stop_sequence,
             delta,
         };
-        Ok(StreamPlan {
-            kind: StreamKind::Chat,
-            wire: Some(Box::new(wire)),
-            id,
-            created: server::unix_now(),
-            model: a.model,
-            prompt_tokens: self.input_tokens(),
-            choices: vec![choice],
-            include_usage: false,
-            fault: a.fault,
-            extra_delay: a.extra_delay,
-            seed,
-            start: a.start,
-        })
+        let prompt_tokens = self.input_tokens();
+        Ok(a.wire_plan(id, choice, prompt_tokens, seed, Box::new(wire)))
     }
 }
 

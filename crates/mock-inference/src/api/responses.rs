@@ -20,10 +20,10 @@ use crate::error::ApiError;
 use crate::generate::{self, ChoiceOut, splitmix64};
 use crate::request::ToolMode;
 use crate::request::{
-    Shape, check, check_array_of, json_kind, prefix_param, range_error, reject_unknown,
+    Shape, check, check_enum, check_object_array, prefix_param, range_error, reject_unknown,
 };
 use crate::server::{Admitted, Api, App, Ask, Format, Plan, json_response, unix_now};
-use crate::stream::{StreamKind, StreamPlan, Wire};
+use crate::stream::{StreamPlan, Wire};
 use crate::tokenizer;
 
 /// Responses kept for `GET` and `previous_response_id`; the oldest goes first.
@@ -62,35 +62,25 @@ const FIELDS: &[&str] = &[
     "prompt",
 ];
 
-#[derive(Debug, Deserialize)]
+/// The body, typed once [`check_shape`] has checked it (so the container default never
+/// stands in for a missing required field).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ResponsesRequest {
     pub model: String,
     pub input: Value,
-    #[serde(default)]
     pub instructions: Option<String>,
-    #[serde(default)]
     pub max_output_tokens: Option<u32>,
-    #[serde(default)]
     pub tools: Option<Vec<FunctionTool>>,
-    #[serde(default)]
     pub tool_choice: Option<Value>,
-    #[serde(default)]
     pub parallel_tool_calls: Option<bool>,
-    #[serde(default)]
     pub text: Option<TextConfig>,
-    #[serde(default)]
     pub temperature: Option<f64>,
-    #[serde(default)]
     pub top_p: Option<f64>,
-    #[serde(default)]
     pub metadata: Option<Map<String, Value>>,
-    #[serde(default)]
     pub store: Option<bool>,
-    #[serde(default)]
     pub previous_response_id: Option<String>,
-    #[serde(default)]
     pub stream: Option<bool>,
-    #[serde(default)]
     pub user: Option<String>,
     /// The conversation as (role, text) turns, from `input`.
     #[serde(skip)]
@@ -130,7 +120,22 @@ pub struct TextFormat {
     pub description: Option<String>,
 }
 
-const ROLES: &[&str] = &["user", "assistant", "system", "developer"];
+const ROLES: &[&str] = &["assistant", "system", "developer", "user"];
+const ITEM_TYPES: &[&str] = &[
+    "message",
+    "function_call",
+    "function_call_output",
+    "reasoning",
+    "item_reference",
+];
+const PART_TYPES: &[&str] = &[
+    "input_text",
+    "output_text",
+    "input_image",
+    "input_file",
+    "input_audio",
+    "refusal",
+];
 
 fn role(r: &str) -> &'static str {
     ROLES.iter().find(|k| **k == r).copied().unwrap_or("user")
@@ -140,25 +145,17 @@ fn role(r: &str) -> &'static str {
 fn check_shape(obj: &Map<String, Value>) -> Result<(), ApiError> {
     check(obj, "model", Shape::Str, true)?;
     check(obj, "input", Shape::StrOrArr, true)?;
-    if let Some(Value::Array(items)) = obj.get("input") {
-        check_array_of(items, "input", check_item)?;
-    }
+    check_object_array(obj, "input", check_item)?;
     check(obj, "instructions", Shape::Str, false)?;
     check(obj, "max_output_tokens", Shape::Count, false)?;
     check(obj, "tools", Shape::Arr, false)?;
-    if let Some(Value::Array(tools)) = obj.get("tools") {
-        check_array_of(tools, "tools", |p, t| {
-            let Some(to) = t.as_object() else {
-                return Err(ApiError::wrong_type(p, "an object", json_kind(t)));
-            };
-            let err = |e: ApiError| prefix_param(e, p);
-            check(to, "type", Shape::Str, true).map_err(err)?;
-            check(to, "name", Shape::Str, true).map_err(err)?;
-            check(to, "description", Shape::Str, false).map_err(err)?;
-            check(to, "parameters", Shape::Obj, false).map_err(err)?;
-            check(to, "strict", Shape::Bool, false).map_err(err)
-        })?;
-    }
+    check_object_array(obj, "tools", |_, to| {
+        check(to, "type", Shape::Str, true)?;
+        check(to, "name", Shape::Str, true)?;
+        check(to, "description", Shape::Str, false)?;
+        check(to, "parameters", Shape::Obj, false)?;
+        check(to, "strict", Shape::Bool, false)
+    })?;
     check(obj, "tool_choice", Shape::StrOrObj, false)?;
     if let Some(Value::Object(tc)) = obj.get("tool_choice") {
         let err = |e: ApiError| prefix_param(e, "tool_choice");
@@ -171,7 +168,7 @@ fn check_shape(obj: &Map<String, Value>) -> Result<(), ApiError> {
         check(text, "format", Shape::Obj, false).map_err(|e| prefix_param(e, "text"))?;
         if let Some(Value::Object(f)) = text.get("format") {
             let err = |e: ApiError| prefix_param(e, "text.format");
-            check(f, "type", Shape::Str, true).map_err(err)?;
+            check_enum(f, "type", &["text", "json_object", "json_schema"], true).map_err(err)?;
             check(f, "name", Shape::Str, false).map_err(err)?;
             check(f, "schema", Shape::Obj, false).map_err(err)?;
             check(f, "strict", Shape::Bool, false).map_err(err)?;
@@ -191,69 +188,30 @@ fn check_shape(obj: &Map<String, Value>) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_item(p: &str, item: &Value) -> Result<(), ApiError> {
-    let Some(o) = item.as_object() else {
-        return Err(ApiError::wrong_type(p, "an object", json_kind(item)));
-    };
-    let err = |e: ApiError| prefix_param(e, p);
-    check(o, "type", Shape::Str, false).map_err(err)?;
-    let kind = o.get("type").and_then(Value::as_str).unwrap_or("message");
-    match kind {
+fn check_item(_: &str, o: &Map<String, Value>) -> Result<(), ApiError> {
+    check_enum(o, "type", ITEM_TYPES, false)?;
+    match o.get("type").and_then(Value::as_str).unwrap_or("message") {
         "message" => {
-            check(o, "role", Shape::Str, true).map_err(err)?;
-            let r = o["role"].as_str().unwrap_or_default();
-            if !ROLES.contains(&r) {
-                return Err(ApiError::invalid_value(
-                    &format!("{p}.role"),
-                    format!(
-                        "Invalid value: '{r}'. Supported values are: 'assistant', 'system', 'developer', and 'user'."
-                    ),
-                ));
-            }
-            check(o, "content", Shape::StrOrArr, true).map_err(err)?;
-            if let Some(Value::Array(parts)) = o.get("content") {
-                check_array_of(parts, &format!("{p}.content"), |pp, part| {
-                    let Some(po) = part.as_object() else {
-                        return Err(ApiError::wrong_type(pp, "an object", json_kind(part)));
-                    };
-                    let err = |e: ApiError| prefix_param(e, pp);
-                    check(po, "type", Shape::Str, true).map_err(err)?;
-                    let t = po["type"].as_str().unwrap_or_default();
-                    if matches!(t, "input_text" | "output_text") {
-                        check(po, "text", Shape::Str, true).map_err(err)?;
-                    } else if !matches!(t, "input_image" | "input_file" | "input_audio" | "refusal")
-                    {
-                        return Err(ApiError::invalid_value(
-                            &format!("{pp}.type"),
-                            format!(
-                                "Invalid value: '{t}'. Supported values are: 'input_text', 'input_image', 'input_file', 'input_audio', 'output_text' and 'refusal'."
-                            ),
-                        ));
-                    }
-                    Ok(())
-                })?;
-            }
+            check_enum(o, "role", ROLES, true)?;
+            check(o, "content", Shape::StrOrArr, true)?;
+            check_object_array(o, "content", |_, part| {
+                check_enum(part, "type", PART_TYPES, true)?;
+                let t = part["type"].as_str().unwrap_or_default();
+                check(part, "text", Shape::Str, t.ends_with("_text"))
+            })
         }
         "function_call" => {
             for f in ["call_id", "name", "arguments"] {
-                check(o, f, Shape::Str, true).map_err(err)?;
+                check(o, f, Shape::Str, true)?;
             }
+            Ok(())
         }
         "function_call_output" => {
-            check(o, "call_id", Shape::Str, true).map_err(err)?;
-            check(o, "output", Shape::StrOrArr, true).map_err(err)?;
+            check(o, "call_id", Shape::Str, true)?;
+            check(o, "output", Shape::StrOrArr, true)
         }
-        "reasoning" | "item_reference" => {}
-        other => {
-            return Err(ApiError::invalid_value(
-                &format!("{p}.type"),
-                format!(
-                    "Invalid value: '{other}'. Supported values are: 'message', 'function_call', 'function_call_output', 'reasoning' and 'item_reference'."
-                ),
-            ));
-        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 impl ResponsesRequest {
@@ -695,20 +653,7 @@ impl Api for ResponsesRequest {
             seq: 0,
             delta,
         };
-        Ok(StreamPlan {
-            kind: StreamKind::Chat,
-            wire: Some(Box::new(wire)),
-            id,
-            created: unix_now(),
-            model: a.model,
-            choices: vec![choice],
-            prompt_tokens,
-            include_usage: false,
-            fault: a.fault,
-            extra_delay: a.extra_delay,
-            seed,
-            start: a.start,
-        })
+        Ok(a.wire_plan(id, choice, prompt_tokens, seed, Box::new(wire)))
     }
 }
 
