@@ -198,6 +198,11 @@ pub fn splitmix64(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// A hash of a conversation's texts, in order (lorem answers follow it).
+pub fn conversation_hash<'a>(texts: impl Iterator<Item = &'a str>) -> u64 {
+    texts.fold(0u64, |h, t| splitmix64(h ^ hash_str(t)))
+}
+
 pub fn hash_str(s: &str) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     s.hash(&mut h);

@@ -699,11 +699,11 @@ impl Api for ChatRequest {
         }));
         let seed = req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed);
         let hash = || {
-            req.messages.iter().fold(0u64, |h, m| {
-                splitmix64(
-                    h ^ generate::hash_str(m.content.as_ref().map_or("", |c| c.text.as_str())),
-                )
-            })
+            generate::conversation_hash(
+                req.messages
+                    .iter()
+                    .map(|m| m.content.as_ref().map_or("", |c| c.text.as_str())),
+            )
         };
         let format = match &req.response_format {
             Some(rf) if rf.kind == "json_schema" => {

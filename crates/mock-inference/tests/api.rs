@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Server, client, sse_events};
+use common::{Server, client, metric, post, sse_events};
 use serde_json::{Value, json};
 
 fn chat_body(extra: Value) -> Value {
@@ -14,18 +14,6 @@ fn chat_body(extra: Value) -> Value {
         .unwrap()
         .extend(extra.as_object().unwrap().clone());
     b
-}
-
-async fn post(s: &Server, path: &str, body: &Value) -> (u16, reqwest::header::HeaderMap, String) {
-    let r = client()
-        .post(format!("{}{path}", s.url))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    (status, headers, r.text().await.unwrap())
 }
 
 #[tokio::test]
@@ -664,22 +652,6 @@ async fn queue_full_gives_429_with_retry_after() {
     for h in handles {
         assert_eq!(h.await.unwrap(), 200);
     }
-}
-
-async fn metric(s: &Server, name: &str) -> f64 {
-    let text = client()
-        .get(format!("{}/metrics", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN)
 }
 
 async fn wait_metric(s: &Server, name: &str, want: i64) {

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::{TokenEvent, content_text, json_bytes, object, push_event, typed};
 use crate::error::ApiError;
-use crate::generate::{self, ChoiceOut, splitmix64};
+use crate::generate::{self, ChoiceOut};
 use crate::request::{
     Shape, ToolMode, check, check_array_of, check_enum, check_object_array, json_kind,
     prefix_param, range_error, reject_unknown,
@@ -401,11 +401,7 @@ impl Api for MessagesRequest {
             .rev()
             .find(|(r, _)| *r == "user")
             .map_or("", |(_, t)| t.as_str());
-        let hash = || {
-            texts
-                .iter()
-                .fold(0u64, |h, (_, t)| splitmix64(h ^ generate::hash_str(t)))
-        };
+        let hash = || generate::conversation_hash(texts.iter().map(|(_, t)| t.as_str()));
         let seed = app.cfg.response.seed;
         let stop = self.stop_sequences.as_deref().unwrap_or(&[]);
         let ask = Ask {

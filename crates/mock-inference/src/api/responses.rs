@@ -17,10 +17,11 @@ use serde_json::{Map, Value, json};
 
 use super::{TokenEvent, content_text, json_bytes, object, push_event, typed};
 use crate::error::ApiError;
-use crate::generate::{self, ChoiceOut, splitmix64};
+use crate::generate::{self, ChoiceOut};
 use crate::request::ToolMode;
 use crate::request::{
-    Shape, check, check_enum, check_object_array, prefix_param, range_error, reject_unknown,
+    FunctionDef, Shape, check, check_enum, check_object_array, prefix_param, range_error,
+    reject_unknown,
 };
 use crate::server::{Admitted, Api, App, Ask, Format, Plan, json_response, unix_now};
 use crate::stream::{StreamPlan, Wire};
@@ -87,17 +88,13 @@ pub struct ResponsesRequest {
     turns: Vec<(&'static str, String)>,
 }
 
+/// A function tool: chat's function definition, flat beside `type`.
 #[derive(Debug, Deserialize)]
 pub struct FunctionTool {
     #[serde(rename = "type")]
     pub kind: String,
-    pub name: String,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub parameters: Option<Value>,
-    #[serde(default)]
-    pub strict: Option<bool>,
+    #[serde(flatten)]
+    pub function: FunctionDef,
 }
 
 #[derive(Debug, Deserialize)]
@@ -247,7 +244,7 @@ impl ResponsesRequest {
                     ),
                 ));
             }
-            if !generate::valid_function_name(&t.name) {
+            if !generate::valid_function_name(&t.function.name) {
                 return Err(ApiError::invalid_value(
                     &format!("tools[{i}].name"),
                     format!(
@@ -293,7 +290,7 @@ impl ResponsesRequest {
                 "text" | "json_object" => {}
                 "json_schema" => {
                     if f.name.is_none() {
-                        return Err(ApiError::missing("text.format.name"));
+                        return Err(ApiError::missing("text.format.function.name"));
                     }
                     if f.schema.is_none() {
                         return Err(ApiError::missing("text.format.schema"));
@@ -334,7 +331,10 @@ impl ResponsesRequest {
     }
 
     fn tool_index(&self, name: &str) -> Option<usize> {
-        self.tools.iter().flatten().position(|t| t.name == name)
+        self.tools
+            .iter()
+            .flatten()
+            .position(|t| t.function.name == name)
     }
 
     /// The turns of `input`, and whether it ends with a function's output.
@@ -416,10 +416,10 @@ impl ResponsesRequest {
             .map(|t| {
                 json!({
                     "type": "function",
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": t.parameters,
-                    "strict": t.strict.unwrap_or(true),
+                    "name": t.function.name,
+                    "description": t.function.description,
+                    "parameters": t.function.parameters,
+                    "strict": t.function.strict.unwrap_or(true),
                 })
             })
             .collect();
@@ -600,11 +600,7 @@ impl Api for ResponsesRequest {
                     .chain(self.turns.iter().map(|(r, t)| (*r, t.as_str(), None))),
             );
         let seed = app.cfg.response.seed;
-        let hash = || {
-            self.turns
-                .iter()
-                .fold(0u64, |h, (_, t)| splitmix64(h ^ generate::hash_str(t)))
-        };
+        let hash = || generate::conversation_hash(self.turns.iter().map(|(_, t)| t.as_str()));
         let ask = Ask {
             text: last_user,
             hash: &hash,
@@ -613,7 +609,7 @@ impl Api for ResponsesRequest {
                 .tools
                 .iter()
                 .flatten()
-                .map(|t| (t.name.as_str(), t.parameters.as_ref()))
+                .map(|t| (t.function.name.as_str(), t.function.parameters.as_ref()))
                 .collect(),
             tool_mode: self.tool_mode(ends_with_output),
             format: self.format(),

@@ -112,3 +112,68 @@ pub fn sse_events(body: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// Parses an SSE body of named events into (event name, JSON data) pairs; panics on an
+/// event without an `event:` line or with data that is not JSON.
+pub fn sse_named(body: &str) -> Vec<(String, serde_json::Value)> {
+    body.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let name = e
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .unwrap_or_else(|| panic!("no event line in {e:?}"));
+            let data = e
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .unwrap_or_else(|| panic!("no data line in {e:?}"));
+            let v = serde_json::from_str(data).unwrap_or_else(|_| panic!("not JSON: {data}"));
+            (name.to_string(), v)
+        })
+        .collect()
+}
+
+/// POSTs JSON and returns status, headers and body text.
+pub async fn post(
+    s: &Server,
+    path: &str,
+    body: &serde_json::Value,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    post_with(s, path, &[], body).await
+}
+
+/// POSTs JSON (with extra headers) and returns status, headers and body text.
+pub async fn post_with(
+    s: &Server,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &serde_json::Value,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut req = client().post(format!("{}{path}", s.url)).json(body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.text().await.unwrap())
+}
+
+/// A metric's value from `/metrics` (the first sample with labels), NaN when absent.
+pub async fn metric(s: &Server, name: &str) -> f64 {
+    let text = client()
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+pub const SENTENCE: &str = "This is a mock response from the development inference engine.";
