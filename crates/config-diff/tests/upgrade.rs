@@ -183,8 +183,9 @@ fn every_interpolation_form_resolves_as_compose_does() {
         d["source_value"].as_str().unwrap().to_string()
     };
     for (key, want) in [
-        // ${VAR} and a nested default: REDIS_URL is unset, ${REDIS_PASSWORD} inside is used
-        // (and masked, being a secret of the env file).
+        // ${VAR}, and nested defaults: SENTRY_SERVER_NAME and REDIS_URL are unset, the
+        // references inside are used (a URL password is masked in reports).
+        ("SENTRY_SERVER_NAME", "platform-api"),
         (
             "DATABASE_URL",
             "postgres://platform:***@postgres:5432/platform",
