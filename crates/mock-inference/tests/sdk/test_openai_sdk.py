@@ -198,3 +198,129 @@ def test_mid_stream_error_event(client):
         for chunk in stream:
             seen.append(chunk.choices[0].delta.content if chunk.choices else None)
     assert len([s for s in seen if s]) == 2
+
+
+# ---------------------------------------------------------------- the Responses API
+
+RESPONSE_TOOLS = [
+    {
+        "type": "function",
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "strict": True,
+        "parameters": TOOLS[0]["function"]["parameters"],
+    }
+]
+
+
+def test_responses_create(client):
+    r = client.responses.create(
+        model=MODEL,
+        input="Say hello",
+        instructions="Be brief.",
+        metadata={"suite": "sdk"},
+        temperature=0.2,
+    )
+    assert r.id.startswith("resp_")
+    assert r.object == "response"
+    assert r.status == "completed"
+    assert r.output_text == SENTENCE
+    assert r.output[0].type == "message"
+    assert r.metadata == {"suite": "sdk"}
+    assert r.usage.output_tokens == 11
+    assert r.usage.input_tokens_details.cached_tokens == 0
+    assert r.usage.output_tokens_details.reasoning_tokens == 0
+    assert client.responses.retrieve(r.id).output_text == SENTENCE
+
+
+def test_responses_stream_final_response(client):
+    with client.responses.stream(model=MODEL, input="Say hello") as stream:
+        deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert "".join(deltas) == SENTENCE
+    assert final.status == "completed"
+    assert final.output_text == SENTENCE
+    assert final.usage.output_tokens == len(deltas)
+
+
+def test_responses_function_call_round_trip(client):
+    first = client.responses.create(
+        model=MODEL,
+        input=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=RESPONSE_TOOLS,
+        tool_choice="required",
+    )
+    call = first.output[0]
+    assert call.type == "function_call" and call.name == "get_weather"
+    check_weather_args(json.loads(call.arguments))
+    second = client.responses.create(
+        model=MODEL,
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": '{"temp": 21}'}],
+        tools=RESPONSE_TOOLS,
+    )
+    assert second.output[0].type == "message"
+    assert second.output_text == SENTENCE
+    assert second.previous_response_id == first.id
+    assert second.usage.input_tokens > first.usage.input_tokens
+
+
+def test_responses_function_call_streamed(client):
+    with client.responses.stream(
+        model=MODEL, input="Weather in Paris?", tools=RESPONSE_TOOLS, tool_choice="required"
+    ) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    args = "".join(e.delta for e in events if e.type == "response.function_call_arguments.delta")
+    check_weather_args(json.loads(args))
+    assert final.output[0].arguments == args
+    numbers = [e.sequence_number for e in events]
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
+
+
+def test_responses_json_schema(client):
+    r = client.responses.create(
+        model=MODEL,
+        input="give me json",
+        text={
+            "format": {
+                "type": "json_schema",
+                "name": "answer",
+                "strict": True,
+                "schema": {
+                    "type": "object",
+                    "properties": {"answer": {"type": "string"}, "score": {"type": "number", "minimum": 0.5}},
+                    "required": ["answer", "score"],
+                    "additionalProperties": False,
+                },
+            }
+        },
+    )
+    data = json.loads(r.output_text)
+    assert isinstance(data["answer"], str) and data["score"] >= 0.5
+
+
+def test_responses_errors(client):
+    with pytest.raises(openai.NotFoundError) as e:
+        client.responses.create(model=MODEL, input="x", previous_response_id="resp_unknown")
+    assert e.value.code == "previous_response_not_found"
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve("resp_unknown")
+    with pytest.raises(openai.BadRequestError) as e:
+        client.responses.create(model=MODEL, input="x", max_output_tokens=4)
+    assert e.value.param == "max_output_tokens"
+    with pytest.raises(openai.NotFoundError) as e:
+        client.responses.create(model="no-such-model", input="x")
+    assert e.value.code == "model_not_found"
+    with pytest.raises(openai.RateLimitError):
+        client.responses.create(model=MODEL, input="x", extra_headers={"X-Mock-Fault": "429"})
+
+
+def test_responses_mid_stream_failure(client):
+    with client.responses.stream(model=MODEL, input="x", extra_headers={"X-Mock-Fault": "error@2"}) as stream:
+        events = list(stream)
+        with pytest.raises(RuntimeError):
+            stream.get_final_response()
+    assert [e.type for e in events].count("response.output_text.delta") == 2
+    assert events[-1].type == "response.failed"
+    assert events[-1].response.error.code == "server_error"

@@ -1,0 +1,145 @@
+"""The official `anthropic` Python SDK against the real mock-inference binary.
+
+Run like test_openai_sdk.py: MOCK_INFERENCE_URL names a running server.
+"""
+
+import json
+import os
+
+import anthropic
+import pytest
+
+BASE = os.environ["MOCK_INFERENCE_URL"].rstrip("/")
+MODEL = os.environ.get("MOCK_INFERENCE_MODEL", "mock-gpt")
+SENTENCE = "This is a mock response from the development inference engine."
+
+TOOLS = [
+    {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "minLength": 2},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                "days": {"type": "integer", "minimum": 1, "maximum": 7},
+            },
+            "required": ["city", "unit", "days"],
+        },
+    }
+]
+
+
+@pytest.fixture(scope="module")
+def client():
+    return anthropic.Anthropic(base_url=BASE, api_key="sk-ant-mock", max_retries=0)
+
+
+def hello():
+    return [{"role": "user", "content": "Say hello"}]
+
+
+def check_weather_input(args):
+    assert isinstance(args["city"], str) and len(args["city"]) >= 2
+    assert args["unit"] in ("celsius", "fahrenheit")
+    assert isinstance(args["days"], int) and 1 <= args["days"] <= 7
+
+
+def test_messages_create(client):
+    m = client.messages.create(model=MODEL, max_tokens=256, system="Be brief.", messages=hello())
+    assert m.id.startswith("msg_")
+    assert m.type == "message" and m.role == "assistant"
+    assert m.content[0].type == "text"
+    assert m.content[0].text == SENTENCE
+    assert m.stop_reason == "end_turn"
+    assert m.usage.output_tokens == 11
+    assert m.usage.input_tokens > 0
+
+
+def test_stop_reasons(client):
+    m = client.messages.create(model=MODEL, max_tokens=3, messages=hello())
+    assert m.stop_reason == "max_tokens"
+    assert m.content[0].text == "This is a"
+    m = client.messages.create(model=MODEL, max_tokens=256, messages=hello(), stop_sequences=["mock"])
+    assert m.stop_reason == "stop_sequence"
+    assert m.stop_sequence == "mock"
+    assert m.content[0].text == "This is a "
+
+
+def test_messages_stream(client):
+    with client.messages.stream(model=MODEL, max_tokens=256, messages=hello()) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == SENTENCE
+    assert final.content[0].text == SENTENCE
+    assert final.stop_reason == "end_turn"
+    assert final.usage.output_tokens == 11
+
+
+def test_tool_use_round_trip(client):
+    messages = [{"role": "user", "content": "Weather in Paris?"}]
+    m = client.messages.create(
+        model=MODEL, max_tokens=256, messages=messages, tools=TOOLS, tool_choice={"type": "any"}
+    )
+    assert m.stop_reason == "tool_use"
+    use = m.content[0]
+    assert use.type == "tool_use" and use.name == "get_weather"
+    assert use.id.startswith("toolu_")
+    check_weather_input(use.input)
+    messages += [
+        {"role": "assistant", "content": m.content},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "21 degrees"}]},
+    ]
+    answer = client.messages.create(model=MODEL, max_tokens=256, messages=messages, tools=TOOLS)
+    assert answer.stop_reason == "end_turn"
+    assert answer.content[0].text == SENTENCE
+
+
+def test_tool_use_streamed(client):
+    with client.messages.stream(
+        model=MODEL,
+        max_tokens=256,
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=TOOLS,
+        tool_choice={"type": "tool", "name": "get_weather"},
+    ) as stream:
+        partial = "".join(e.delta.partial_json for e in stream if e.type == "content_block_delta")
+        final = stream.get_final_message()
+    check_weather_input(json.loads(partial))
+    assert final.content[0].input == json.loads(partial)
+    assert final.stop_reason == "tool_use"
+
+
+def test_count_tokens(client):
+    kwargs = dict(model=MODEL, system="Be brief.", messages=hello(), tools=TOOLS)
+    counted = client.messages.count_tokens(**kwargs)
+    created = client.messages.create(max_tokens=64, **kwargs)
+    assert counted.input_tokens == created.usage.input_tokens
+
+
+def test_errors(client):
+    with pytest.raises(anthropic.NotFoundError) as e:
+        client.messages.create(model="no-such-model", max_tokens=16, messages=hello())
+    assert e.value.body["error"]["type"] == "not_found_error"
+    with pytest.raises(anthropic.BadRequestError) as e:
+        client.messages.create(model=MODEL, max_tokens=16, messages=[])
+    assert e.value.body["type"] == "error"
+    assert e.value.body["error"]["type"] == "invalid_request_error"
+    with pytest.raises(anthropic.RateLimitError):
+        client.messages.create(model=MODEL, max_tokens=16, messages=hello(), extra_headers={"X-Mock-Fault": "429"})
+    with pytest.raises(anthropic.APIStatusError) as e:
+        client.messages.create(model=MODEL, max_tokens=16, messages=hello(), extra_headers={"X-Mock-Fault": "503"})
+    assert e.value.status_code == 529
+    assert e.value.body["error"]["type"] == "overloaded_error"
+
+
+def test_mid_stream_error(client):
+    seen = []
+    with pytest.raises(anthropic.APIStatusError) as e:
+        with client.messages.stream(
+            model=MODEL, max_tokens=256, messages=hello(), extra_headers={"X-Mock-Fault": "error@2"}
+        ) as stream:
+            for text in stream.text_stream:
+                seen.append(text)
+    assert len(seen) == 2
+    assert "overloaded" in str(e.value).lower()
