@@ -1,8 +1,10 @@
-//! Any bytes through every request parser: it must answer Ok or a 4xx OpenAI error, never
+//! Any bytes through every request parser (chat, completions, embeddings, Responses,
+//! Anthropic Messages and count_tokens): it must answer Ok or a 4xx OpenAI error, never
 //! panic, never a 5xx.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use mock_inference::api::{messages, responses};
 use mock_inference::request;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,6 +13,9 @@ fuzz_target!(|data: &[u8]| {
             request::parse_chat(data, strict).err(),
             request::parse_completion(data, strict).err(),
             request::parse_embeddings(data, strict, 4096).err(),
+            responses::parse(data, strict).err(),
+            messages::parse(data, strict, false).err(),
+            messages::parse(data, strict, true).err(),
         ];
         for e in errors.into_iter().flatten() {
             assert!(e.status.is_client_error(), "{e:?}");

@@ -97,3 +97,47 @@ pub(crate) fn content_text(v: Option<&Value>, text_types: &[&str]) -> String {
         _ => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the fuzz target checks, on every truncation and many byte flips of a full body of
+    /// each new API: Ok or a 4xx, never a panic.
+    #[test]
+    fn mutated_bodies_never_panic() {
+        let seeds = [
+            include_bytes!("../../fuzz/seeds/responses").as_slice(),
+            include_bytes!("../../fuzz/seeds/messages").as_slice(),
+        ];
+        let check = |body: &[u8]| {
+            let results = [
+                responses::parse(body, false).err(),
+                messages::parse(body, false, false).err(),
+                messages::parse(body, true, true).err(),
+            ];
+            for e in results.into_iter().flatten() {
+                assert!(
+                    e.status.is_client_error(),
+                    "{e:?} for {}",
+                    String::from_utf8_lossy(body)
+                );
+            }
+        };
+        for seed in seeds {
+            check(seed);
+            for cut in 0..seed.len() {
+                check(&seed[..cut]);
+            }
+            for (i, flip) in
+                (0..seed.len()).zip([b'1', b'"', b'[', b'{', b'n', b'}'].iter().cycle())
+            {
+                let mut m = seed.to_vec();
+                m[i] = *flip;
+                check(&m);
+            }
+        }
+        assert!(responses::parse(seeds[0], false).is_ok());
+        assert!(messages::parse(seeds[1], false, false).is_ok());
+    }
+}
