@@ -329,35 +329,18 @@ async fn malformed_requests_get_4xx_openai_errors() {
     cases.push(("/v1/chat/completions", serde_json::to_vec(&huge).unwrap()));
     assert!(cases.len() >= 50, "{} cases", cases.len());
 
-    let http = client();
-    for (path, body) in &cases {
-        let r = http
-            .post(format!("{}{path}", s.url))
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        let shown = String::from_utf8_lossy(&body[..body.len().min(120)]).to_string();
-        assert!(
-            (400..500).contains(&status),
-            "{path} {shown} → {status} {text}"
-        );
-        let v: Value =
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{shown} → not JSON: {text}"));
-        let e = &v["error"];
-        assert!(
-            e["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{shown} → {text}"
-        );
-        assert!(e["type"].is_string(), "{shown} → {text}");
-        assert!(
-            e.get("param").is_some() && e.get("code").is_some(),
-            "{shown} → {text}"
-        );
+    for path in ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"] {
+        let of_path: Vec<Vec<u8>> = cases
+            .iter()
+            .filter(|(p, _)| *p == path)
+            .map(|(_, b)| b.clone())
+            .collect();
+        common::assert_4xx_bodies(&s, path, &of_path, |shown, _, v| {
+            common::assert_openai_error(shown, v)
+        })
+        .await;
     }
+    let http = client();
     let (status, _) = common::raw_get(&s.addr(), "/health").unwrap();
     assert_eq!(status, 200, "still serving after the malformed batch");
     // The over-limit bodies are 413, a wrongly typed field names its parameter.
@@ -437,21 +420,16 @@ async fn fault_header_and_seeded_schedule() {
     assert_eq!(events.last().unwrap(), "[DONE]");
 
     // Same seed → same fault schedule across two fresh servers.
-    let schedule = |seed: &'static str| async move {
-        let s = Server::start(&[
+    let schedule = |seed: &'static str| {
+        let args = [
             "--fault-seed",
             seed,
             "--error-rate",
             "0.3",
             "--error-statuses",
             "500,503",
-        ]);
-        let mut out = Vec::new();
-        for _ in 0..30 {
-            let (status, _, _) = post(&s, "/v1/chat/completions", &chat_body(json!({}))).await;
-            out.push(status);
-        }
-        out
+        ];
+        async move { common::statuses(&args, "/v1/chat/completions", &chat_body(json!({})), 30).await }
     };
     let a = schedule("42").await;
     let b = schedule("42").await;

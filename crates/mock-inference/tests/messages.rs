@@ -321,38 +321,26 @@ async fn malformed_bodies_get_4xx_anthropic_errors() {
         cases.push(serde_json::to_vec(&c).unwrap());
     }
     assert!(cases.len() >= 40, "{} cases", cases.len());
-    for c in &cases {
-        let r = client()
-            .post(format!("{}/v1/messages", s.url))
-            .header("content-type", "application/json")
-            .body(c.clone())
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        let shown = String::from_utf8_lossy(c);
-        assert!((400..500).contains(&status), "{shown} → {status} {text}");
-        let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}"));
-        assert_eq!(v["type"], "error", "{shown} → {text}");
-        let kind = v["error"]["type"].as_str().unwrap_or_default();
+    common::assert_4xx_bodies(&s, "/v1/messages", &cases, |shown, status, v| {
+        assert_eq!(v["type"], "error", "{shown}");
         let want = if status == 404 {
             "not_found_error"
         } else {
             "invalid_request_error"
         };
-        assert_eq!(kind, want, "{shown} → {text}");
+        assert_eq!(v["error"]["type"], want, "{shown}");
         assert!(
             v["error"]["message"]
                 .as_str()
                 .is_some_and(|m| !m.is_empty()),
-            "{shown} → {text}"
+            "{shown}"
         );
         assert!(
-            v.get("error").unwrap().get("param").is_none(),
+            v["error"].get("param").is_none(),
             "Anthropic's shape, not OpenAI's"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -406,22 +394,17 @@ async fn faults_speak_anthropic() {
         .unwrap();
     assert!(r.text().await.is_err(), "reset must break the body");
     // The seeded schedule, with overloads as 529.
-    let schedule = |seed: &'static str| async move {
-        let s = Server::start(&[
-            "--fault-seed",
-            seed,
-            "--error-rate",
-            "0.4",
-            "--error-statuses",
-            "503",
-        ]);
-        let mut out = Vec::new();
-        for _ in 0..20 {
-            out.push(post(&s, "/v1/messages", &body(json!({}))).await.0);
-        }
-        out
-    };
-    let a = schedule("5").await;
-    assert_eq!(a, schedule("5").await);
+    let args = [
+        "--fault-seed",
+        "5",
+        "--error-rate",
+        "0.4",
+        "--error-statuses",
+        "503",
+    ];
+    let req = body(json!({}));
+    let schedule = || common::statuses(&args, "/v1/messages", &req, 20);
+    let a = schedule().await;
+    assert_eq!(a, schedule().await);
     assert!(a.contains(&200) && a.contains(&529), "{a:?}");
 }

@@ -385,30 +385,10 @@ async fn malformed_bodies_get_4xx_openai_errors() {
         cases.push(serde_json::to_vec(&c).unwrap());
     }
     assert!(cases.len() >= 40, "{} cases", cases.len());
-    for c in &cases {
-        let r = client()
-            .post(format!("{}/v1/responses", s.url))
-            .header("content-type", "application/json")
-            .body(c.clone())
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        let shown = String::from_utf8_lossy(c);
-        assert!((400..500).contains(&status), "{shown} → {status} {text}");
-        let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}"));
-        let e = &v["error"];
-        assert!(
-            e["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{shown} → {text}"
-        );
-        assert!(e["type"].is_string(), "{shown} → {text}");
-        assert!(
-            e.get("param").is_some() && e.get("code").is_some(),
-            "{shown} → {text}"
-        );
-    }
+    common::assert_4xx_bodies(&s, "/v1/responses", &cases, |shown, _, v| {
+        common::assert_openai_error(shown, v)
+    })
+    .await;
     let (_, _, text) = post(&s, "/v1/responses", &body(json!({"temperature": 3}))).await;
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["error"]["param"], "temperature");
@@ -451,15 +431,10 @@ async fn faults_reach_the_responses_api() {
         events.len() - 1
     );
     // The seeded schedule covers this API too: same seed, same statuses.
-    let schedule = |seed: &'static str| async move {
-        let s = Server::start(&["--fault-seed", seed, "--error-rate", "0.4"]);
-        let mut out = Vec::new();
-        for _ in 0..20 {
-            out.push(post(&s, "/v1/responses", &body(json!({}))).await.0);
-        }
-        out
-    };
-    let a = schedule("9").await;
-    assert_eq!(a, schedule("9").await);
+    let args = ["--fault-seed", "9", "--error-rate", "0.4"];
+    let req = body(json!({}));
+    let schedule = || common::statuses(&args, "/v1/responses", &req, 20);
+    let a = schedule().await;
+    assert_eq!(a, schedule().await);
     assert!(a.contains(&200) && a.contains(&500), "{a:?}");
 }

@@ -177,3 +177,57 @@ pub async fn metric(s: &Server, name: &str) -> f64 {
 }
 
 pub const SENTENCE: &str = "This is a mock response from the development inference engine.";
+
+/// Sends each raw body to `path`: every answer must be a 4xx with a JSON body, which `check`
+/// then examines (it gets the shown body for messages, the status and the JSON).
+pub async fn assert_4xx_bodies(
+    s: &Server,
+    path: &str,
+    cases: &[Vec<u8>],
+    check: impl Fn(&str, u16, &serde_json::Value),
+) {
+    let http = client();
+    for body in cases {
+        let r = http
+            .post(format!("{}{path}", s.url))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        let shown = String::from_utf8_lossy(&body[..body.len().min(120)]).to_string();
+        assert!(
+            (400..500).contains(&status),
+            "{path} {shown} → {status} {text}"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{shown} → not JSON: {text}"));
+        check(&format!("{path} {shown} → {text}"), status, &v);
+    }
+}
+
+/// OpenAI's error body: `{"error":{"message","type","param","code"}}`.
+pub fn assert_openai_error(shown: &str, v: &serde_json::Value) {
+    let e = &v["error"];
+    assert!(
+        e["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{shown}"
+    );
+    assert!(e["type"].is_string(), "{shown}");
+    assert!(
+        e.get("param").is_some() && e.get("code").is_some(),
+        "{shown}"
+    );
+}
+
+/// The statuses of `n` requests to a fresh server started with `args` (a fault schedule).
+pub async fn statuses(args: &[&str], path: &str, body: &serde_json::Value, n: usize) -> Vec<u16> {
+    let s = Server::start(args);
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(post(&s, path, body).await.0);
+    }
+    out
+}
