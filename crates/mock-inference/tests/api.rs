@@ -665,14 +665,7 @@ async fn metrics_count_and_pass_promtool() {
         metric(&s, "vllm:inter_token_latency_seconds_count").await,
         10.0
     );
-    let text = client()
-        .get(format!("{}/metrics", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = common::metrics_text(&s).await;
     for name in [
         "vllm:time_to_first_token_seconds",
         "vllm:inter_token_latency_seconds",
@@ -701,14 +694,7 @@ async fn metrics_count_and_pass_promtool() {
     // With colon-free names the exposition passes promtool outright.
     let u = Server::start(&["--metric-names", "underscore"]);
     post(&u, "/v1/chat/completions", &chat_body(json!({}))).await;
-    let text = client()
-        .get(format!("{}/metrics", u.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = common::metrics_text(&u).await;
     let (code, out) = promtool_check(&promtool, &text);
     assert_eq!(code, 0, "promtool: {out}");
 }

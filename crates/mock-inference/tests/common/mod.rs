@@ -159,17 +159,23 @@ pub async fn post_with(
     (status, headers, r.text().await.unwrap())
 }
 
-/// A metric's value from `/metrics` (the first sample with labels), NaN when absent.
-pub async fn metric(s: &Server, name: &str) -> f64 {
-    let text = client()
+/// The `/metrics` exposition.
+pub async fn metrics_text(s: &Server) -> String {
+    client()
         .get(format!("{}/metrics", s.url))
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
-    text.lines()
+        .unwrap()
+}
+
+/// A metric's value from `/metrics` (the first sample with labels), NaN when absent.
+pub async fn metric(s: &Server, name: &str) -> f64 {
+    metrics_text(s)
+        .await
+        .lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
