@@ -13,7 +13,7 @@ export MODE
 
 DEV := scripts/dev
 
-.PHONY: help setup setup-quick build up stop reset logs status secrets-sync test bench lint fmt \
+.PHONY: help setup setup-quick setup-quick-test build up stop reset logs status secrets-sync test bench lint fmt \
         migrate parity verify-images fuzz clean \
         remote-up remote-status remote-logs remote-reset remote-destroy remote-reap
 
@@ -21,12 +21,18 @@ help: ## List the targets
 	@if [[ -t 1 && -z "$${NO_COLOR:-}" ]]; then on=$$'\e[36m' off=$$'\e[0m'; else on='' off=''; fi; \
 	awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %s%-16s%s %s\n", on, $$1, off, $$2}' $(MAKEFILE_LIST)
 
-setup: ## Install what is missing (Debian packages, cargo tools); safe to run twice
-	@$(DEV)/setup.sh
+# What `make setup` installs: stack (what `make up` runs), test, bench, fuzz (space-separated).
+PURPOSE ?= stack
+
+setup: ## Install what PURPOSE needs and is missing (stack|test|bench|fuzz; default stack); safe to run twice
+	@$(DEV)/setup.sh $(PURPOSE)
 
 # make up / make test: the full check only when the setup files changed since it last passed.
 setup-quick:
-	@$(DEV)/setup.sh --quick
+	@$(DEV)/setup.sh --quick stack
+
+setup-quick-test:
+	@$(DEV)/setup.sh --quick test
 
 build: ## Build every binary (PROFILE=dev|release)
 	@$(DEV)/build.sh
@@ -58,7 +64,7 @@ parity: build ## Compare the local environment with the staging reference
 verify-images: build ## Check compose images against dev/IMAGE_DIGESTS
 	@$(DEV)/verify-images.sh
 
-test: setup-quick ## fmt, clippy, shellcheck, unit + integration tests, end-to-end lifecycle
+test: setup-quick-test ## fmt, clippy, shellcheck, unit + integration tests, end-to-end lifecycle
 	@$(DEV)/test.sh
 
 lint: ## fmt check, clippy -D warnings, shellcheck

@@ -10,8 +10,9 @@ set -euo pipefail
 source "$(dirname "$0")/../dev/lib.sh"
 cd "$DEVENV_ROOT"
 
-command -v hyperfine >/dev/null || die "$EXIT_USAGE" "hyperfine is not installed" "run \`scripts/dev/setup.sh --bench\`"
-python3 -c 'import yaml' 2>/dev/null || die "$EXIT_USAGE" "PyYAML (the structural peer) is not installed" "run \`scripts/dev/setup.sh --bench\`"
+command -v hyperfine >/dev/null || die "$EXIT_USAGE" "hyperfine is not installed" "run \`scripts/dev/setup.sh bench\`"
+PYTHON="$(venv_python)" || exit
+"$PYTHON" -c 'import yaml' 2>/dev/null || die "$EXIT_USAGE" "PyYAML (the structural peer) is missing from .devenv/venv" "run \`scripts/dev/setup.sh bench\`"
 config_diff="$(bin config-diff)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/config-diff-bench.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -69,7 +70,7 @@ for n in $SIZES; do
     --export-json "$work/h-$n.json" \
     -n "config-diff" "$config_diff --quiet $work/source-$n.yaml $work/target-$n.yaml" \
     -n "diff -u" "diff -u $work/source-$n.yaml $work/target-$n.yaml" \
-    -n "pyyaml structural" "python3 $work/structural.py $work/source-$n.yaml $work/target-$n.yaml"
+    -n "pyyaml structural" "$PYTHON $work/structural.py $work/source-$n.yaml $work/target-$n.yaml"
   jq -r --arg n "$n" '.results[] | [$n, .command, (.mean * 1000), ((.user + .system) * 1000)] | @tsv' "$work/h-$n.json" >> "$results"
 done
 

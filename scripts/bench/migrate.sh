@@ -18,7 +18,7 @@ RUNS="${BENCH_RUNS:-5}"
 ((RUNS >= 5)) || die "$EXIT_USAGE" "BENCH_RUNS=$RUNS is below 5" "use BENCH_RUNS=5 or more (medians need them)"
 
 for tool in hyperfine sqlx dbmate initdb postgres pg_isready psql python3; do
-  command -v "$tool" >/dev/null || die "$EXIT_USAGE" "$tool is not installed" "run \`scripts/dev/setup.sh --bench\`"
+  command -v "$tool" >/dev/null || die "$EXIT_USAGE" "$tool is not installed" "run \`scripts/dev/setup.sh bench\`"
 done
 PROFILE=release
 cargo build --quiet --release -p migrate-ledger --bin migrate-ledger \

@@ -23,11 +23,14 @@ STREAM_TOKENS="${BENCH_STREAM_TOKENS:-50}"
 STREAM_ROUNDS="${BENCH_STREAM_ROUNDS:-3}"
 HALF_STREAMS=$((STREAMS / 2))
 ITL_MS=20
-GO_MOCK_SRC="${GO_MOCK_SRC:-$DEVENV_ROOT/../shared/corpus/go-mock}"
+# The seed's Go mock is not part of this repository: GO_MOCK_SRC names its source, else the
+# corpus DEVENV_CORPUS_DIR names (go-mock/ inside it).
+GO_MOCK_SRC="${GO_MOCK_SRC:-${DEVENV_CORPUS_DIR:+$DEVENV_CORPUS_DIR/go-mock}}"
 
-command -v wrk >/dev/null || die "$EXIT_USAGE" "wrk is not installed" "run \`scripts/dev/setup.sh --bench\`"
-command -v go >/dev/null || die "$EXIT_USAGE" "go is not installed (it builds the seed's Go mock)" "run \`scripts/dev/setup.sh --bench\`"
-[[ -f "$GO_MOCK_SRC/main.go" ]] || die "$EXIT_USAGE" "the seed's Go mock is not at $GO_MOCK_SRC" "set GO_MOCK_SRC to the directory holding its main.go"
+command -v wrk >/dev/null || die "$EXIT_USAGE" "wrk is not installed" "run \`scripts/dev/setup.sh bench\`"
+command -v go >/dev/null || die "$EXIT_USAGE" "go is not installed (it builds the seed's Go mock)" "run \`scripts/dev/setup.sh bench\`"
+[[ -n "$GO_MOCK_SRC" ]] || die "$EXIT_USAGE" "the Go mock peer's source is not given (it is not part of this repository)" "set GO_MOCK_SRC to the directory holding its main.go, or DEVENV_CORPUS_DIR to a corpus with go-mock/"
+[[ -f "$GO_MOCK_SRC/main.go" ]] || die "$EXIT_USAGE" "the seed's Go mock is not at $GO_MOCK_SRC (no main.go there)" "set GO_MOCK_SRC to the directory holding its main.go"
 PROFILE=release
 cargo build --quiet --release -p mock-inference --bin mock-inference --example stream_load --example stream_floor \
   || die "$EXIT_FAILED" "mock-inference does not build" "run \`cargo build --release -p mock-inference\`"

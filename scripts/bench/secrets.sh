@@ -9,7 +9,7 @@
 set -euo pipefail
 # shellcheck source=../dev/lib.sh
 source "$(dirname "$0")/../dev/lib.sh"
-command -v hyperfine >/dev/null || die "$EXIT_USAGE" "hyperfine is not installed" "run \`scripts/dev/setup.sh --bench\`"
+command -v hyperfine >/dev/null || die "$EXIT_USAGE" "hyperfine is not installed" "run \`scripts/dev/setup.sh bench\`"
 PATHS="${PATHS:-100}"
 LATENCY_MS="${LATENCY_MS:-8}"
 RUNS="${RUNS:-10}"

@@ -9,8 +9,8 @@
 set -euo pipefail
 # shellcheck source=../dev/lib.sh
 source "$(dirname "$0")/../dev/lib.sh"
-command -v hyperfine >/dev/null || die "$EXIT_USAGE" "hyperfine is not installed" "run \`scripts/dev/setup.sh --bench\`"
-command -v pg_isready >/dev/null || die "$EXIT_USAGE" "pg_isready is not installed" "run \`scripts/dev/setup.sh --bench\`"
+command -v hyperfine >/dev/null || die "$EXIT_USAGE" "hyperfine is not installed" "run \`scripts/dev/setup.sh bench\`"
+command -v pg_isready >/dev/null || die "$EXIT_USAGE" "pg_isready is not installed" "run \`scripts/dev/setup.sh bench\`"
 command -v redis-cli >/dev/null || die "$EXIT_USAGE" "redis-cli is not installed" "run \`make setup\`"
 RUNS="${RUNS:-10}"
 STATUS_BIN="$(bin dev-status)"

@@ -4,7 +4,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$DEVENV_ROOT"
-"$DEVENV_ROOT/scripts/dev/setup.sh" --bench
+"$DEVENV_ROOT/scripts/dev/setup.sh" bench
 PROFILE=release "$DEVENV_ROOT/scripts/dev/build.sh"
 export PROFILE=release
 # BENCH="up status" runs only those; every selected benchmark runs even when an earlier one

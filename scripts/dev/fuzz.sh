@@ -6,7 +6,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$DEVENV_ROOT"
-FUZZ=1 "$DEVENV_ROOT/scripts/dev/setup.sh"
+"$DEVENV_ROOT/scripts/dev/setup.sh" fuzz
 command -v cargo-fuzz >/dev/null || die "$EXIT_USAGE" "cargo-fuzz is not installed" "run \`cargo install cargo-fuzz --locked\`"
 cargo +nightly --version >/dev/null 2>&1 || die "$EXIT_USAGE" "the nightly toolchain is missing (cargo-fuzz needs it)" "run \`rustup toolchain install nightly\`"
 seconds="${FUZZ_SECONDS:-60}"

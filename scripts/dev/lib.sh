@@ -13,11 +13,10 @@ export DEVENV_CORRELATION_ID
 PROFILE="${PROFILE:-dev}"
 SCRIPT_NAME="$(basename "${0%.sh}")"
 
-# Debian puts the PostgreSQL server tools outside PATH.
-for pgbin in /usr/lib/postgresql/*/bin; do
-  [[ -d "$pgbin" ]] && PATH="$PATH:$pgbin"
-done
-[[ -d "$HOME/.cargo/bin" ]] && PATH="$PATH:$HOME/.cargo/bin"
+# cargo itself (rustup puts it in ~/.cargo/bin, which a login shell may not have on PATH yet) and
+# the npm tools setup installs into .devenv/npm. Every other program is found with `tool`.
+[[ -d "$HOME/.cargo/bin" && ":$PATH:" != *":$HOME/.cargo/bin:"* ]] && PATH="$PATH:$HOME/.cargo/bin"
+[[ -d "$STATE_DIR/npm/node_modules/.bin" ]] && PATH="$PATH:$STATE_DIR/npm/node_modules/.bin"
 export PATH
 
 if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
@@ -85,6 +84,22 @@ bin_optional() {
   path="$(bin_dir)/$1"
   [[ -x "$path" ]] || return 1
   printf '%s' "$path"
+}
+
+# tool NAME — where program NAME is installed: `devenv which`, the one lookup (PATH, /usr/sbin,
+# /usr/lib/postgresql/<major>/bin, ~/.cargo/bin) that dev-status' preflight uses too.
+# Use as: path="$(tool NAME)" || exit
+tool() {
+  "$(bin devenv)" which "$1" 2>/dev/null && return 0
+  die "$EXIT_USAGE" "$1 is not installed (looked in PATH, /usr/sbin, /usr/lib/postgresql/*/bin, ~/.cargo/bin)" "run \`make setup\`"
+}
+
+# venv_python — the project venv's interpreter (.devenv/venv, made by `make setup` for the test and
+# bench tools). Python tools never run from the system interpreter, which refuses pip installs.
+venv_python() {
+  local python="$STATE_DIR/venv/bin/python"
+  [[ -x "$python" ]] || die "$EXIT_USAGE" "the project venv $STATE_DIR/venv does not exist" "run \`scripts/dev/setup.sh test\` (make test does it)"
+  printf '%s' "$python"
 }
 
 # set_stage STAGE REASON — moves the workflow state (.devenv/state.json) through devenv-core.

@@ -26,13 +26,14 @@ alive() {
   [[ -n "$state" && "$state" != Z && "$state" != X ]]
 }
 
-# pid_of SERVICE — the recorded pid if that process is alive, else nothing (exit 1).
-pid_of() {
-  local file="$RUN_DIR/$1.pid" pid
-  [[ -f "$file" ]] || return 1
-  pid="$(head -n1 "$file" 2>/dev/null | tr -dc 0-9)"
-  [[ -n "$pid" ]] && alive "$pid" || return 1
-  printf '%s' "$pid"
+# pid_of SERVICE — the recorded pid if that very process is alive (devenv-core's pid files keep
+# its start time and executable: a reused pid is not ours), else nothing (exit 1).
+pid_of() { "$(bin devenv)" pid check "$1" 2>/dev/null; }
+
+# record_pid SERVICE PID — the pid file of a service just started.
+record_pid() {
+  "$(bin devenv)" pid record "$1" "$2" \
+    || die "$EXIT_FAILED" "$1 exited right after it started" "see $LOG_DIR/$1.log (\`make logs SERVICE=$1\`)"
 }
 
 # as_pg CMD... — PostgreSQL refuses to run as root: under root, run its tools as `postgres`.
@@ -47,41 +48,45 @@ write_secret_file() { (umask 077 && cat > "$1"); }
 spawn() {
   local svc="$1"; shift
   setsid "$@" >>"$LOG_DIR/$svc.log" 2>&1 </dev/null &
-  printf '%s\n' "$!" > "$RUN_DIR/$svc.pid"
+  record_pid "$svc" "$!"
 }
 
 start_postgres() {
-  local data="$DATA_DIR/postgres" sock="$RUN_DIR/postgres"
+  local data="$DATA_DIR/postgres" sock="$RUN_DIR/postgres" initdb pg_ctl psql
+  initdb="$(tool initdb)" || exit
+  pg_ctl="$(tool pg_ctl)" || exit
+  psql="$(tool psql)" || exit
   mkdir -p "$data" "$sock"
   [[ $EUID -eq 0 ]] && chown postgres:postgres "$data" "$sock"
   chmod 700 "$data"
   as_pg test -w "$data" || die "$EXIT_USAGE" "the postgres user cannot write $data (PostgreSQL refuses to run as root, so it runs as postgres)" \
     "make the checkout's parent directories traversable (chmod o+x), or run make up as a normal user"
   if [[ ! -f "$data/PG_VERSION" ]]; then
-    command -v initdb >/dev/null || die "$EXIT_USAGE" "initdb not found" "run \`make setup\` (installs postgresql-15)"
     # initdb reads the password from a file: 0600, owned by the server's user, removed at once.
     local pwfile="$sock/initdb.pw"
     # shellcheck disable=SC2016 # $1 is expanded by the inner sh, on purpose
     printf '%s\n' "$POSTGRES_PASSWORD" | as_pg sh -c 'umask 077 && cat > "$1"' sh "$pwfile"
-    as_pg initdb -D "$data" -U "$POSTGRES_USER" --auth=scram-sha-256 --pwfile="$pwfile" -E UTF8 >>"$LOG_DIR/postgres.log" 2>&1 \
+    as_pg "$initdb" -D "$data" -U "$POSTGRES_USER" --auth=scram-sha-256 --pwfile="$pwfile" -E UTF8 >>"$LOG_DIR/postgres.log" 2>&1 \
       || { rm -f "$pwfile"; die "$EXIT_FAILED" "initdb failed" "see $LOG_DIR/postgres.log; \`make reset\` starts from scratch"; }
     rm -f "$pwfile"
     NEEDS_DB=1
   fi
   touch "$LOG_DIR/postgres.log"
   [[ $EUID -eq 0 ]] && chown postgres "$LOG_DIR/postgres.log"
-  as_pg pg_ctl start -D "$data" -l "$LOG_DIR/postgres.log" -w -t 60 -s \
+  as_pg "$pg_ctl" start -D "$data" -l "$LOG_DIR/postgres.log" -w -t 60 -s \
     -o "-p $POSTGRES_PORT -k $sock -c listen_addresses=127.0.0.1" >/dev/null \
     || die "$EXIT_FAILED" "postgres did not start" "see $LOG_DIR/postgres.log"
-  head -n1 "$data/postmaster.pid" > "$RUN_DIR/postgres.pid"
+  record_pid postgres "$(head -n1 "$data/postmaster.pid")"
   if [[ "${NEEDS_DB:-0}" == 1 ]]; then
-    PGPASSWORD="$POSTGRES_PASSWORD" psql -X -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d postgres \
+    PGPASSWORD="$POSTGRES_PASSWORD" "$psql" -X -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d postgres \
       -c "CREATE DATABASE \"$POSTGRES_DB\"" >/dev/null \
       || die "$EXIT_FAILED" "could not create database $POSTGRES_DB" "see $LOG_DIR/postgres.log"
   fi
 }
 
 start_redis() {
+  local redis
+  redis="$(tool redis-server)" || exit
   mkdir -p "$DATA_DIR/redis"
   write_secret_file "$RUN_DIR/redis.conf" <<CONF
 bind 127.0.0.1
@@ -92,10 +97,12 @@ appendonly ${REDIS_APPENDONLY:-yes}
 daemonize no
 logfile ""
 CONF
-  spawn redis redis-server "$RUN_DIR/redis.conf"
+  spawn redis "$redis" "$RUN_DIR/redis.conf"
 }
 
 start_nats() {
+  local nats
+  nats="$(tool nats-server)" || exit
   mkdir -p "$DATA_DIR/nats"
   write_secret_file "$RUN_DIR/nats.conf" <<CONF
 listen: "127.0.0.1:$NATS_PORT"
@@ -108,17 +115,18 @@ jetstream {
   store_dir: "$DATA_DIR/nats"
 }
 CONF
-  spawn nats nats-server -c "$RUN_DIR/nats.conf"
+  spawn nats "$nats" -c "$RUN_DIR/nats.conf"
 }
 
 start_s3() {
+  local server
   mkdir -p "$DATA_DIR/s3"
-  if command -v minio >/dev/null 2>&1; then
+  if server="$("$(bin devenv)" which minio 2>/dev/null)"; then
     MINIO_ROOT_USER="$S3_ACCESS_KEY" MINIO_ROOT_PASSWORD="$S3_SECRET_KEY" \
-      spawn s3 minio server "$DATA_DIR/s3" --address "127.0.0.1:$S3_PORT" --console-address "127.0.0.1:$S3_CONSOLE_PORT" --quiet
-  elif command -v s3s-fs >/dev/null 2>&1; then
+      spawn s3 "$server" server "$DATA_DIR/s3" --address "127.0.0.1:$S3_PORT" --console-address "127.0.0.1:$S3_CONSOLE_PORT" --quiet
+  elif server="$("$(bin devenv)" which s3s-fs 2>/dev/null)"; then
     # s3s-fs has no console; it serves the S3 API only.
-    spawn s3 s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$DATA_DIR/s3"
+    spawn s3 "$server" --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$DATA_DIR/s3"
   else
     die "$EXIT_USAGE" "no S3 server: neither minio nor s3s-fs is installed" "run \`make setup\`"
   fi
@@ -167,7 +175,7 @@ native_stop() {
       continue
     fi
     if [[ "$svc" == postgres ]]; then
-      as_pg pg_ctl stop -D "$DATA_DIR/postgres" -m fast -w -s >/dev/null 2>&1 || stop_pid "$svc" "$pid"
+      as_pg "$(tool pg_ctl)" stop -D "$DATA_DIR/postgres" -m fast -w -s >/dev/null 2>&1 || stop_pid "$svc" "$pid"
     else
       stop_pid "$svc" "$pid"
     fi

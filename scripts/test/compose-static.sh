@@ -19,9 +19,11 @@ SCHEMA_SHA256=d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64
 COMPOSE_FILE=dev/compose.local.yaml
 OVERRIDE_EXAMPLE=dev/compose.override.yaml.example
 
-command -v check-jsonschema >/dev/null 2>&1 \
-  || die "$EXIT_USAGE" "check-jsonschema is not installed" "run \`make setup\` (scripts/dev/setup.d/compose.sh installs it)"
-python3 -c 'import yaml' 2>/dev/null || die "$EXIT_USAGE" "python3 yaml module missing" "run \`make setup\`"
+# check-jsonschema and PyYAML come from the project venv (scripts/dev/requirements/test.txt).
+PYTHON="$(venv_python)" || exit
+CHECK_JSONSCHEMA="$(dirname "$PYTHON")/check-jsonschema"
+{ [[ -x "$CHECK_JSONSCHEMA" ]] && "$PYTHON" -c 'import yaml' 2>/dev/null; } \
+  || die "$EXIT_USAGE" "check-jsonschema or PyYAML is missing from .devenv/venv" "run \`scripts/dev/setup.sh test\`"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -35,7 +37,7 @@ actual_sha="$(sha256sum "$SCHEMA" | cut -d' ' -f1)"
 [[ "$actual_sha" == "$SCHEMA_SHA256" ]] \
   || die "$EXIT_INTEGRITY" "$SCHEMA changed (sha256 $actual_sha)" "restore it, or update it deliberately as dev/compose-spec/SOURCE.md says"
 
-validate() { check-jsonschema --schemafile "$SCHEMA" --force-filetype yaml "$@"; }
+validate() { "$CHECK_JSONSCHEMA" --schemafile "$SCHEMA" --force-filetype yaml "$@"; }
 
 if validate "$COMPOSE_FILE" "$OVERRIDE_EXAMPLE" >"$work/validate.out" 2>&1; then
   pass "schema: $COMPOSE_FILE and $OVERRIDE_EXAMPLE are valid compose-spec"
@@ -52,7 +54,7 @@ if validate "$work/bad-type.yaml" >/dev/null 2>&1; then fail "schema accepted a 
 
 # ── 2. project rules ────────────────────────────────────────────────────────────────────
 rules() {
-  python3 - "$1" configs/ports.yaml <<'PY'
+  "$PYTHON" - "$1" configs/ports.yaml <<'PY'
 import re, sys, yaml
 
 path, ports_path = sys.argv[1], sys.argv[2]
@@ -189,7 +191,7 @@ expect_rule_failure "a literal host port" "literal host port" "$work/m1.yaml"
 # shellcheck disable=SC2016
 sed 's/POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?run make secrets-sync to write .env.local}/POSTGRES_PASSWORD: dev_password/' "$COMPOSE_FILE" >"$work/m2.yaml"
 expect_rule_failure "a literal password" "credential POSTGRES_PASSWORD is a literal" "$work/m2.yaml"
-python3 - "$COMPOSE_FILE" "$work/m3.yaml" <<'PY'
+"$PYTHON" - "$COMPOSE_FILE" "$work/m3.yaml" <<'PY'
 import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
 del doc["services"]["redis"]["healthcheck"]

@@ -57,7 +57,7 @@ check "second make up says nothing changed" grep -q "nothing to do" <<<"$out"
 check "second make up left the bundle alone" test "$sum1" = "$(sha256sum .env.local)"
 check "second make up restarted nothing" test "$pids1" = "$(pids)"
 
-kill -9 "$(cat .devenv/run/redis.pid)"
+kill -9 "$(head -n1 .devenv/run/redis.pid)"
 run_fails "status fails with redis dead" make -s status
 check "status names redis" grep -Eq "redis.*unhealthy|unhealthy.*redis" <<<"$out"
 run_ok "make up heals redis" make -s up

@@ -7,8 +7,9 @@ set -euo pipefail
 source "$(dirname "$0")/../dev/lib.sh"
 cd "$DEVENV_ROOT"
 
-python3 -c 'import openai, pytest' 2>/dev/null \
-  || die "$EXIT_USAGE" "the openai SDK or pytest is not installed" "run \`make setup\` (scripts/dev/setup.d/mock-inference.sh installs them)"
+PYTHON="$(venv_python)" || exit
+"$PYTHON" -c 'import openai, pytest' 2>/dev/null \
+  || die "$EXIT_USAGE" "the openai SDK or pytest is missing from .devenv/venv" "run \`scripts/dev/setup.sh test\`"
 cargo build --quiet -p mock-inference --bin mock-inference \
   || die "$EXIT_FAILED" "mock-inference does not build" "run \`cargo build -p mock-inference\` and fix the errors"
 server="$(bin mock-inference)"
@@ -32,6 +33,6 @@ if [[ -z "$url" ]] || ! curl -sf "$url/health" >/dev/null; then
   die "$EXIT_TIMEOUT" "mock-inference did not become healthy" "read $workdir/stderr; run it by hand: $server --port 0"
 fi
 
-MOCK_INFERENCE_URL="$url" python3 -m pytest -q -p no:cacheprovider "crates/mock-inference/tests/sdk/test_openai_sdk.py" \
+MOCK_INFERENCE_URL="$url" "$PYTHON" -m pytest -q -p no:cacheprovider "crates/mock-inference/tests/sdk/test_openai_sdk.py" \
   || die "$EXIT_FAILED" "openai SDK tests against mock-inference failed" "rerun: bash scripts/test/mock-inference-sdk.sh"
-ok "mock-inference: openai SDK $(python3 -c 'import openai; print(openai.__version__)') drove chat, completions, embeddings, models, tools and errors"
+ok "mock-inference: openai SDK $("$PYTHON" -c 'import openai; print(openai.__version__)') drove chat, completions, embeddings, models, tools and errors"

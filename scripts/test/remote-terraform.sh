@@ -13,7 +13,8 @@ set -euo pipefail
 source "$(dirname "$0")/../dev/lib.sh"
 cd "$DEVENV_ROOT"
 command -v terraform >/dev/null 2>&1 || die "$EXIT_USAGE" "terraform is not installed" "install Terraform ≥ 1.6 (https://developer.hashicorp.com/terraform/install)"
-python3 -c 'import hcl2' 2>/dev/null || die "$EXIT_USAGE" "python-hcl2 is not installed" "run \`make setup\` (scripts/dev/setup.d/remote.sh)"
+PYTHON="$(venv_python)" || exit
+"$PYTHON" -c 'import hcl2' 2>/dev/null || die "$EXIT_USAGE" "python-hcl2 is missing from .devenv/venv" "run \`scripts/dev/setup.sh test\`"
 
 MODULE=dev/remote/terraform
 work="$(mktemp -d)"
@@ -29,7 +30,7 @@ else
 fi
 
 assert_module() {
-  python3 - "$1" dev/remote/stackscript.sh <<'PY'
+  "$PYTHON" - "$1" dev/remote/stackscript.sh <<'PY'
 import glob, os, re, sys
 import hcl2
 
@@ -134,7 +135,7 @@ else
 fi
 
 # Mutations: each must be caught, by name.
-mutate() { rm -rf "$work/m"; cp -r "$MODULE" "$work/m"; python3 -c "$1" "$work/m/main.tf"; }
+mutate() { rm -rf "$work/m"; cp -r "$MODULE" "$work/m"; "$PYTHON" -c "$1" "$work/m/main.tf"; }
 expect_caught() {
   local label="$1" needle="$2"
   if assert_module "$work/m" >"$work/mut.out"; then fail "not caught: $label"

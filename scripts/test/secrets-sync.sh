@@ -27,7 +27,7 @@ env -u VAULT_ADDR -u VAULT_TOKEN NO_COLOR=1 make -C "$ws" secrets-sync >"$ws/.ou
 for svc in api worker; do
   [[ "$(stat -c %a "$ws/.devenv/config/$svc.env")" == 600 ]] || fail ".devenv/config/$svc.env missing or not 0600"
 done
-python3 - "$ws/.env.local" "$ws/.devenv/config/api.env" "$ws/.devenv/config/worker.env" <<'PY' || fail "rendered configs do not match the bundle"
+"$(venv_python)" - "$ws/.env.local" "$ws/.devenv/config/api.env" "$ws/.devenv/config/worker.env" <<'PY' || fail "rendered configs do not match the bundle"
 import sys
 from dotenv import dotenv_values
 bundle, api, worker = (dotenv_values(p) for p in sys.argv[1:])

@@ -23,6 +23,19 @@ pub fn free_port() -> u16 {
     crate::netproc::ephemeral_port().expect("bind an ephemeral loopback port")
 }
 
+/// The project venv's interpreter (`.devenv/venv`, made by `scripts/dev/setup.sh test`): the
+/// Python tools the tests use (jsonschema, python-dotenv) live there, never in the system
+/// interpreter. Panics with the remedy when the venv is missing.
+pub fn venv_python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.devenv/venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run `scripts/dev/setup.sh test` (make test does it)",
+        python.display()
+    );
+    python
+}
+
 /// Finds a server binary (see [`crate::tools::find`]).
 pub fn tool(name: &str) -> Option<PathBuf> {
     crate::tools::find(name)

@@ -328,7 +328,7 @@ fn bundle_reads_back_exactly_with_bash_and_python_dotenv() {
         "{}",
         String::from_utf8_lossy(&bash.stderr)
     );
-    let python = std::process::Command::new("python3")
+    let python = std::process::Command::new(devenv_core::testkit::venv_python())
         .arg("-c")
         .arg("import sys\nfrom dotenv import dotenv_values\nv = dotenv_values(sys.argv[1])\nsys.stdout.write(''.join(v[k] + '\\0' for k in sys.argv[2:]))")
         .arg(&path)
@@ -337,7 +337,7 @@ fn bundle_reads_back_exactly_with_bash_and_python_dotenv() {
         .unwrap();
     assert!(
         python.status.success(),
-        "python-dotenv missing? run `make setup`: {}",
+        "python-dotenv missing? run `scripts/dev/setup.sh test`: {}",
         String::from_utf8_lossy(&python.stderr)
     );
     for (reader, out) in [("bash", &bash.stdout), ("python-dotenv", &python.stdout)] {

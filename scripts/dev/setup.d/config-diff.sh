@@ -1,9 +1,8 @@
 # shellcheck shell=bash
-# config-diff: its tests need nothing beyond cargo. Its benchmark (scripts/bench/diff.sh,
-# only with `setup.sh --bench`) times runs with hyperfine, reads the results with jq, and
-# compares against a PyYAML structural diff.
-if [[ "${BENCH:-0}" == 1 ]]; then
-  need_apt hyperfine hyperfine
-  need_apt jq jq
-  need_pip yaml pyyaml
+# config-diff's benchmark (scripts/bench/diff.sh): hyperfine times runs, jq reads the results,
+# a PyYAML structural diff (requirements/bench.txt) is the floor.
+if wants bench; then
+  need_apt "bench: timing and reading results" hyperfine hyperfine
+  need_apt "bench: timing and reading results" jq jq
+  need_venv "bench: Python peers, pinned" "$SETUP_DIR/requirements/bench.txt"
 fi

@@ -1,8 +1,7 @@
 # shellcheck shell=bash
-# dev-status: its tests validate the JSON output against the committed JSON Schema with
-# Python's jsonschema; its benchmark compares against pg_isready/redis-cli/curl via hyperfine.
-need_pip jsonschema jsonschema
-if [[ "${BENCH:-0}" == 1 ]]; then
-  need_apt hyperfine hyperfine
-  need_apt pg_isready postgresql-client
+# dev-status' benchmark compares against pg_isready / redis-cli / curl via hyperfine.
+if wants bench; then
+  need_apt "bench: timing and reading results" hyperfine hyperfine
+  need_apt "bench: dev-status' peers" pg_isready postgresql-client
+  need_apt "bench: dev-status' peers" redis-cli redis-tools
 fi

@@ -1,7 +1,6 @@
 # shellcheck shell=bash
-# migrate-ledger: benchmark peers for scripts/bench/migrate.sh (only with `setup.sh --bench`).
-# Sourced by scripts/dev/setup.sh, which defines need_cargo / need_npm and $BENCH.
-if [[ "${BENCH:-0}" == 1 ]]; then
-  need_cargo sqlx sqlx-cli --locked --no-default-features --features postgres,rustls
-  need_npm dbmate dbmate
+# migrate-ledger's benchmark peers (scripts/bench/migrate.sh), pinned.
+if wants bench; then
+  need_cargo "bench: migrate-ledger's peers" sqlx sqlx-cli@0.8.6 --locked --no-default-features --features postgres,rustls
+  need_npm "bench: migrate-ledger's peers" dbmate dbmate@2.36.0
 fi

@@ -1,15 +1,14 @@
 # shellcheck shell=bash
-# mock-inference's needs, sourced by scripts/dev/setup.sh (which defines need_*).
-# Tests: the official openai SDK + pytest (scripts/test/mock-inference-sdk.sh) and promtool
-# (Debian's prometheus package) to lint /metrics. Benchmarks: Go builds the seed's mock.
-# Fuzzing (`make fuzz`, FUZZ=1): cargo-fuzz; it runs on the nightly toolchain.
-need_pip openai openai
-need_pip pytest pytest
-need_apt promtool prometheus
-if [[ "${BENCH:-0}" == 1 ]]; then
-  need_apt go golang-go
-  need_apt wrk wrk
+# mock-inference: promtool (Debian's prometheus) lints /metrics in the tests; the official SDKs
+# come with the test venv. Benchmarks: Go builds the seed's mock, wrk loads both. Fuzzing:
+# cargo-fuzz.
+if wants test; then
+  need_apt "test: Prometheus tools (promtool lints /metrics)" promtool prometheus
 fi
-if [[ "${FUZZ:-0}" == 1 ]]; then
-  need_cargo cargo-fuzz cargo-fuzz --locked
+if wants bench; then
+  need_apt "bench: mock-inference's load generator and Go peer" go golang-go
+  need_apt "bench: mock-inference's load generator and Go peer" wrk wrk
+fi
+if wants fuzz; then
+  need_cargo "fuzz: the fuzzer" cargo-fuzz cargo-fuzz@0.13.2 --locked
 fi

@@ -114,7 +114,7 @@ pub fn assert_valid(doc: &Value, schema: &str) {
     let dir = tempfile::tempdir().unwrap();
     let doc_path = dir.path().join("doc.json");
     std::fs::write(&doc_path, doc.to_string()).unwrap();
-    let out = std::process::Command::new("python3")
+    let out = std::process::Command::new(devenv_core::testkit::venv_python())
         .args([
             "-c",
             "import json, sys, jsonschema\n\
@@ -127,7 +127,7 @@ pub fn assert_valid(doc: &Value, schema: &str) {
         .arg(&schema_path)
         .arg(&doc_path)
         .output()
-        .expect("python3 is installed (make setup)");
+        .expect("the venv python runs");
     assert!(
         out.status.success(),
         "document does not match {schema} (if `jsonschema` is missing: run `make setup`):\n{}{}\n{doc:#}",
