@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# End-to-end: the official `openai` Python SDK (from PyPI, installed by `make setup`) drives the
-# built mock-inference binary: chat (streamed and not), completions, embeddings, models, tool
-# calls and error handling. Starts the server on a free port, runs pytest, stops the server.
+# End-to-end: the official `openai` and `anthropic` Python SDKs (pinned in the test venv) drive
+# the built mock-inference binary: chat (streamed and not), completions, embeddings, models, tool
+# calls, the Responses API, the Messages API and error handling. Starts the server on a free
+# port, runs pytest over crates/mock-inference/tests/sdk, stops the server.
 set -euo pipefail
 # shellcheck source=../dev/lib.sh
 source "$(dirname "$0")/../dev/lib.sh"
 cd "$DEVENV_ROOT"
 
 PYTHON="$(venv_python)" || exit
-"$PYTHON" -c 'import openai, pytest' 2>/dev/null \
-  || die "$EXIT_USAGE" "the openai SDK or pytest is missing from .devenv/venv" "run \`scripts/dev/setup.sh test\`"
+"$PYTHON" -c 'import openai, anthropic, pytest' 2>/dev/null \
+  || die "$EXIT_USAGE" "the openai or anthropic SDK or pytest is missing from .devenv/venv" "run \`scripts/dev/setup.sh test\`"
 cargo build --quiet -p mock-inference --bin mock-inference \
   || die "$EXIT_FAILED" "mock-inference does not build" "run \`cargo build -p mock-inference\` and fix the errors"
 server="$(bin mock-inference)"
@@ -33,6 +34,6 @@ if [[ -z "$url" ]] || ! curl -sf "$url/health" >/dev/null; then
   die "$EXIT_TIMEOUT" "mock-inference did not become healthy" "read $workdir/stderr; run it by hand: $server --port 0"
 fi
 
-MOCK_INFERENCE_URL="$url" "$PYTHON" -m pytest -q -p no:cacheprovider "crates/mock-inference/tests/sdk/test_openai_sdk.py" \
-  || die "$EXIT_FAILED" "openai SDK tests against mock-inference failed" "rerun: bash scripts/test/mock-inference-sdk.sh"
-ok "mock-inference: openai SDK $("$PYTHON" -c 'import openai; print(openai.__version__)') drove chat, completions, embeddings, models, tools and errors"
+MOCK_INFERENCE_URL="$url" "$PYTHON" -m pytest -q -p no:cacheprovider crates/mock-inference/tests/sdk \
+  || die "$EXIT_FAILED" "SDK tests against mock-inference failed" "rerun: bash scripts/test/mock-inference-sdk.sh"
+ok "mock-inference: $("$PYTHON" -c 'import openai, anthropic; print(f"openai {openai.__version__}, anthropic {anthropic.__version__}")') SDKs drove chat, completions, embeddings, models, tools, Responses, Messages and errors"
