@@ -116,10 +116,9 @@ runtime() {
   esac
 }
 
-# bundle_path — the bundle of the current MODE.
-bundle_path() {
-  if [[ "${MODE:-local}" == remote ]]; then printf '%s' "$DEVENV_ROOT/.env.linode"; else printf '%s' "$DEVENV_ROOT/.env.local"; fi
-}
+# bundle_path — the bundle of the current mode, by devenv-core's one rule (MODE, else
+# DEVENV_MODE, else local) that every binary follows too.
+bundle_path() { "$(bin devenv)" mode --bundle; }
 
 # load_bundle — exports the bundle's keys into this shell (secrets-sync quotes for `source`).
 load_bundle() {

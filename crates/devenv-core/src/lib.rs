@@ -15,9 +15,11 @@ pub mod output;
 pub mod paths;
 pub mod pidfile;
 pub mod redact;
+#[cfg(feature = "runtime")]
 pub mod runtime;
 pub mod stack;
 pub mod state;
+#[cfg(feature = "telemetry")]
 pub mod telemetry;
 pub mod tools;
 pub mod yaml;

@@ -41,6 +41,29 @@ impl Format {
     }
 }
 
+/// The output flags every binary takes, with the same conflicts everywhere: flatten it into the
+/// top-level clap struct (`#[command(flatten)] output: OutputArgs`).
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct OutputArgs {
+    /// One versioned JSON document on stdout.
+    #[arg(long, global = true, conflicts_with_all = ["human", "quiet"])]
+    pub json: bool,
+    /// Human output even when stdout is not a terminal (colours unless NO_COLOR is set).
+    #[arg(long, global = true, conflicts_with = "quiet")]
+    pub human: bool,
+    /// Nothing on stdout but what must show (see the binary's docs); the exit code tells.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+impl OutputArgs {
+    /// The format these flags ask for; with none given, `default_tty` on a terminal and
+    /// `default_pipe` otherwise.
+    pub fn format(&self, default_tty: Format, default_pipe: Format) -> Format {
+        Format::choose(self.json, self.human, self.quiet, default_tty, default_pipe)
+    }
+}
+
 /// A versioned document: `{"schema_version":1,"kind":…,"correlation_id":…, …body}`.
 pub fn document(kind: &str, body: Value) -> Value {
     let mut obj = Map::new();

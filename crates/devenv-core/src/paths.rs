@@ -100,6 +100,9 @@ impl Workspace {
     }
 }
 
+/// The variables that choose the mode, strongest first (see [`Mode::from_env`]).
+pub const MODE_VARS: [&str; 2] = ["MODE", "DEVENV_MODE"];
+
 /// Local laptop or remote workspace: decides the bundle name and how credentials are sourced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -114,6 +117,23 @@ impl Mode {
             Mode::Local => "local",
             Mode::Remote => "remote",
         }
+    }
+
+    /// The one rule every tool and script follows (bash asks `devenv mode`): `MODE` (the
+    /// user's choice, as `make MODE=remote` exports it), else `DEVENV_MODE` (which sourcing a
+    /// bundle exports, so it describes the last bundle read, not the request), else local.
+    /// An unknown value is an error naming the variable.
+    pub fn from_env() -> Result<Mode, String> {
+        Self::from_vars(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Mode, String> {
+        for key in MODE_VARS {
+            if let Some(value) = get(key).filter(|v| !v.is_empty()) {
+                return value.parse().map_err(|e| format!("{key}={value}: {e}"));
+            }
+        }
+        Ok(Mode::Local)
     }
 
     pub fn bundle_file_name(self) -> &'static str {
@@ -138,6 +158,34 @@ impl std::str::FromStr for Mode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mode_precedence_is_mode_then_devenv_mode_then_local() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(Mode::from_vars(vars(&[])), Ok(Mode::Local));
+        assert_eq!(
+            Mode::from_vars(vars(&[("DEVENV_MODE", "remote")])),
+            Ok(Mode::Remote)
+        );
+        // A sourced .env.local exports DEVENV_MODE=local; `make MODE=remote` still means remote.
+        assert_eq!(
+            Mode::from_vars(vars(&[("MODE", "remote"), ("DEVENV_MODE", "local")])),
+            Ok(Mode::Remote)
+        );
+        assert_eq!(
+            Mode::from_vars(vars(&[("MODE", ""), ("DEVENV_MODE", "remote")])),
+            Ok(Mode::Remote)
+        );
+        let err = Mode::from_vars(vars(&[("MODE", "staging")])).unwrap_err();
+        assert!(err.contains("MODE=staging"), "{err}");
+    }
 
     #[test]
     fn the_directory_names_the_workspace() {

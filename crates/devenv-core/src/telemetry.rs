@@ -562,11 +562,7 @@ pub enum PushOutcome {
 
 /// The mode of this process: `DEVENV_MODE`, else `MODE`, else local.
 pub fn mode_from_env() -> Mode {
-    let remote = ["DEVENV_MODE", "MODE"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .is_some_and(|v| v.eq_ignore_ascii_case("remote"));
-    if remote { Mode::Remote } else { Mode::Local }
+    Mode::from_env().unwrap_or(Mode::Local)
 }
 
 /// One call for `dev-status` after a check round: pushes the samples when metrics are

@@ -53,6 +53,12 @@ enum Command {
         #[arg(long, conflicts_with = "names")]
         path: bool,
     },
+    /// The mode every tool uses (MODE, else DEVENV_MODE, else local); `--bundle` prints the
+    /// bundle path of that mode instead.
+    Mode {
+        #[arg(long)]
+        bundle: bool,
+    },
     /// Pid files under .devenv/run/ that know their process (start time and executable).
     Pid {
         #[command(subcommand)]
@@ -164,6 +170,17 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                     ),
                 ))
             }
+        }
+        Command::Mode { bundle } => {
+            let mode = devenv_core::paths::Mode::from_env().map_err(|e| {
+                Failure::new(exit::USAGE, format!("{e} — set MODE to local or remote"))
+            })?;
+            if bundle {
+                output::println_redacted(&ws.bundle_path(mode).display().to_string());
+            } else {
+                output::println_redacted(mode.as_str());
+            }
+            Ok(exit::OK)
         }
         Command::Pid { action } => match action {
             PidAction::Record { service, pid } => {

@@ -285,7 +285,9 @@ impl Ctx {
 
     /// The bundle of DEVENV_MODE / MODE (default local), read as every other tool reads it.
     fn bundle_path(&self) -> PathBuf {
-        self.ws.bundle_path(devenv_core::telemetry::mode_from_env())
+        self.ws.bundle_path(
+            devenv_core::paths::Mode::from_env().unwrap_or(devenv_core::paths::Mode::Local),
+        )
     }
 
     fn event(&self, event: &str) -> EventBuilder<'_> {
