@@ -6,7 +6,6 @@ set -euo pipefail
 DEVENV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export DEVENV_ROOT
 STATE_DIR="$DEVENV_ROOT/.devenv"
-EVENTS_FILE="$STATE_DIR/events.jsonl"
 # One id per user command; the binaries pick it up, so events of one `make up` correlate.
 DEVENV_CORRELATION_ID="${DEVENV_CORRELATION_ID:-$(cat /proc/sys/kernel/random/uuid)}"
 export DEVENV_CORRELATION_ID
@@ -42,25 +41,13 @@ die() {
 readonly EXIT_FAILED=1 EXIT_USAGE=2 EXIT_INTEGRITY=3 EXIT_TIMEOUT=4 EXIT_EXTERNAL=5
 export EXIT_FAILED EXIT_USAGE EXIT_INTEGRITY EXIT_TIMEOUT EXIT_EXTERNAL
 
-json_escape() {
-  local s="$1"
-  s="${s//\\/\\\\}"; s="${s//\"/\\\"}"; s="${s//$'\n'/\\n}"; s="${s//$'\t'/\\t}"; s="${s//$'\r'/\\r}"
-  printf '%s' "$s"
-}
-
-# log_event EVENT [key=value ...] — appends to .devenv/events.jsonl (the observability stream).
-# Never pass secret values: keys that look secret are dropped here as a second line of defence.
+# log_event EVENT [key=value ...] — appends to .devenv/events.jsonl through `devenv event`: one
+# schema for every event (numbers as numbers, actor, correlation id), one redactor, one key rule.
+# Before the first build there is no devenv to record with; the event is skipped.
 log_event() {
-  local event="$1"; shift
-  mkdir -p "$STATE_DIR"
-  local line kv key value
-  line="{\"ts\":\"$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\",\"correlation_id\":\"$DEVENV_CORRELATION_ID\",\"source\":\"scripts/$SCRIPT_NAME\",\"event\":\"$(json_escape "$event")\",\"actor\":\"$(json_escape "${USER:-$(id -un)}")\""
-  for kv in "$@"; do
-    key="${kv%%=*}"; value="${kv#*=}"
-    case "${key^^}" in *PASSWORD*|*SECRET*|*TOKEN*|*_KEY) continue ;; esac
-    line+=",\"$(json_escape "$key")\":\"$(json_escape "$value")\""
-  done
-  printf '%s}\n' "$line" >> "$EVENTS_FILE"
+  local devenv
+  devenv="$(bin_optional devenv)" || return 0
+  USER="${USER:-$(id -un)}" "$devenv" event "$1" --source "scripts/$SCRIPT_NAME" "${@:2}" >/dev/null 2>&1 || true
 }
 
 # bin NAME — path of a built workspace binary (make build puts it there; DEVENV_BIN_DIR

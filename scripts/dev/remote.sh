@@ -18,6 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 TF_MODULE="$DEVENV_ROOT/dev/remote/terraform"
 REMOTE_DIR="$STATE_DIR/remote"
+EVENTS_FILE="$STATE_DIR/events.jsonl"
 TRANSPORT="${DEVENV_REMOTE_TRANSPORT:-ssh}"
 TIMEOUT="${DEVENV_REMOTE_TIMEOUT:-3}"
 SSH_KEY="${DEVENV_SSH_KEY:-$HOME/.ssh/id_ed25519}"

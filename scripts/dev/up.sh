@@ -72,13 +72,5 @@ else
   ok "stack is up"
   log_event up_finished "changed=true" "started=${STARTED_SERVICES[*]}"
 fi
-# The summary prints URLs through mask: passwords never reach the terminal.
-mask() { sed -E 's#(://[^:/@]*:)[^@]*@#\1***@#'; }
-cat <<SUMMARY | mask
-  postgres        $DATABASE_URL
-  redis           $REDIS_URL
-  nats            $NATS_URL (user $NATS_USER; monitor http://127.0.0.1:$NATS_MONITOR_PORT)
-  s3              $S3_ENDPOINT (bucket $S3_BUCKET, access key $S3_ACCESS_KEY)
-  mock-inference  $MOCK_INFERENCE_URL (model $MOCK_INFERENCE_MODEL)
-  credentials     $(bundle_path) (mode 0600, git-ignored)
-SUMMARY
+# Every service with its URL, passwords masked by the one redactor.
+"$(bin devenv)" summary --bundle "$(bundle_path)"

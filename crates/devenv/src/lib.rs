@@ -53,6 +53,12 @@ enum Command {
         #[arg(long, conflicts_with = "names")]
         path: bool,
     },
+    /// Print every service of the bundle with its URL, passwords masked (what `make up` ends
+    /// with); the bundle of the current mode unless --bundle names one.
+    Summary {
+        #[arg(long)]
+        bundle: Option<std::path::PathBuf>,
+    },
     /// The mode every tool uses (MODE, else DEVENV_MODE, else local); `--bundle` prints the
     /// bundle path of that mode instead.
     Mode {
@@ -127,7 +133,9 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             fields,
             source,
         } => {
-            let mut event = Event::new(&source, &name);
+            // Who ran the script: the user's login, as every lifecycle event carries it.
+            let actor = std::env::var("USER").unwrap_or_default();
+            let mut event = Event::new(&source, &name).field("actor", actor);
             for field in fields {
                 let (key, value) = field.split_once('=').ok_or_else(|| {
                     Failure::new(
@@ -135,7 +143,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                         format!("`{field}` is not key=value — write fields as key=value"),
                     )
                 })?;
-                event = event.field(key, value);
+                event = event.field(key, scalar(value));
             }
             event.append_to(&ws.events_file());
             Ok(exit::OK)
@@ -171,6 +179,25 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 ))
             }
         }
+        Command::Summary { bundle } => {
+            let path = match bundle {
+                Some(path) => path,
+                None => ws.bundle_path(devenv_core::paths::Mode::from_env().map_err(|e| {
+                    Failure::new(exit::USAGE, format!("{e} — set MODE to local or remote"))
+                })?),
+            };
+            let bundle = devenv_core::bundle::Bundle::read(&path).map_err(|e| {
+                Failure::new(
+                    exit::USAGE,
+                    format!("{e} — run `make secrets-sync` (or `make up`)"),
+                )
+            })?;
+            bundle.register_secrets();
+            for line in summary_lines(&bundle, &path) {
+                output::println_redacted(&line);
+            }
+            Ok(exit::OK)
+        }
         Command::Mode { bundle } => {
             let mode = devenv_core::paths::Mode::from_env().map_err(|e| {
                 Failure::new(exit::USAGE, format!("{e} — set MODE to local or remote"))
@@ -204,4 +231,91 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             }
         },
     }
+}
+
+/// A script's `key=value` as JSON: numbers as numbers and true/false as booleans (bash has only
+/// strings), everything else a string.
+fn scalar(value: &str) -> serde_json::Value {
+    if let Ok(n) = value.parse::<i64>() {
+        return n.into();
+    }
+    if let Ok(x) = value.parse::<f64>()
+        && x.is_finite()
+        && value.contains('.')
+    {
+        return x.into();
+    }
+    match value {
+        "true" => true.into(),
+        "false" => false.into(),
+        _ => value.into(),
+    }
+}
+
+/// One line per service the bundle describes (profiles' services only when their keys are
+/// there), URLs with their passwords masked: the redactor runs over every line as well.
+fn summary_lines(bundle: &devenv_core::bundle::Bundle, path: &std::path::Path) -> Vec<String> {
+    use devenv_core::redact::mask_url;
+    let get = |k: &str| bundle.get(k).unwrap_or("");
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    let mut add = |name: &'static str, keys: &[&str], text: String| {
+        if keys
+            .iter()
+            .all(|k| bundle.get(k).is_some_and(|v| !v.is_empty()))
+        {
+            rows.push((name, text));
+        }
+    };
+    add("postgres", &["DATABASE_URL"], mask_url(get("DATABASE_URL")));
+    add("redis", &["REDIS_URL"], mask_url(get("REDIS_URL")));
+    add(
+        "nats",
+        &["NATS_URL"],
+        format!(
+            "{} (user {}; monitor http://127.0.0.1:{})",
+            mask_url(get("NATS_URL")),
+            get("NATS_USER"),
+            get("NATS_MONITOR_PORT")
+        ),
+    );
+    add(
+        "s3",
+        &["S3_ENDPOINT"],
+        format!(
+            "{} (bucket {}, access key {})",
+            get("S3_ENDPOINT"),
+            get("S3_BUCKET"),
+            get("S3_ACCESS_KEY")
+        ),
+    );
+    add(
+        "mock-inference",
+        &["MOCK_INFERENCE_URL"],
+        format!(
+            "{} (model {})",
+            get("MOCK_INFERENCE_URL"),
+            get("MOCK_INFERENCE_MODEL")
+        ),
+    );
+    add(
+        "rabbitmq",
+        &["RABBITMQ_URL"],
+        format!(
+            "{} (management {})",
+            mask_url(get("RABBITMQ_URL")),
+            mask_url(get("RABBITMQ_MANAGEMENT_URL"))
+        ),
+    );
+    add(
+        "vault",
+        &["VAULT_ADDR"],
+        format!("{} (role {})", get("VAULT_ADDR"), get("VAULT_ROLE_ID")),
+    );
+    rows.push((
+        "credentials",
+        format!("{} (mode 0600, git-ignored)", path.display()),
+    ));
+    rows.into_iter()
+        .map(|(name, text)| format!("  {name:<15} {text}"))
+        .collect()
 }

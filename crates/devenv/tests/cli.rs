@@ -74,3 +74,153 @@ fn events_are_redacted_and_fields_validated() {
         .assert()
         .code(2);
 }
+
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn script_events_have_one_schema_numbers_and_the_one_key_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    devenv(dir.path())
+        .env("USER", "dev")
+        .args([
+            "event",
+            "up_finished",
+            "--source",
+            "scripts/up",
+            "count=3",
+            "ratio=0.5",
+            "changed=true",
+            "S3_ACCESS_KEY=AKIAEXAMPLE",
+            "S3_SECRET_KEY=do-not-show-1",
+            "started=postgres redis",
+        ])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(dir.path().join(".devenv/events.jsonl")).unwrap();
+    let event: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(event["count"], 3, "numbers as numbers: {event}");
+    assert_eq!(event["ratio"], 0.5);
+    assert_eq!(event["changed"], true);
+    assert_eq!(event["started"], "postgres redis");
+    assert_eq!(event["actor"], "dev");
+    assert_eq!(event["source"], "scripts/up");
+    // The access key is not a secret (DESIGN.md); the secret key never lands.
+    assert_eq!(event["S3_ACCESS_KEY"], "AKIAEXAMPLE");
+    assert!(!text.contains("do-not-show-1"), "{text}");
+}
+
+#[test]
+fn the_mode_rule_is_mode_then_devenv_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |vars: &[(&str, &str)]| {
+        let mut cmd = devenv(dir.path());
+        cmd.env_remove("MODE").env_remove("DEVENV_MODE");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.args(["mode", "--bundle"]);
+        cmd
+    };
+    let bundle = stdout_of(&mut mode(&[("MODE", "remote"), ("DEVENV_MODE", "local")]));
+    assert!(bundle.trim().ends_with(".env.linode"), "{bundle}");
+    let bundle = stdout_of(&mut mode(&[("DEVENV_MODE", "remote")]));
+    assert!(bundle.trim().ends_with(".env.linode"), "{bundle}");
+    let bundle = stdout_of(&mut mode(&[]));
+    assert!(bundle.trim().ends_with(".env.local"), "{bundle}");
+    let out = mode(&[("MODE", "staging")])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MODE=staging"));
+}
+
+#[test]
+fn summary_lists_services_with_passwords_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".env.local");
+    std::fs::write(
+        &path,
+        "POSTGRES_PASSWORD='pg-Secret-77'\n\
+         DATABASE_URL='postgres://devenv:pg-Secret-77@127.0.0.1:5432/devenv'\n\
+         REDIS_PASSWORD='rd%Secret/88'\n\
+         REDIS_URL='redis://:rd%25Secret%2F88@127.0.0.1:6379/0'\n\
+         NATS_URL='nats://127.0.0.1:4222'\nNATS_USER='devenv'\nNATS_PASSWORD='nats-Secret-99'\n\
+         NATS_MONITOR_PORT='8222'\n\
+         S3_ENDPOINT='http://127.0.0.1:9000'\nS3_BUCKET='devenv'\nS3_ACCESS_KEY='AKIAEXAMPLE'\n\
+         S3_SECRET_KEY='s3-Secret-11'\n",
+    )
+    .unwrap();
+    let out = stdout_of(devenv(dir.path()).args(["summary", "--bundle", path.to_str().unwrap()]));
+    for secret in [
+        "pg-Secret-77",
+        "rd%Secret/88",
+        "rd%25Secret%2F88",
+        "nats-Secret-99",
+        "s3-Secret-11",
+    ] {
+        assert!(!out.contains(secret), "{secret} leaked: {out}");
+    }
+    assert!(
+        out.contains("postgres://devenv:***@127.0.0.1:5432/devenv"),
+        "{out}"
+    );
+    assert!(out.contains("access key AKIAEXAMPLE"), "{out}");
+    assert!(!out.contains("mock-inference"), "no key, no line: {out}");
+    assert!(out.contains("credentials"), "{out}");
+}
+
+#[test]
+fn which_finds_programs_and_names_the_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let found = stdout_of(devenv(dir.path()).args(["which", "sh"]));
+    assert!(found.trim().ends_with("/sh"), "{found}");
+    let out = devenv(dir.path())
+        .args(["which", "sh", "no-such-program-xyz"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-program-xyz"));
+    let path = stdout_of(devenv(dir.path()).args(["which", "--path"]));
+    assert!(path.contains("/usr/sbin"), "{path}");
+}
+
+#[test]
+fn pid_files_refuse_a_reused_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    devenv(dir.path())
+        .args(["pid", "record", "redis", &pid])
+        .assert()
+        .success();
+    assert_eq!(
+        stdout_of(devenv(dir.path()).args(["pid", "check", "redis"])).trim(),
+        pid
+    );
+    // The same pid with another start time: what a reboot or pid reuse leaves behind.
+    let file = dir.path().join(".devenv/run/redis.pid");
+    std::fs::write(&file, format!("{pid}\nstart_time 1\n")).unwrap();
+    devenv(dir.path())
+        .args(["pid", "check", "redis"])
+        .assert()
+        .code(1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    devenv(dir.path())
+        .args(["pid", "check", "redis"])
+        .assert()
+        .code(1);
+}
