@@ -58,6 +58,17 @@ bin() {
   printf '%s' "$path"
 }
 
+# build_bins PACKAGE... — builds those packages' binaries with the PROFILE, unless DEVENV_BIN_DIR
+# names prebuilt ones (make test builds the workspace once, with the features its tests use, and
+# sets it: each script's own `cargo build -p` would resolve features differently and rebuild).
+build_bins() {
+  [[ -n "${DEVENV_BIN_DIR:-}" ]] && return 0
+  local args=(build --quiet --bins) pkg
+  [[ "$PROFILE" == release ]] && args+=(--release)
+  for pkg in "$@"; do args+=(-p "$pkg"); done
+  cargo "${args[@]}" || die "$EXIT_FAILED" "cargo build of $* failed" "run \`cargo ${args[*]}\` and fix the errors"
+}
+
 bin_dir() {
   if [[ -n "${DEVENV_BIN_DIR:-}" ]]; then printf '%s' "$DEVENV_BIN_DIR"; return; fi
   local dir=debug

@@ -278,17 +278,12 @@ cmd_up() {
   mkdir -p "$REMOTE_DIR/$(workspace_id)"
   # The inputs are kept so destroy and later applies use exactly the same ones.
   if [[ ! -f "$(tfvars_file)" ]]; then
-    cat >"$(tfvars_file)" <<EOF
-{
-  "workspace_id": "$(json_escape "$(workspace_id)")",
-  "owner": "$(json_escape "$(owner)")",
-  "region": "$(json_escape "$(region)")",
-  "ttl_hours": ${DEVENV_TTL_HOURS:-24},
-  "created_at": "$created_at",
-  "instance_type": "$(json_escape "${DEVENV_INSTANCE_TYPE:-g6-standard-2}")",
-  "ssh_public_keys": ["$(json_escape "$(cat "$SSH_KEY.pub")")"]
-}
-EOF
+    [[ "${DEVENV_TTL_HOURS:-24}" =~ ^[1-9][0-9]*$ ]] \
+      || die "$EXIT_USAGE" "DEVENV_TTL_HOURS=${DEVENV_TTL_HOURS} is not a whole number of hours" "e.g. DEVENV_TTL_HOURS=24"
+    "$(bin devenv)" json "workspace_id=$(workspace_id)" "owner=$(owner)" "region=$(region)" \
+      "ttl_hours:=${DEVENV_TTL_HOURS:-24}" "created_at=$created_at" \
+      "instance_type=${DEVENV_INSTANCE_TYPE:-g6-standard-2}" "ssh_public_keys[]=$(cat "$SSH_KEY.pub")" >"$(tfvars_file)" \
+      || die "$EXIT_USAGE" "could not write $(tfvars_file)" "check the values named above"
   fi
   remote_event remote_up_started "owner=$(owner)" "region=$(region)"
   tf_init

@@ -7,10 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/../dev/lib.sh"
 cd "$DEVENV_ROOT"
 
-profile_flag=()
-[[ "$PROFILE" == release ]] && profile_flag=(--release)
-cargo build --quiet "${profile_flag[@]}" -p dev-status -p mock-inference --bins \
-  || die "$EXIT_FAILED" "dev-status or mock-inference does not build" "run \`cargo build -p dev-status -p mock-inference\`"
+build_bins dev-status mock-inference
 status_bin="$(bin dev-status)"
 server="$(bin mock-inference)"
 

@@ -11,8 +11,7 @@ cd "$DEVENV_ROOT"
 PYTHON="$(venv_python)" || exit
 "$PYTHON" -c 'import openai, anthropic, pytest' 2>/dev/null \
   || die "$EXIT_USAGE" "the openai or anthropic SDK or pytest is missing from .devenv/venv" "run \`scripts/dev/setup.sh test\`"
-cargo build --quiet -p mock-inference --bin mock-inference \
-  || die "$EXIT_FAILED" "mock-inference does not build" "run \`cargo build -p mock-inference\` and fix the errors"
+build_bins mock-inference
 server="$(bin mock-inference)"
 
 workdir="$(mktemp -d)"

@@ -65,7 +65,7 @@ scratch_workspace "$tree"
 user_env=(env -i "HOME=$HOME_DIR" "USER=$USER_NAME" "LOGNAME=$USER_NAME" "PATH=/usr/local/bin:/usr/bin:/bin"
   "LANG=C.UTF-8" "NO_COLOR=1" "DEVENV_RUNTIME=native")
 if [[ "${NEWCOMER_COLD:-0}" != 1 ]]; then
-  cargo build --quiet --workspace --bins || die "$EXIT_FAILED" "cargo build failed" "run \`cargo build --workspace\`"
+  build_bins devenv dev-status secrets-sync migrate-ledger mock-inference config-diff
   mkdir -p "$HOME_DIR/bin"
   for b in devenv dev-status secrets-sync migrate-ledger mock-inference config-diff; do cp "$(bin "$b")" "$HOME_DIR/bin/"; done
   s3s="$("$(bin devenv)" which s3s-fs)" || die "$EXIT_USAGE" "s3s-fs is not installed here" "run \`scripts/dev/setup.sh stack\`"

@@ -13,8 +13,8 @@ cd "$DEVENV_ROOT"
 for tool in prometheus-pushgateway redis-server python3 curl; do
   command -v "$tool" >/dev/null 2>&1 || die "$EXIT_USAGE" "$tool is not installed" "run \`make setup\`"
 done
-cargo build --quiet -p dev-status || die "$EXIT_FAILED" "dev-status does not build" "run \`cargo build -p dev-status\`"
-DEV_STATUS="${CARGO_TARGET_DIR:-$DEVENV_ROOT/target}/debug/dev-status"
+build_bins dev-status
+DEV_STATUS="$(bin dev-status)"
 
 work="$(mktemp -d)"
 cleanup() {

@@ -8,10 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/../dev/lib.sh"
 cd "$DEVENV_ROOT"
 
-profile_flag=()
-[[ "$PROFILE" == release ]] && profile_flag=(--release)
-cargo build --quiet "${profile_flag[@]}" -p secrets-sync --bins \
-  || die "$EXIT_FAILED" "secrets-sync does not build" "run \`cargo build -p secrets-sync\`"
+build_bins secrets-sync
 DEVENV_BIN_DIR="$(bin_dir)"
 export DEVENV_BIN_DIR
 

@@ -59,6 +59,13 @@ enum Command {
         #[arg(long)]
         bundle: Option<std::path::PathBuf>,
     },
+    /// Print one JSON object built from fields, so scripts never hand-build JSON:
+    /// `key=text` (a string), `key:=json` (a JSON value, checked), `key[]=text` (appended to an
+    /// array of strings).
+    Json {
+        #[arg(required = true)]
+        fields: Vec<String>,
+    },
     /// The mode every tool uses (MODE, else DEVENV_MODE, else local); `--bundle` prints the
     /// bundle path of that mode instead.
     Mode {
@@ -198,6 +205,11 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(exit::OK)
         }
+        Command::Json { fields } => {
+            let object = json_object(&fields)?;
+            output::println_redacted(&serde_json::Value::Object(object).to_string());
+            Ok(exit::OK)
+        }
         Command::Mode { bundle } => {
             let mode = devenv_core::paths::Mode::from_env().map_err(|e| {
                 Failure::new(exit::USAGE, format!("{e} — set MODE to local or remote"))
@@ -318,4 +330,41 @@ fn summary_lines(bundle: &devenv_core::bundle::Bundle, path: &std::path::Path) -
     rows.into_iter()
         .map(|(name, text)| format!("  {name:<15} {text}"))
         .collect()
+}
+
+/// The object `devenv json` prints (see its help for the field forms).
+fn json_object(fields: &[String]) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
+    use serde_json::Value;
+    let mut object = serde_json::Map::new();
+    for field in fields {
+        let (key, value) = field.split_once('=').ok_or_else(|| {
+            Failure::new(
+                exit::USAGE,
+                format!("`{field}` is not key=text, key:=json or key[]=text"),
+            )
+        })?;
+        if let Some(key) = key.strip_suffix("[]") {
+            let slot = object
+                .entry(key.to_string())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            let Value::Array(items) = slot else {
+                return Err(Failure::new(
+                    exit::USAGE,
+                    format!("`{key}` is given both as a value and as an array"),
+                ));
+            };
+            items.push(value.into());
+        } else if let Some(key) = key.strip_suffix(':') {
+            let parsed: Value = serde_json::from_str(value).map_err(|e| {
+                Failure::new(
+                    exit::USAGE,
+                    format!("`{key}:=` needs a JSON value ({e}) — use `{key}=` for text"),
+                )
+            })?;
+            object.insert(key.to_string(), parsed);
+        } else {
+            object.insert(key.to_string(), value.into());
+        }
+    }
+    Ok(object)
 }

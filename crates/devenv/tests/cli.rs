@@ -224,3 +224,27 @@ fn pid_files_refuse_a_reused_pid() {
         .assert()
         .code(1);
 }
+
+#[test]
+fn json_builds_objects_scripts_used_to_hand_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout_of(devenv(dir.path()).args([
+        "json",
+        "owner=a \"quoted\" name\\",
+        "ttl_hours:=24",
+        "keys[]=ssh-ed25519 AAAA one",
+        "keys[]=ssh-ed25519 BBBB two",
+    ]));
+    let value: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(value["owner"], "a \"quoted\" name\\");
+    assert_eq!(value["ttl_hours"], 24);
+    assert_eq!(value["keys"][1], "ssh-ed25519 BBBB two");
+    devenv(dir.path())
+        .args(["json", "ttl_hours:=24h"])
+        .assert()
+        .code(2);
+    devenv(dir.path())
+        .args(["json", "no-equals"])
+        .assert()
+        .code(2);
+}
