@@ -12,11 +12,42 @@ use crate::error::{MigrateError, db};
 /// Audited actions (`repair --accept`, `resolve`) for every ledger table.
 pub const AUDIT_TABLE: &str = "schema_migrations_audit";
 
+/// Which set of files a track holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackKind {
+    Migrations,
+    Seeds,
+}
+
+impl TrackKind {
+    /// `migrations` or `seeds` (for messages, events and documents).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackKind::Migrations => "migrations",
+            TrackKind::Seeds => "seeds",
+        }
+    }
+
+    /// The event a run that applied files of this track appends.
+    pub fn applied_event(self) -> &'static str {
+        match self {
+            TrackKind::Migrations => "migrations_applied",
+            TrackKind::Seeds => "seeds_applied",
+        }
+    }
+}
+
+impl std::fmt::Display for TrackKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One tracked set of files: the platform migrations, or the seed data.
 #[derive(Debug, Clone)]
 pub struct Track {
-    /// `migrations` or `seeds` (for messages and events).
-    pub kind: &'static str,
+    pub kind: TrackKind,
     pub table: &'static str,
     pub dir: PathBuf,
     pub json_path: PathBuf,
@@ -122,26 +153,37 @@ impl sqlx::FromRow<'_, PgRow> for Row {
     }
 }
 
-/// Records an audited action in the same transaction as the ledger change it explains.
-pub fn audit_sql(
-    table: &str,
-    filename: &str,
-    action: &str,
-    old: Option<&str>,
-    new: Option<&str>,
-    actor: &str,
-    note: &str,
-) -> String {
-    format!(
-        "INSERT INTO {AUDIT_TABLE} (ledger, filename, action, old_checksum, new_checksum, actor, note) VALUES ({}, {}, {}, {}, {}, {}, {});",
-        literal(table),
-        literal(filename),
-        literal(action),
-        old.map_or("NULL".to_string(), literal),
-        new.map_or("NULL".to_string(), literal),
-        literal(actor),
-        literal(note),
-    )
+/// An audited action (`repair --accept`, `resolve`), recorded in the same transaction as the
+/// ledger change it explains.
+pub struct Audit<'a> {
+    /// The ledger table the action changed.
+    pub ledger: &'a str,
+    pub filename: &'a str,
+    pub action: &'a str,
+    pub old_checksum: Option<&'a str>,
+    pub new_checksum: Option<&'a str>,
+    pub note: &'a str,
+}
+
+impl Audit<'_> {
+    /// Inserts the audit row, by [`actor`], with bind parameters: the note is stored exactly
+    /// as given, whatever quotes, backslashes or server settings.
+    pub async fn record(&self, conn: &mut PgConnection) -> Result<(), MigrateError> {
+        sqlx::query(&format!(
+            "INSERT INTO {AUDIT_TABLE} (ledger, filename, action, old_checksum, new_checksum, actor, note) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(self.ledger)
+        .bind(self.filename)
+        .bind(self.action)
+        .bind(self.old_checksum)
+        .bind(self.new_checksum)
+        .bind(actor())
+        .bind(self.note)
+        .execute(&mut *conn)
+        .await
+        .map_err(db(format!("audit the {} of {}", self.action, self.filename)))?;
+        Ok(())
+    }
 }
 
 /// A SQL string literal (standard_conforming_strings: only `'` needs doubling).

@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
-
 use crate::error::MigrateError;
 use crate::files::{self, MigrationFile};
 use crate::ledger::Row;
@@ -224,49 +222,5 @@ impl<'a> Plan<'a> {
             }
         }
         Ok(warnings)
-    }
-
-    /// The `status` document body.
-    pub fn to_json(&self) -> Value {
-        let files: Vec<Value> = self
-            .entries
-            .iter()
-            .map(|e| {
-                let mut v = json!({
-                    "filename": e.filename,
-                    "version": e.version,
-                    "state": e.state.as_str(),
-                });
-                if let State::Changed(change) = e.state {
-                    v["change"] = change.as_str().into();
-                }
-                if let Some(f) = e.file {
-                    v["checksum"] = f.checksum.clone().into();
-                    if f.no_transaction {
-                        v["no_transaction"] = true.into();
-                    }
-                }
-                if let Some(r) = e.row {
-                    v["recorded_checksum"] = r.checksum.clone().into();
-                    v["applied_at"] = r
-                        .applied_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-                        .into();
-                    v["duration_ms"] = r.duration_ms.into();
-                    v["applied_by"] = r.applied_by.clone().into();
-                }
-                v
-            })
-            .collect();
-        json!({
-            "summary": {
-                "applied": self.count(|s| s == State::Applied),
-                "pending": self.count(|s| s == State::Pending),
-                "changed": self.count(|s| matches!(s, State::Changed(_))),
-                "in_doubt": self.count(|s| s == State::InDoubt),
-                "missing": self.count(|s| s == State::Missing),
-            },
-            "files": files,
-        })
     }
 }

@@ -487,3 +487,40 @@ fn platform_migrations_and_seeds_keep_the_admin_password_in_a_0600_file() {
             .contains("002_system_admin.sql")
     );
 }
+
+/// `repair` and `resolve` store the note verbatim, whatever it holds — also on a database
+/// with `standard_conforming_strings = off`, where a backslash in a SQL literal is an escape
+/// (the audit rows used to be built by string escaping, which dropped it there).
+#[test]
+fn audit_notes_are_stored_verbatim() {
+    const NOTE: &str = r"it's a \ back\slash; $$ dollar-quoted $$; DROP TABLE x; --";
+    let env = Env::new("audit");
+    write_logged_migrations(&env, 2);
+    assert_code(&env.run(&["up"]), 0);
+    env.sql(&format!(
+        "ALTER DATABASE {} SET standard_conforming_strings = off",
+        env.db
+    ));
+    env.write(
+        "002_step.sql",
+        "CREATE TABLE t2 (id bigint);\nINSERT INTO applied_log VALUES ('002');\n",
+    );
+    assert_code(
+        &env.run(&["repair", "--accept", "002_step.sql", "--note", NOTE]),
+        0,
+    );
+    // A no-transaction file left in doubt (as a killed runner leaves it).
+    env.sql("INSERT INTO schema_migrations (filename, version, checksum, normalized_checksum, state, applied_by) VALUES ('003_gone.sql', 3, 'sha256:00', 'sha256:00', 'started', 'test')");
+    assert_code(
+        &env.run(&["resolve", "--applied", "003_gone.sql", "--note", NOTE]),
+        0,
+    );
+    let notes = env.sql(
+        "SELECT string_agg(action || '=' || note, E'\\n' ORDER BY id) FROM schema_migrations_audit",
+    );
+    assert_eq!(
+        notes,
+        format!("accept=content change accepted: {NOTE}\nresolve-applied={NOTE}")
+    );
+    assert_eq!(env.sql("SELECT to_regclass('x') IS NULL"), "t");
+}
