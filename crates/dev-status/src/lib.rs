@@ -7,6 +7,7 @@ pub mod config;
 pub mod preflight;
 pub mod probe;
 pub mod report;
+pub mod telemetry;
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -430,11 +431,11 @@ async fn watch(
     }
 }
 
-/// The observability stream (devenv-core `telemetry`): per-component up/latency gauges to the
+/// The observability stream ([`telemetry`]): per-component up/latency gauges to the
 /// Pushgateway (`DEVENV_PUSHGATEWAY_URL`, or `METRICS=true` in local mode) and the workspace's
 /// new events to Loki (`DEVENV_LOKI_URL`). Observability, not state: failures are warnings.
 async fn push_telemetry(ws: &Workspace, mode: Mode, outcomes: &[Outcome]) {
-    use devenv_core::telemetry::{self, ComponentSample, PushgatewayClient};
+    use crate::telemetry::{self, ComponentSample, PushgatewayClient};
     let samples: Vec<ComponentSample> = outcomes
         .iter()
         .filter(|o| o.state != State::Skipped)

@@ -19,8 +19,6 @@ pub mod redact;
 pub mod runtime;
 pub mod stack;
 pub mod state;
-#[cfg(feature = "telemetry")]
-pub mod telemetry;
 pub mod tools;
 pub mod yaml;
 

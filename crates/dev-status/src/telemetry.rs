@@ -4,12 +4,13 @@
 //!   (`POST <url>/loki/api/v1/push`, JSON) as streams labelled `workspace_id`, `owner`,
 //!   `region` and `source`. [`LokiClient::push`] sends events a binary holds;
 //!   [`ship_events_file`] forwards everything appended to `events.jsonl` since the last call
-//!   (scripts only append to the file, so a periodic binary ships their events too).
+//!   (scripts only append to the file, so a periodic binary ships their events too). The
+//!   cursor is read, the chunks shipped and the cursor written under an exclusive lock
+//!   (`flock` on `<cursor>.lock`), so two runs never ship the same line.
 //! - **Pushgateway**: with `DEVENV_PUSHGATEWAY_URL` — or `METRICS=true` in local mode, then
 //!   `http://127.0.0.1:9091` — per-component `up` and latency gauges are pushed to a
-//!   Prometheus Pushgateway, grouped by `job="devenv_status"` and the same three labels.
-//!   [`MetricsBatch`] collects several check rounds and pushes them in one request;
-//!   [`push_component_metrics`] is the one-call form `dev-status` uses after each round.
+//!   Prometheus Pushgateway after each check round, grouped by `job="devenv_status"` and the
+//!   same three labels ([`PushgatewayClient::push`]).
 //!
 //! Labels come from the environment: `DEVENV_WORKSPACE` (else the workspace directory's name),
 //! `DEVENV_OWNER` (else `USER`), `DEVENV_REGION` (else `local`). Every event passes the redactor
@@ -25,8 +26,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use crate::paths::Mode;
-use crate::redact;
+use devenv_core::paths::Mode;
+use devenv_core::redact;
 
 pub const LOKI_URL_ENV: &str = "DEVENV_LOKI_URL";
 pub const PUSHGATEWAY_URL_ENV: &str = "DEVENV_PUSHGATEWAY_URL";
@@ -61,6 +62,8 @@ pub enum TelemetryError {
         status: u16,
         body: String,
     },
+    #[error("another dev-status held {path} for 30 s while shipping events; try again later")]
+    Locked { path: String },
     #[error("cannot read {path}: {source}")]
     Io {
         path: String,
@@ -86,7 +89,7 @@ impl Labels {
     pub fn from_lookup(env: impl Fn(&str) -> Option<String>) -> Self {
         let non_empty = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         let workspace_id = non_empty("DEVENV_WORKSPACE")
-            .unwrap_or_else(|| crate::paths::Workspace::discover().dir_name());
+            .unwrap_or_else(|| devenv_core::paths::Workspace::discover().dir_name());
         Self {
             workspace_id,
             owner: non_empty("DEVENV_OWNER")
@@ -273,26 +276,31 @@ fn timestamp_ns(event: &Value) -> i128 {
         .unwrap_or_default()
 }
 
+/// How long a shipper waits for another one holding the cursor lock.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
 /// Ships what was appended to `events_path` since the offset stored in `cursor_path`, in
 /// chunks of [`LOKI_BATCH_LINES`]; advances the cursor after each accepted chunk, so a failed
-/// push is retried next time and nothing is sent twice. A truncated or replaced file starts
-/// over from its beginning; a partial last line waits for its newline. Returns the number of
-/// events shipped.
+/// push is retried next time and nothing is sent twice. Reading the cursor, shipping and
+/// writing the cursor happen under an exclusive lock on `<cursor_path>.lock`: a second run
+/// waits, then ships only what the first left. A truncated or replaced file starts over from
+/// its beginning; a partial last line waits for its newline. Returns the number of events
+/// shipped.
 pub async fn ship_events_file(
     client: &LokiClient,
     events_path: &Path,
     cursor_path: &Path,
 ) -> Result<usize, TelemetryError> {
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| TelemetryError::Io { path, source }
-    };
+    if !events_path.exists() {
+        return Ok(0);
+    }
+    let _lock = CursorLock::acquire(cursor_path).await?;
     let mut file = match std::fs::File::open(events_path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(io(events_path)(e)),
+        Err(e) => return Err(io_error(events_path)(e)),
     };
-    let len = file.metadata().map_err(io(events_path))?.len();
+    let len = file.metadata().map_err(io_error(events_path))?.len();
     let mut offset: u64 = std::fs::read_to_string(cursor_path)
         .ok()
         .and_then(|s| s.trim().parse().ok())
@@ -301,9 +309,10 @@ pub async fn ship_events_file(
         offset = 0;
     }
     file.seek(SeekFrom::Start(offset))
-        .map_err(io(events_path))?;
+        .map_err(io_error(events_path))?;
     let mut text = String::new();
-    file.read_to_string(&mut text).map_err(io(events_path))?;
+    file.read_to_string(&mut text)
+        .map_err(io_error(events_path))?;
     let complete = text.rfind('\n').map_or(0, |i| i + 1);
     let mut shipped = 0;
     let mut consumed = 0usize;
@@ -317,14 +326,54 @@ pub async fn ship_events_file(
         shipped += events.len();
         consumed += chunk.iter().map(|l| l.len()).sum::<usize>();
         let cursor = offset + consumed as u64;
-        if let Some(dir) = cursor_path.parent() {
-            std::fs::create_dir_all(dir).map_err(io(cursor_path))?;
-        }
         let tmp = cursor_path.with_extension("tmp");
-        std::fs::write(&tmp, cursor.to_string()).map_err(io(cursor_path))?;
-        std::fs::rename(&tmp, cursor_path).map_err(io(cursor_path))?;
+        std::fs::write(&tmp, cursor.to_string()).map_err(io_error(cursor_path))?;
+        std::fs::rename(&tmp, cursor_path).map_err(io_error(cursor_path))?;
     }
     Ok(shipped)
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TelemetryError {
+    let path = path.display().to_string();
+    move |source| TelemetryError::Io { path, source }
+}
+
+/// An exclusive `flock` on the file beside the cursor, released when dropped (the file
+/// stays: removing it would let a third run lock a new file while the second holds the old).
+struct CursorLock {
+    _file: std::fs::File,
+}
+
+impl CursorLock {
+    async fn acquire(cursor_path: &Path) -> Result<Self, TelemetryError> {
+        let mut name = cursor_path.as_os_str().to_owned();
+        name.push(".lock");
+        let path = std::path::PathBuf::from(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io_error(&path))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(Self { _file: file }),
+                Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(TelemetryError::Locked {
+                            path: path.display().to_string(),
+                        });
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(io_error(&path)(e.into())),
+            }
+        }
+    }
 }
 
 // ── Pushgateway ──────────────────────────────────────────────────────────────────────────
@@ -414,7 +463,7 @@ impl PushgatewayClient {
     /// Replaces the group's metrics with these (PUT), so a component no longer checked does
     /// not linger with a stale value.
     pub async fn push(&self, samples: &[ComponentSample]) -> Result<(), TelemetryError> {
-        let mut batch = MetricsBatch::new();
+        let mut batch = MetricsBatch::default();
         for s in samples {
             batch.record(s.clone());
         }
@@ -444,21 +493,15 @@ struct ComponentStats {
     max_latency: Duration,
 }
 
-/// Check rounds collected for one push (`METRICS=true` in local mode pushes once per batch
-/// instead of once per round). Per component it reports the latest `up` and latency, and over
+/// The samples of one push. Per component it reports the latest `up` and latency, and over
 /// the batch the number of checks, of failed checks and the slowest latency.
 #[derive(Debug, Clone, Default)]
-pub struct MetricsBatch {
+struct MetricsBatch {
     components: BTreeMap<String, ComponentStats>,
-    rounds: u64,
 }
 
 impl MetricsBatch {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn record(&mut self, sample: ComponentSample) {
+    fn record(&mut self, sample: ComponentSample) {
         let stats = self.components.entry(sample.component.clone()).or_default();
         stats.checks += 1;
         if !sample.up {
@@ -468,20 +511,8 @@ impl MetricsBatch {
         stats.last = Some(sample);
     }
 
-    /// Records one check round (every component once).
-    pub fn record_round(&mut self, samples: &[ComponentSample]) {
-        self.rounds += 1;
-        for s in samples {
-            self.record(s.clone());
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.components.is_empty()
-    }
-
     /// The batch in the Prometheus text exposition format.
-    pub fn exposition(&self) -> String {
+    fn exposition(&self) -> String {
         let mut out = String::new();
         let families: [MetricFamily; 5] = [
             (
@@ -528,16 +559,6 @@ impl MetricsBatch {
         );
         out
     }
-
-    /// Pushes the batch (one request) and empties it.
-    pub async fn flush(&mut self, client: &PushgatewayClient) -> Result<(), TelemetryError> {
-        if self.is_empty() {
-            return Ok(());
-        }
-        client.push_text(self.exposition()).await?;
-        *self = Self::new();
-        Ok(())
-    }
 }
 
 fn seconds(d: Duration) -> String {
@@ -549,45 +570,6 @@ fn escape_label(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-/// What a push call did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PushOutcome {
-    /// Neither `DEVENV_PUSHGATEWAY_URL` nor `METRICS=true` (local) is set: nothing sent.
-    Disabled,
-    /// Pushed this many component samples.
-    Pushed(usize),
-}
-
-/// The mode of this process: `DEVENV_MODE`, else `MODE`, else local.
-pub fn mode_from_env() -> Mode {
-    Mode::from_env().unwrap_or(Mode::Local)
-}
-
-/// One call for `dev-status` after a check round: pushes the samples when metrics are
-/// configured (see [`PushgatewayClient::from_env`]), does nothing otherwise.
-pub async fn push_component_metrics(
-    samples: &[ComponentSample],
-) -> Result<PushOutcome, TelemetryError> {
-    match PushgatewayClient::from_env(mode_from_env())? {
-        Some(client) => {
-            client.push(samples).await?;
-            Ok(PushOutcome::Pushed(samples.len()))
-        }
-        None => Ok(PushOutcome::Disabled),
-    }
-}
-
-/// One call for a binary's events: pushes them to Loki when `DEVENV_LOKI_URL` is set.
-pub async fn push_events(events: &[Value]) -> Result<PushOutcome, TelemetryError> {
-    match LokiClient::from_env()? {
-        Some(client) => {
-            client.push(events).await?;
-            Ok(PushOutcome::Pushed(events.len()))
-        }
-        None => Ok(PushOutcome::Disabled),
-    }
 }
 
 #[cfg(test)]
@@ -645,17 +627,17 @@ mod tests {
 
     #[test]
     fn batch_keeps_latest_and_aggregates() {
-        let mut b = MetricsBatch::new();
-        b.record_round(&[ComponentSample::new(
+        let mut b = MetricsBatch::default();
+        b.record(ComponentSample::new(
             "redis",
             true,
             Duration::from_millis(30),
-        )]);
-        b.record_round(&[ComponentSample::new(
+        ));
+        b.record(ComponentSample::new(
             "redis",
             false,
             Duration::from_millis(10),
-        )]);
+        ));
         let text = b.exposition();
         assert!(
             text.contains("devenv_component_up{component=\"redis\"} 0\n"),
@@ -671,7 +653,7 @@ mod tests {
 
     #[test]
     fn loki_body_drops_secret_keys_and_orders_values() {
-        crate::redact::register("Sup3rSecretTelemetry");
+        redact::register("Sup3rSecretTelemetry");
         let c = LokiClient::new("http://127.0.0.1:3100", labels()).unwrap();
         let body = c.push_body(&[
             json!({"ts": "2026-01-01T00:00:01.000Z", "source": "a", "event": "late"}),

@@ -13,12 +13,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use dev_status::telemetry::{
+    ComponentSample, Labels, LokiClient, PushgatewayClient, TelemetryError, ship_events_file,
+};
 use devenv_core::events::Event;
 use devenv_core::paths::Mode;
-use devenv_core::telemetry::{
-    ComponentSample, Labels, LokiClient, MetricsBatch, PushgatewayClient, TelemetryError,
-    ship_events_file,
-};
 use serde_json::Value;
 
 fn labels(ws: &str) -> Labels {
@@ -156,37 +155,6 @@ async fn pushgateway_receives_component_gauges_and_a_push_replaces_the_group() {
 }
 
 #[tokio::test]
-async fn a_batch_is_one_push_of_several_rounds() {
-    let gw = Pushgateway::start().await;
-    let client = PushgatewayClient::new(&gw.url(), &labels("ws-batch")).unwrap();
-    let mut batch = MetricsBatch::new();
-    for (up, ms) in [(true, 40), (false, 90), (true, 20)] {
-        batch.record_round(&[ComponentSample::new("nats", up, Duration::from_millis(ms))]);
-    }
-    // Nothing reaches the gateway before the flush.
-    assert!(
-        gauge(
-            &gw.metrics().await,
-            "devenv_component_up",
-            "nats",
-            "ws-batch"
-        )
-        .is_none()
-    );
-    batch.flush(&client).await.unwrap();
-    assert!(batch.is_empty());
-    let text = gw.metrics().await;
-    let g = |m| gauge(&text, m, "nats", "ws-batch");
-    assert_eq!(g("devenv_component_up").as_deref(), Some("1"));
-    assert_eq!(g("devenv_component_checks").as_deref(), Some("3"));
-    assert_eq!(g("devenv_component_check_failures").as_deref(), Some("1"));
-    assert_eq!(
-        g("devenv_component_latency_max_seconds").as_deref(),
-        Some("0.09")
-    );
-}
-
-#[tokio::test]
 async fn metrics_true_in_local_mode_uses_the_default_gateway_only_when_asked() {
     let env = |k: &str| (k == "METRICS").then(|| "true".to_string());
     assert!(
@@ -223,7 +191,7 @@ async fn an_unreachable_gateway_is_an_error_that_names_it_without_its_password()
 // ── Loki ─────────────────────────────────────────────────────────────────────────────────
 
 #[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<Value>>>);
+struct Received(Arc<Mutex<Vec<Value>>>, Duration);
 
 /// Validates one push request the way Loki's push API defines it.
 fn loki_shape(headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
@@ -281,6 +249,8 @@ async fn loki_push(State(rx): State<Received>, headers: HeaderMap, body: Bytes) 
     if loki_shape(&headers, &body).is_err() {
         return StatusCode::BAD_REQUEST;
     }
+    // A receiver that takes its time, like a busy Loki: overlapping shippers overlap here.
+    tokio::time::sleep(rx.1).await;
     rx.0.lock()
         .unwrap()
         .push(serde_json::from_slice(&body).unwrap());
@@ -309,7 +279,11 @@ fn the_receiver_rejects_what_loki_would() {
 }
 
 async fn loki_receiver() -> (String, Received, tokio::task::JoinHandle<()>) {
-    let rx = Received::default();
+    slow_loki_receiver(Duration::ZERO).await
+}
+
+async fn slow_loki_receiver(delay: Duration) -> (String, Received, tokio::task::JoinHandle<()>) {
+    let rx = Received(Arc::default(), delay);
     let app = Router::new()
         .route("/loki/api/v1/push", post(loki_push))
         .with_state(rx.clone());
@@ -441,5 +415,39 @@ async fn shipping_events_jsonl_sends_each_line_once_and_survives_a_dead_loki() {
         .parse()
         .unwrap();
     assert_eq!(at, len - b"{\"ts\":".len() as u64);
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_shippers_at_once_deliver_each_event_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let cursor = dir.path().join("loki.cursor");
+    // More than one chunk, so a shipper holds the cursor across several pushes.
+    let total = dev_status::telemetry::LOKI_BATCH_LINES * 2 + 7;
+    for i in 0..total {
+        Event::new("scripts/up", "step")
+            .field("n", i)
+            .append_to(&events);
+    }
+    let (url, rx, task) = slow_loki_receiver(Duration::from_millis(150)).await;
+    let client = LokiClient::new(&url, labels("ws-race")).unwrap();
+    let ship = |client: LokiClient, events: std::path::PathBuf, cursor: std::path::PathBuf| {
+        tokio::spawn(async move { ship_events_file(&client, &events, &cursor).await })
+    };
+    let a = ship(client.clone(), events.clone(), cursor.clone());
+    let b = ship(client.clone(), events.clone(), cursor.clone());
+    let shipped = a.await.unwrap().unwrap() + b.await.unwrap().unwrap();
+    assert_eq!(shipped, total, "together the two runs ship every line once");
+    let mut ns: Vec<u64> = lines(&rx)
+        .iter()
+        .map(|e| e["n"].as_u64().unwrap())
+        .collect();
+    ns.sort_unstable();
+    assert_eq!(
+        ns,
+        (0..total as u64).collect::<Vec<_>>(),
+        "each event exactly once"
+    );
     task.abort();
 }
