@@ -524,3 +524,43 @@ fn audit_notes_are_stored_verbatim() {
     );
     assert_eq!(env.sql("SELECT to_regclass('x') IS NULL"), "t");
 }
+
+/// Without a database URL the bundle of the mode is read, by the one rule every tool follows:
+/// MODE, else DEVENV_MODE (which a sourced bundle exports), else local; an unknown mode is a
+/// usage error naming the variable.
+#[test]
+fn the_mode_picks_the_bundle_mode_before_devenv_mode() {
+    let env = Env::new("mode");
+    env.write("001_a.sql", "CREATE TABLE a (id int);\n");
+    let dead = format!(
+        "postgres://devenv:x@127.0.0.1:{}/none",
+        devenv_core::testkit::free_port()
+    );
+    std::fs::write(
+        env.root.path().join(".env.local"),
+        format!("DATABASE_URL='{dead}'\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        env.root.path().join(".env.linode"),
+        format!("DATABASE_URL='{}'\n", env.url),
+    )
+    .unwrap();
+    let dir = env.dir();
+    let dir = dir.to_str().unwrap();
+    let status = |mode: &str, devenv_mode: &str| {
+        env.cmd_from_bundle(&["status", "--json", "--dir", dir])
+            .env("MODE", mode)
+            .env("DEVENV_MODE", devenv_mode)
+            .output()
+            .unwrap()
+    };
+    let remote = status("remote", "local");
+    assert_code(&remote, 0);
+    assert_eq!(json(&remote)["summary"]["pending"], 1);
+    assert_code(&status("", "remote"), 0);
+    assert_code(&status("", "local"), 5);
+    let bogus = status("bogus", "local");
+    assert_code(&bogus, 2);
+    assert_stderr_has(&bogus, "MODE=bogus");
+}

@@ -75,15 +75,24 @@ impl Env {
 
     /// Like [`Env::cmd`] with another migrations directory.
     pub fn cmd_in(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = self.cmd_from_bundle(args);
+        cmd.arg("--database-url")
+            .arg(&self.url)
+            .arg("--dir")
+            .arg(dir);
+        cmd
+    }
+
+    /// The real binary in this workspace without a database URL, so it reads the bundle of
+    /// the mode; no inherited DATABASE_URL, MODE or DEVENV_MODE.
+    pub fn cmd_from_bundle(&self, args: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("migrate-ledger").unwrap();
         cmd.env_remove("DATABASE_URL")
             .env_remove("MOCK_INFERENCE_MODEL")
+            .env_remove("MODE")
+            .env_remove("DEVENV_MODE")
             .env("DEVENV_ROOT", self.root.path())
             .env("NO_COLOR", "1")
-            .arg("--database-url")
-            .arg(&self.url)
-            .arg("--dir")
-            .arg(dir)
             .args(args);
         cmd
     }
