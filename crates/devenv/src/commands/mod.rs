@@ -1,0 +1,39 @@
+//! One module per `devenv` subcommand; [`dispatch`] routes the parsed command line.
+
+pub mod completions;
+pub mod event;
+pub mod json;
+pub mod lock;
+pub mod logs;
+pub mod mode;
+pub mod pid;
+pub mod snapshot;
+pub mod state;
+pub mod summary;
+pub mod which;
+
+use devenv_core::output::Failure;
+use devenv_core::paths::Workspace;
+
+use crate::cli::{Cli, Command};
+
+pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
+    let ws = Workspace::discover();
+    match cli.command {
+        Command::State { action, json } => state::run(&ws, action, json),
+        Command::Event {
+            name,
+            fields,
+            source,
+        } => event::run(&ws, &name, &fields, &source),
+        Command::Which { names, path } => which::run(&names, path),
+        Command::Summary { bundle } => summary::run(&ws, bundle),
+        Command::Json { fields } => json::run(&fields),
+        Command::Mode { bundle } => mode::run(&ws, bundle),
+        Command::Pid { action } => pid::run(&ws, action),
+        Command::Logs(args) => logs::run(&ws, &args),
+        Command::Snapshot { action } => snapshot::run(&ws, action),
+        Command::Lock(args) => lock::run(&ws, &args),
+        Command::Completions { shell } => completions::run(shell),
+    }
+}
