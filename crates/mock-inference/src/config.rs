@@ -214,6 +214,27 @@ impl Latency {
     pub fn is_zero(&self) -> bool {
         self.ttft_ms == 0.0 && self.itl_ms == 0.0 && self.prefill_us_per_token == 0.0
     }
+
+    /// Time to first token: the fixed TTFT plus prefill of `prompt_tokens`, scaled by the
+    /// concurrency `slowdown`. The one formula every API and path uses.
+    pub fn ttft(&self, prompt_tokens: usize, slowdown: f64) -> std::time::Duration {
+        millis(self.ttft_ms + self.prefill_us_per_token * prompt_tokens as f64 / 1000.0)
+            .mul_f64(slowdown)
+    }
+
+    /// One inter-token gap (without jitter), scaled by `slowdown`.
+    pub fn itl(&self, slowdown: f64) -> std::time::Duration {
+        self.decode(1, slowdown)
+    }
+
+    /// `tokens` inter-token gaps (without jitter), scaled by `slowdown`.
+    pub fn decode(&self, tokens: usize, slowdown: f64) -> std::time::Duration {
+        millis(self.itl_ms * tokens as f64).mul_f64(slowdown)
+    }
+}
+
+fn millis(v: f64) -> std::time::Duration {
+    std::time::Duration::from_secs_f64((v / 1000.0).max(0.0))
 }
 
 impl LatencyConfig {
@@ -270,6 +291,8 @@ pub struct LimitsConfig {
     /// Requests waiting for a running slot; beyond it → 429 with Retry-After.
     pub max_queue: usize,
     pub retry_after_secs: u64,
+    /// A keep-alive connection with no request started for this long is closed.
+    pub keep_alive_timeout_secs: f64,
 }
 
 impl Default for LimitsConfig {
@@ -278,6 +301,7 @@ impl Default for LimitsConfig {
             max_running: 0,
             max_queue: 0,
             retry_after_secs: 1,
+            keep_alive_timeout_secs: 60.0,
         }
     }
 }
@@ -401,6 +425,9 @@ pub struct Cli {
     pub max_queue: Option<usize>,
     #[arg(long, env = "MOCK_INFERENCE_RETRY_AFTER_SECS")]
     pub retry_after_secs: Option<u64>,
+    /// Seconds an idle keep-alive connection stays open (default 60).
+    #[arg(long, env = "MOCK_INFERENCE_KEEP_ALIVE_TIMEOUT")]
+    pub keep_alive_timeout: Option<f64>,
     #[arg(long, env = "MOCK_INFERENCE_FAULT_SEED")]
     pub fault_seed: Option<u64>,
     #[arg(long, env = "MOCK_INFERENCE_ERROR_RATE")]
@@ -425,12 +452,9 @@ pub struct Cli {
     /// Worker threads (default: one per core).
     #[arg(long, env = "MOCK_INFERENCE_WORKERS")]
     pub workers: Option<usize>,
-    /// Print the startup line as a JSON document.
-    #[arg(long)]
-    pub json: bool,
-    /// Print nothing on stdout.
-    #[arg(long, short)]
-    pub quiet: bool,
+    /// The startup line: human (default), `--json` (a versioned document) or `--quiet`.
+    #[command(flatten)]
+    pub output: devenv_core::output::OutputArgs,
     /// More logging on stderr (-v info, -vv debug).
     #[arg(long, short, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -503,6 +527,7 @@ impl Config {
         set!(cli.max_running, c.limits.max_running);
         set!(cli.max_queue, c.limits.max_queue);
         set!(cli.retry_after_secs, c.limits.retry_after_secs);
+        set!(cli.keep_alive_timeout, c.limits.keep_alive_timeout_secs);
         set_opt!(cli.fault_seed, c.faults.seed);
         set!(cli.error_rate, c.faults.error_rate);
         if !cli.error_statuses.is_empty() {
@@ -582,6 +607,10 @@ impl Config {
         }
         if self.embeddings.dimensions == 0 || self.embeddings.dimensions > 65_536 {
             return invalid("embeddings.dimensions", "must be between 1 and 65536");
+        }
+        let keep_alive = self.limits.keep_alive_timeout_secs;
+        if !keep_alive.is_finite() || keep_alive <= 0.0 || keep_alive > 1e9 {
+            return invalid("limits.keep_alive_timeout_secs", "must be a number > 0");
         }
         if !self.shutdown.drain_deadline_secs.is_finite() || self.shutdown.drain_deadline_secs < 0.0
         {

@@ -191,6 +191,11 @@ const LOREM: &[&str] = &[
 ];
 
 /// SplitMix64: a tiny, well-mixed deterministic generator for seeds and schedules.
+/// A 64-bit random value as a uniform number in [0, 1).
+pub fn unit(r: u64) -> f64 {
+    (r >> 11) as f64 / (1u64 << 53) as f64
+}
+
 pub fn splitmix64(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

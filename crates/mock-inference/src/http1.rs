@@ -14,22 +14,19 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use axum::body::{Body, HttpBody as _};
-use axum::response::{IntoResponse as _, Response};
+use axum::response::Response;
 use bytes::{Buf as _, Bytes, BytesMut};
 use http::{HeaderName, HeaderValue, Method, StatusCode, Version, header};
 use http_body_util::BodyExt as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
-
-use crate::error::ApiError;
-use crate::stream::{Emit, Job, SseJob};
 
 /// Header slots httparse fills; more headers get 431.
 const MAX_HEADERS: usize = 64;
@@ -38,8 +35,12 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// A client has this long to finish a request it started (head and body).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What the connection loop serves requests with.
+/// What the connection loop serves requests with. It owns this contract: the server's
+/// handlers, error shapes and event streams come in through it, so the loop depends on no
+/// other module of the crate.
 pub trait Handler: Clone + Send + 'static {
+    /// The events of a streamed response, found in its [`EventSlot`] extension.
+    type Events: Events;
     fn handle(&self, req: http::Request<Body>) -> impl Future<Output = Response> + Send;
     /// Requests [`Handler::answer_now`] answers: no `http::Request` is built for them.
     fn answers_now(&self, method: &Method, path: &str) -> bool;
@@ -52,6 +53,59 @@ pub trait Handler: Clone + Send + 'static {
     fn max_body_bytes(&self) -> usize;
     /// True once the server drains: responses then close their connection.
     fn draining(&self) -> bool;
+    /// The response refusing a request the loop cannot take (malformed head: 400, head too
+    /// large: 431, too slow: 408, body too large: 413).
+    fn refuse(&self, refusal: Refusal) -> Response;
+}
+
+/// Why the loop refuses a request before any handler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A Content-Length over [`Handler::max_body_bytes`] (413).
+    BodyTooLarge(usize),
+    /// Any other refusal, with its status and message.
+    Other(StatusCode, String),
+}
+
+/// A streamed response's events, written as their times come.
+pub trait Events: Send + 'static {
+    /// Whether the next event can go out at `now` without waiting.
+    fn due(&self, now: Instant) -> bool;
+    /// Waits until the next event is due.
+    fn wait(&mut self) -> impl Future<Output = ()> + Send;
+    /// Appends the next event(s) to `out`, assuming their time has come.
+    fn emit(&mut self, out: &mut Vec<u8>) -> Emit;
+}
+
+/// What [`Events::emit`] produced.
+pub enum Emit {
+    /// An event (or several, ready together) was appended.
+    Event,
+    /// The injected `reset` fault: close the connection with a TCP reset.
+    Reset,
+    /// The stream is over.
+    End,
+}
+
+/// A streamed response's events, shared by the response's extension and its body: whichever
+/// writer takes them first sends them (this loop writes them straight to the socket; hyper
+/// polls the body).
+pub struct EventSlot<E>(Arc<Mutex<Option<E>>>);
+
+impl<E> EventSlot<E> {
+    pub fn new(events: E) -> Self {
+        Self(Arc::new(Mutex::new(Some(events))))
+    }
+
+    pub fn take(&self) -> Option<E> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+impl<E> Clone for EventSlot<E> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
 }
 
 /// Work the server must finish before it exits, on one worker thread: requests between their
@@ -101,15 +155,22 @@ impl Drop for InFlightGuard {
     }
 }
 
-/// Serves requests on `tcp` until the client closes or a request needs hyper: then returns
-/// the connection with the bytes read so far.
+/// Serves requests on `tcp` until the client closes, a request needs hyper (then returns
+/// the connection with the bytes read so far), or the connection sits idle — no request
+/// started — for `keep_alive` (then closes it).
 pub async fn serve<H: Handler>(
     mut tcp: TcpStream,
     handler: H,
     in_flight: InFlight,
+    keep_alive: Duration,
 ) -> Option<Prefixed> {
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out: Vec<u8> = Vec::with_capacity(4 * 1024);
+    // One timer per connection, re-armed only when it fires early: a busy connection's
+    // requests never touch the timer wheel.
+    let mut idle_since = Instant::now();
+    let idle = tokio::time::sleep_until(idle_since + keep_alive);
+    tokio::pin!(idle);
     loop {
         // A whole head: usually already in the first read.
         let mut deadline = None;
@@ -119,31 +180,52 @@ pub async fn serve<H: Handler>(
                     Parsed::Request(head) => break head,
                     Parsed::Handoff => return Some(Prefixed::new(buf.freeze(), tcp)),
                     Parsed::Bad(status, message) => {
-                        let _ = write_error(&mut tcp, &mut out, status, &message).await;
+                        let refusal = Refusal::Other(status, message);
+                        let _ = write_refusal(&mut tcp, &mut out, &handler, refusal).await;
                         return None;
                     }
                     Parsed::Partial => {}
                 }
+                // A started head has REQUEST_TIMEOUT.
+                if deadline.is_none() {
+                    deadline = Some(Instant::now() + REQUEST_TIMEOUT);
+                }
+            } else {
+                // Idle between requests: closed after `keep_alive` without a byte.
+                reserve(&mut buf);
+                let read = loop {
+                    tokio::select! {
+                        biased;
+                        read = tcp.read_buf(&mut buf) => break read,
+                        () = idle.as_mut() => {
+                            let until = idle_since + keep_alive;
+                            if Instant::now() >= until {
+                                return None;
+                            }
+                            idle.as_mut().reset(until);
+                        }
+                    }
+                };
+                match read {
+                    Ok(n) if n > 0 => continue,
+                    _ => return None,
+                }
             }
-            // Idle between requests: no timer; a started head has REQUEST_TIMEOUT.
-            if !buf.is_empty() && deadline.is_none() {
-                deadline = Some(Instant::now() + REQUEST_TIMEOUT);
-            }
-            if !read_request(&mut tcp, &mut buf, &mut out, deadline).await {
+            if !read_request(&mut tcp, &mut buf, &mut out, &handler, deadline).await {
                 return None;
             }
         };
         let _in_flight = in_flight.enter();
         if head.body_len > handler.max_body_bytes() {
-            let e = ApiError::too_large(handler.max_body_bytes());
-            let _ = write_response(&mut tcp, &mut out, e.into_response(), false, false).await;
+            let refusal = Refusal::BodyTooLarge(handler.max_body_bytes());
+            let _ = write_refusal(&mut tcp, &mut out, &handler, refusal).await;
             return None;
         }
         let need = head.head_len + head.body_len;
         let deadline = deadline.unwrap_or_else(|| Instant::now() + REQUEST_TIMEOUT);
         while buf.len() < need {
             buf.reserve(need - buf.len());
-            if !read_request(&mut tcp, &mut buf, &mut out, Some(deadline)).await {
+            if !read_request(&mut tcp, &mut buf, &mut out, &handler, Some(deadline)).await {
                 return None;
             }
         }
@@ -160,26 +242,32 @@ pub async fn serve<H: Handler>(
                 (handler.handle(req).await, no_body)
             }
         };
-        let keep_alive = !head.close && !handler.draining();
-        match write_response(&mut tcp, &mut out, response, keep_alive, no_body).await {
-            Ok(true) if keep_alive => {}
+        let keep = !head.close && !handler.draining();
+        match write_response::<H>(&mut tcp, &mut out, response, keep, no_body).await {
+            Ok(true) if keep => idle_since = Instant::now(),
             _ => return None,
         }
     }
 }
 
-/// Reads more of a request; false when the connection is done: the client closed it, or
-/// missed the deadline (then it gets a 408 first).
-async fn read_request(
-    tcp: &mut TcpStream,
-    buf: &mut BytesMut,
-    out: &mut Vec<u8>,
-    deadline: Option<Instant>,
-) -> bool {
-    // Reuses the buffer's front once the requests before are consumed and dropped.
+/// Room for the next read; reuses the buffer's front once the requests before are consumed
+/// and dropped.
+fn reserve(buf: &mut BytesMut) {
     if buf.capacity() - buf.len() < 1024 {
         buf.reserve(8 * 1024);
     }
+}
+
+/// Reads more of a request; false when the connection is done: the client closed it, or
+/// missed the deadline (then it gets a 408 first).
+async fn read_request<H: Handler>(
+    tcp: &mut TcpStream,
+    buf: &mut BytesMut,
+    out: &mut Vec<u8>,
+    handler: &H,
+    deadline: Option<Instant>,
+) -> bool {
+    reserve(buf);
     let read = match deadline {
         None => Some(tcp.read_buf(buf).await),
         Some(at) => tokio::time::timeout_at(at, tcp.read_buf(buf)).await.ok(),
@@ -192,7 +280,8 @@ async fn read_request(
                 "The request was not completed within {} s; send the whole request at once.",
                 REQUEST_TIMEOUT.as_secs()
             );
-            let _ = write_error(tcp, out, StatusCode::REQUEST_TIMEOUT, &message).await;
+            let refusal = Refusal::Other(StatusCode::REQUEST_TIMEOUT, message);
+            let _ = write_refusal(tcp, out, handler, refusal).await;
             false
         }
     }
@@ -331,20 +420,18 @@ fn too_large_head() -> Parsed {
     )
 }
 
-async fn write_error(
+async fn write_refusal<H: Handler>(
     tcp: &mut TcpStream,
     out: &mut Vec<u8>,
-    status: StatusCode,
-    message: &str,
+    handler: &H,
+    refusal: Refusal,
 ) -> io::Result<bool> {
-    let mut e = ApiError::invalid(message);
-    e.status = status;
-    write_response(tcp, out, e.into_response(), false, false).await
+    write_response::<H>(tcp, out, handler.refuse(refusal), false, false).await
 }
 
 /// Writes `response`; Ok(true) when it was written whole and the connection can go on.
 /// A body that fails mid-way (the injected `reset` fault) resets the connection.
-async fn write_response(
+async fn write_response<H: Handler>(
     tcp: &mut TcpStream,
     out: &mut Vec<u8>,
     response: Response,
@@ -419,7 +506,11 @@ async fn write_response(
         tcp.write_all(out).await?;
         return Ok(true);
     }
-    if let Some(job) = parts.extensions.get::<SseJob>().and_then(SseJob::take) {
+    if let Some(job) = parts
+        .extensions
+        .get::<EventSlot<H::Events>>()
+        .and_then(EventSlot::take)
+    {
         return write_events(tcp, out, job).await;
     }
     // Any other body of unknown length (this server's handlers make none): a chunk per
@@ -446,7 +537,11 @@ async fn write_response(
 /// per token (events due together share it), no body stream or per-event buffer between.
 /// `out` holds the response head; it goes out at once when the first event is not due yet,
 /// so clients see the response start as they would from OpenAI.
-async fn write_events(tcp: &mut TcpStream, out: &mut Vec<u8>, mut job: Job) -> io::Result<bool> {
+async fn write_events(
+    tcp: &mut TcpStream,
+    out: &mut Vec<u8>,
+    mut job: impl Events,
+) -> io::Result<bool> {
     let mut event = Vec::with_capacity(1024);
     loop {
         while job.due(Instant::now()) {
@@ -580,8 +675,32 @@ mod tests {
     #[derive(Clone)]
     struct Probe;
 
+    /// No streamed responses.
+    struct NoEvents;
+
+    impl Events for NoEvents {
+        fn due(&self, _: Instant) -> bool {
+            true
+        }
+        async fn wait(&mut self) {}
+        fn emit(&mut self, _: &mut Vec<u8>) -> Emit {
+            Emit::End
+        }
+    }
+
     impl Handler for Probe {
+        type Events = NoEvents;
         const NOW_HEADER: &'static str = "x-now";
+
+        fn refuse(&self, refusal: Refusal) -> Response {
+            let status = match refusal {
+                Refusal::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                Refusal::Other(status, _) => status,
+            };
+            let mut r = Response::default();
+            *r.status_mut() = status;
+            r
+        }
 
         /// `/stream` answers a body of unknown length: two frames.
         async fn handle(&self, req: http::Request<Body>) -> Response {
@@ -687,7 +806,9 @@ mod tests {
         for i in 0..20_000 {
             let mut bytes = seeds[i % seeds.len()].as_bytes().to_vec();
             for _ in 0..1 + i % 4 {
-                rng = crate::generate::splitmix64(rng);
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
                 let at = (rng >> 8) as usize % bytes.len();
                 match rng % 4 {
                     0 => bytes[at] = (rng >> 32) as u8,
@@ -710,7 +831,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            serve(tcp, Probe, InFlight::default()).await;
+            serve(tcp, Probe, InFlight::default(), Duration::from_secs(60)).await;
         });
         let mut client = TcpStream::connect(addr).await.unwrap();
         client

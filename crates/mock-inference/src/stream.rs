@@ -5,7 +5,6 @@
 //! server falls behind it (an overloaded machine): then the schedule slips to the late
 //! token, as a real decode loop's does, instead of bursting tokens to catch up.
 
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -15,66 +14,14 @@ use futures::stream;
 use http::{HeaderValue, StatusCode, header};
 use tokio::time::Instant;
 
-use crate::generate::{ChoiceOut, escape, splitmix64};
-use crate::metrics::{FaultKind, Finish, Metrics};
-use crate::server::{Fault, Running, push_u64, push_usage};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamKind {
-    Chat,
-    Completion,
-}
-
-/// The body and event shapes of an API other than chat and legacy completions (the
-/// Responses API, Anthropic Messages): the job keeps its schedule, faults and metrics and
-/// asks the wire only for bytes.
-pub trait Wire: Send + 'static {
-    /// The whole non-streamed body.
-    fn body(&mut self, plan: &StreamPlan) -> Bytes;
-    /// The events sent before the first token, at once (`response.created`, `message_start`).
-    fn open(&mut self, plan: &StreamPlan, out: &mut Vec<u8>);
-    /// The events of token `step` (of every choice that has one); returns how many tokens.
-    fn token(&mut self, plan: &StreamPlan, step: usize, out: &mut Vec<u8>) -> usize;
-    /// The events after the last token.
-    fn finish(&mut self, plan: &StreamPlan, out: &mut Vec<u8>);
-    /// The injected mid-stream error, after which the stream ends.
-    fn error(&mut self, plan: &StreamPlan, out: &mut Vec<u8>);
-}
-
-/// Everything a response needs, streamed or not.
-pub struct StreamPlan {
-    pub kind: StreamKind,
-    /// Another API's shapes; chat's or completions' (by `kind`) when `None`.
-    pub wire: Option<Box<dyn Wire>>,
-    pub id: String,
-    pub created: u64,
-    /// Escaped model id.
-    pub model: String,
-    pub choices: Vec<ChoiceOut>,
-    pub prompt_tokens: usize,
-    pub include_usage: bool,
-    pub fault: Fault,
-    /// Scenario delay before the first token.
-    pub extra_delay: Duration,
-    pub seed: u64,
-    pub start: Instant,
-}
-
-impl StreamPlan {
-    /// Tokens generated over all choices.
-    pub fn completion_tokens(&self) -> usize {
-        self.choices.iter().map(ChoiceOut::completion_tokens).sum()
-    }
-
-    /// Counts the request as finished, streamed or not: end-to-end time, prompt and
-    /// generated tokens, success by the first choice's finish reason.
-    pub fn record_success(&self, m: &Metrics) {
-        m.e2e.observe(self.start.elapsed());
-        m.prompt_tokens.add(self.prompt_tokens as u64);
-        m.generation_tokens.add(self.completion_tokens() as u64);
-        m.success(Finish::from_reason(self.choices[0].finish_reason));
-    }
-}
+use crate::admission::Running;
+use crate::body::{push_u64, push_usage};
+use crate::config::Latency;
+use crate::faults::Fault;
+use crate::generate::{ChoiceOut, escape, splitmix64, unit};
+use crate::http1::{Emit, EventSlot, Events};
+use crate::metrics::FaultKind;
+use crate::plan::{Piece, StreamKind, StreamPlan, Wire, piece_at};
 
 enum Phase {
     /// A [`Wire`]'s opening events, sent as soon as the response starts.
@@ -106,16 +53,17 @@ pub struct Job {
     generated: usize,
 }
 
-pub fn respond(running: Running, mut plan: StreamPlan) -> Response {
-    let lat = running.app.latency;
+/// The streamed response of `plan`: its events on the latency schedule `lat`, chunks
+/// stamped with `fingerprint` (JSON-escaped).
+pub fn respond(
+    running: Running,
+    mut plan: StreamPlan,
+    lat: &Latency,
+    fingerprint: &str,
+) -> Response {
     let slowdown = running.slowdown;
-    let ttft = Duration::from_secs_f64(
-        ((lat.ttft_ms + lat.prefill_us_per_token * plan.prompt_tokens as f64 / 1000.0) / 1000.0)
-            .max(0.0),
-    )
-    .mul_f64(slowdown)
-        + plan.extra_delay;
-    let itl = Duration::from_secs_f64((lat.itl_ms / 1000.0).max(0.0)).mul_f64(slowdown);
+    let ttft = lat.ttft(plan.prompt_tokens, slowdown) + plan.extra_delay;
+    let itl = lat.itl(slowdown);
     let steps = plan
         .choices
         .iter()
@@ -134,7 +82,7 @@ pub fn respond(running: Running, mut plan: StreamPlan) -> Response {
     head.extend_from_slice(b",\"model\":\"");
     head.extend_from_slice(plan.model.as_bytes());
     head.extend_from_slice(b"\",\"system_fingerprint\":\"");
-    head.extend_from_slice(running.app.fingerprint.as_bytes());
+    head.extend_from_slice(fingerprint.as_bytes());
     head.extend_from_slice(b"\",");
     let wire = plan.wire.take();
     let job = Job {
@@ -170,11 +118,11 @@ pub fn respond(running: Running, mut plan: StreamPlan) -> Response {
         // mock-inference's own connection loop takes the job out of the response and writes
         // each event straight to the socket; any other server (hyper, for the connections
         // handed to it) polls the body, which takes the job itself.
-        let shared = SseJob(Arc::new(Mutex::new(Some(job))));
+        let shared = EventSlot::new(job);
         slot = Some(shared.clone());
         // The body takes the job out of the slot on its first poll and owns it from then on.
         enum Held {
-            Slot(SseJob),
+            Slot(EventSlot<Job>),
             Own(Box<Job>),
         }
         Body::from_stream(stream::unfold(Held::Slot(shared), |held| async move {
@@ -211,27 +159,6 @@ pub fn respond(running: Running, mut plan: StreamPlan) -> Response {
     r
 }
 
-/// A streamed response's events, shared by the response's extension and its body: whichever
-/// writer takes the job first sends them.
-#[derive(Clone)]
-pub struct SseJob(Arc<Mutex<Option<Job>>>);
-
-impl SseJob {
-    pub fn take(&self) -> Option<Job> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
-    }
-}
-
-/// What [`Job::emit`] produced.
-pub enum Emit {
-    /// An event (or several, ready together) was appended.
-    Event,
-    /// The injected `reset` fault: close the connection with a TCP reset.
-    Reset,
-    /// The stream is over.
-    End,
-}
-
 impl Job {
     /// Whether the next event can go out at `now` without waiting.
     pub fn due(&self, now: Instant) -> bool {
@@ -249,7 +176,7 @@ impl Job {
     pub async fn wait(&mut self) {
         if let Some(Fault::Stall(_, d)) = self.pending_fault() {
             self.fault_fired = true;
-            self.running.app.metrics.fault(FaultKind::Stall);
+            self.running.metrics.fault(FaultKind::Stall);
             tokio::time::sleep(d).await;
             // The schedule resumes after the stall.
             self.next_at = Instant::now();
@@ -394,7 +321,7 @@ impl Job {
 
     /// Appends the next event(s) to `out`, assuming their time has come ([`Job::due`]).
     pub fn emit(&mut self, out: &mut Vec<u8>) -> Emit {
-        let metrics = &self.running.app.metrics;
+        let metrics = &self.running.metrics;
         match self.pending_fault() {
             Some(Fault::StreamError(_)) => {
                 self.fault_fired = true;
@@ -477,7 +404,7 @@ impl Job {
             return;
         }
         self.rng = splitmix64(self.rng);
-        let u = (self.rng >> 11) as f64 / (1u64 << 53) as f64;
+        let u = unit(self.rng);
         let j = (u * 2.0 - 1.0) * self.jitter_ms / 1000.0;
         if j >= 0.0 {
             self.next_at += Duration::from_secs_f64(j);
@@ -494,19 +421,16 @@ impl Job {
 /// absolute schedule.
 const SLIP_AFTER: Duration = Duration::from_millis(1);
 
-/// One streamed token piece of a choice, JSON-escaped.
-#[derive(Clone, Copy)]
-pub enum Piece<'a> {
-    Text(&'a str),
-    Args(&'a str),
-}
-
-pub fn piece_at(c: &ChoiceOut, step: usize) -> Option<Piece<'_>> {
-    if let Some(t) = &c.text {
-        return t.escaped.get(step).map(|p| Piece::Text(p.as_str()));
+impl Events for Job {
+    fn due(&self, now: Instant) -> bool {
+        Job::due(self, now)
     }
-    c.tool_calls
-        .first()
-        .and_then(|call| call.arguments.escaped.get(step))
-        .map(|p| Piece::Args(p.as_str()))
+
+    fn wait(&mut self) -> impl Future<Output = ()> + Send {
+        Job::wait(self)
+    }
+
+    fn emit(&mut self, out: &mut Vec<u8>) -> Emit {
+        Job::emit(self, out)
+    }
 }

@@ -4,15 +4,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mock_inference::api::{messages, responses};
-use mock_inference::request;
+use mock_inference::api::{chat, completions, embeddings, messages, responses};
 
 fuzz_target!(|data: &[u8]| {
     for strict in [false, true] {
         let errors = [
-            request::parse_chat(data, strict).err(),
-            request::parse_completion(data, strict).err(),
-            request::parse_embeddings(data, strict, 4096).err(),
+            chat::parse(data, strict).err(),
+            completions::parse(data, strict).err(),
+            embeddings::parse(data, strict, 4096).err(),
             responses::parse(data, strict).err(),
             messages::parse(data, strict, false).err(),
             messages::parse(data, strict, true).err(),

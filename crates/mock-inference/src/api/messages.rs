@@ -15,51 +15,42 @@ use http::{HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{TokenEvent, content_text, json_bytes, object, push_event, typed};
+use super::{TokenEvent, content_text, json_bytes, push_event};
+use crate::body::{json_response, read_body};
 use crate::error::ApiError;
+use crate::faults::fault_header;
 use crate::generate::{self, ChoiceOut};
+use crate::plan::{StreamPlan, Wire};
 use crate::request::{
-    Shape, ToolMode, check, check_array_of, check_enum, check_object_array, json_kind,
-    prefix_param, range_error, reject_unknown,
+    self, Req, Shape, ToolMode, check, check_array_of, check_enum, check_object_array, json_kind,
+    prefix_param, range_error, request_body,
 };
-use crate::server::{self, Admitted, Api, App, Ask, Format, Plan, json_response, read_body};
-use crate::stream::{StreamPlan, Wire};
+use crate::server::{Admitted, Api, App, Ask, Format, Plan};
 use crate::tokenizer;
 
-const FIELDS: &[&str] = &[
-    "model",
-    "max_tokens",
-    "messages",
-    "system",
-    "stop_sequences",
-    "stream",
-    "temperature",
-    "top_p",
-    "top_k",
-    "tools",
-    "tool_choice",
-    "metadata",
-    "thinking",
-    "service_tier",
-    "container",
-    "mcp_servers",
-];
-
-/// The body, typed once [`check_shape`] has checked it (so the container default never
-/// stands in for a missing required field).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct MessagesRequest {
-    pub model: String,
-    pub max_tokens: Option<u32>,
-    pub messages: Vec<InputMessage>,
-    pub system: Option<Value>,
-    pub stop_sequences: Option<Vec<String>>,
-    pub stream: Option<bool>,
-    pub temperature: Option<f64>,
-    pub top_p: Option<f64>,
-    pub tools: Option<Vec<Tool>>,
-    pub tool_choice: Option<ToolChoice>,
+request_body! {
+    /// The body, typed once its shape is checked (so the container default never stands
+    /// in for a missing required field).
+    #[derive(Default)]
+    #[serde(default)]
+    pub struct MessagesRequest {
+        model: String => Req(Shape::Str),
+        // Required but in count_tokens bodies: see [`parse`].
+        max_tokens: Option<u32> => Shape::Count,
+        messages: Vec<InputMessage> => check_messages,
+        system: Option<Value> => check_system,
+        stop_sequences: Option<Vec<String>> => check_stop_sequences,
+        stream: Option<bool> => Shape::Bool,
+        temperature: Option<f64> => Shape::Num,
+        top_p: Option<f64> => Shape::Num,
+        tools: Option<Vec<Tool>> => check_tools,
+        tool_choice: Option<ToolChoice> => check_tool_choice,
+    }
+    unread {
+        top_k => Shape::Count,
+        metadata => check_metadata,
+        thinking, service_tier, container, mcp_servers,
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,44 +85,54 @@ const BLOCK_TYPES: &[&str] = &[
     "search_result",
 ];
 
-fn check_shape(obj: &Map<String, Value>, counting: bool) -> Result<(), ApiError> {
-    check(obj, "model", Shape::Str, true)?;
-    check(obj, "max_tokens", Shape::Count, !counting)?;
-    check(obj, "messages", Shape::Arr, true)?;
-    check_object_array(obj, "messages", |_, mo| {
+fn check_messages(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::Arr, true)?;
+    check_object_array(obj, name, |_, mo| {
         check_enum(mo, "role", &["user", "assistant"], true)?;
         check(mo, "content", Shape::StrOrArr, true)?;
         check_object_array(mo, "content", check_block)
-    })?;
-    check(obj, "system", Shape::StrOrArr, false)?;
-    check_object_array(obj, "system", check_block)?;
-    check(obj, "stop_sequences", Shape::Arr, false)?;
-    if let Some(Value::Array(a)) = obj.get("stop_sequences") {
-        check_array_of(a, "stop_sequences", |p, v| match v {
+    })
+}
+
+fn check_system(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::StrOrArr, false)?;
+    check_object_array(obj, name, check_block)
+}
+
+fn check_stop_sequences(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::Arr, false)?;
+    if let Some(Value::Array(a)) = obj.get(name) {
+        check_array_of(a, name, |p, v| match v {
             Value::String(_) => Ok(()),
             _ => Err(ApiError::wrong_type(p, "a string", json_kind(v))),
         })?;
     }
-    check(obj, "stream", Shape::Bool, false)?;
-    for f in ["temperature", "top_p"] {
-        check(obj, f, Shape::Num, false)?;
+    Ok(())
+}
+
+fn check_metadata(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::Obj, false)?;
+    if let Some(Value::Object(m)) = obj.get(name) {
+        check(m, "user_id", Shape::Str, false).map_err(|e| prefix_param(e, name))?;
     }
-    check(obj, "top_k", Shape::Count, false)?;
-    check(obj, "metadata", Shape::Obj, false)?;
-    if let Some(Value::Object(m)) = obj.get("metadata") {
-        check(m, "user_id", Shape::Str, false).map_err(|e| prefix_param(e, "metadata"))?;
-    }
-    check(obj, "tools", Shape::Arr, false)?;
-    check_object_array(obj, "tools", |_, to| {
+    Ok(())
+}
+
+fn check_tools(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::Arr, false)?;
+    check_object_array(obj, name, |_, to| {
         // The mock serves custom (client) tools only.
         check_enum(to, "type", &["custom"], false)?;
         check(to, "name", Shape::Str, true)?;
         check(to, "description", Shape::Str, false)?;
         check(to, "input_schema", Shape::Obj, true)
-    })?;
-    check(obj, "tool_choice", Shape::Obj, false)?;
-    if let Some(Value::Object(tc)) = obj.get("tool_choice") {
-        let err = |e: ApiError| prefix_param(e, "tool_choice");
+    })
+}
+
+fn check_tool_choice(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::Obj, false)?;
+    if let Some(Value::Object(tc)) = obj.get(name) {
+        let err = |e: ApiError| prefix_param(e, name);
         check_enum(tc, "type", &["auto", "any", "tool", "none"], true).map_err(err)?;
         check(tc, "name", Shape::Str, false).map_err(err)?;
         check(tc, "disable_parallel_tool_use", Shape::Bool, false).map_err(err)?;
@@ -307,12 +308,13 @@ impl MessagesRequest {
 
 /// Parses and validates a Messages body (`counting`: a count_tokens body, no `max_tokens`).
 pub fn parse(body: &[u8], strict: bool, counting: bool) -> Result<MessagesRequest, ApiError> {
-    let obj = object(body)?;
-    check_shape(&obj, counting)?;
-    if strict {
-        reject_unknown(body, FIELDS)?;
-    }
-    let req: MessagesRequest = typed(obj)?;
+    let req: MessagesRequest = request::parse_checked(body, strict, |obj| {
+        if counting {
+            Ok(())
+        } else {
+            check(obj, "max_tokens", Shape::Count, true)
+        }
+    })?;
     req.validate()?;
     Ok(req)
 }
@@ -352,9 +354,9 @@ pub fn error_response(e: ApiError) -> Response {
 pub async fn count_tokens(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let counted = async {
-        let bytes = read_body(&app, &parts.headers, body).await?;
+        let bytes = read_body(app.cfg.max_body_bytes, &parts.headers, body).await?;
         let req = parse(&bytes, app.cfg.strict, true)?;
-        app.admissible(&req.model, server::fault_header(&parts.headers))?;
+        app.admissible(&req.model, fault_header(&parts.headers))?;
         Ok::<_, ApiError>(json!({"input_tokens": req.input_tokens()}))
     };
     match counted.await {

@@ -1,36 +1,22 @@
-//! The APIs beyond chat and legacy completions, each in its own module: the OpenAI Responses
-//! API ([`responses`]) and the Anthropic Messages API ([`messages`]). Both go through
-//! [`crate::server::serve`] (admission, faults, scenarios, latency, metrics) and stream through
-//! [`crate::stream::Job`] with their own [`crate::stream::Wire`].
+//! The APIs, a module each: its request body, validation, plan and handler — chat
+//! completions ([`chat`]), legacy completions ([`completions`]), embeddings
+//! ([`embeddings`]), the OpenAI Responses API ([`responses`], its [`store`]) and the
+//! Anthropic Messages API ([`messages`]). They go through [`crate::server::serve`]
+//! (admission, faults, scenarios, latency, metrics) and stream through
+//! [`crate::stream::Job`]; the last two with their own [`crate::plan::Wire`].
 
+pub mod chat;
+pub mod completions;
+pub mod embeddings;
 pub mod messages;
 pub mod responses;
+pub mod store;
 
 use bytes::Bytes;
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::error::ApiError;
 use crate::generate::ChoiceOut;
-use crate::request::{diagnose_json, json_kind};
-use crate::stream::{Piece, piece_at};
-
-/// A request body as a JSON object, or the error naming what it is instead.
-pub(crate) fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice(body).map_err(|e| diagnose_json(&e))? {
-        Value::Object(o) => Ok(o),
-        other => Err(ApiError::invalid(format!(
-            "Invalid request body: expected a JSON object, but got {} instead.",
-            json_kind(&other)
-        ))),
-    }
-}
-
-/// The typed request, from an object whose shape was checked already.
-pub(crate) fn typed<T: DeserializeOwned>(obj: Map<String, Value>) -> Result<T, ApiError> {
-    serde_json::from_value(Value::Object(obj))
-        .map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))
-}
+use crate::plan::{Piece, piece_at};
 
 pub(crate) fn json_bytes(v: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(v).expect("JSON values serialise"))

@@ -5,8 +5,7 @@
 //! `previous_response_id` over a bounded in-memory store. Streams send OpenAI's semantic
 //! events, each with `event:` and an increasing `sequence_number`, and no `[DONE]`.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse as _, Response};
@@ -15,77 +14,51 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{TokenEvent, content_text, json_bytes, object, push_event, typed};
+use super::{TokenEvent, content_text, json_bytes, push_event};
+use crate::body::{json_response, unix_now};
 use crate::error::ApiError;
 use crate::generate::{self, ChoiceOut};
-use crate::request::ToolMode;
+use crate::plan::{StreamPlan, Wire};
 use crate::request::{
-    FunctionDef, Shape, check, check_enum, check_object_array, prefix_param, range_error,
-    reject_unknown,
+    self, FunctionDef, Req, Shape, ToolMode, check, check_enum, check_object_array, prefix_param,
+    range_error, request_body,
 };
-use crate::server::{Admitted, Api, App, Ask, Format, Plan, json_response, unix_now};
-use crate::stream::{StreamPlan, Wire};
+use crate::server::{Admitted, Api, App, Ask, Format, Plan};
 use crate::tokenizer;
-
-/// Responses kept for `GET` and `previous_response_id`; the oldest goes first.
-pub const STORE_CAPACITY: usize = 1024;
 
 /// OpenAI's lower bound for `max_output_tokens`.
 const MIN_OUTPUT_TOKENS: u32 = 16;
 
-const FIELDS: &[&str] = &[
-    "model",
-    "input",
-    "instructions",
-    "max_output_tokens",
-    "max_tool_calls",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "text",
-    "temperature",
-    "top_p",
-    "top_logprobs",
-    "metadata",
-    "store",
-    "previous_response_id",
-    "stream",
-    "stream_options",
-    "user",
-    "include",
-    "reasoning",
-    "truncation",
-    "service_tier",
-    "background",
-    "prompt_cache_key",
-    "safety_identifier",
-    "conversation",
-    "prompt",
-];
-
-/// The body, typed once [`check_shape`] has checked it (so the container default never
-/// stands in for a missing required field).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ResponsesRequest {
-    pub model: String,
-    pub input: Value,
-    pub instructions: Option<String>,
-    pub max_output_tokens: Option<u32>,
-    pub tools: Option<Vec<FunctionTool>>,
-    pub tool_choice: Option<Value>,
-    pub parallel_tool_calls: Option<bool>,
-    pub text: Option<TextConfig>,
-    pub temperature: Option<f64>,
-    pub top_p: Option<f64>,
-    pub metadata: Option<Map<String, Value>>,
-    pub store: Option<bool>,
-    pub previous_response_id: Option<String>,
-    pub stream: Option<bool>,
-    pub user: Option<String>,
-    /// The conversation as (role, text) turns, from `input`.
-    #[serde(skip)]
-    turns: Vec<(&'static str, String)>,
+request_body! {
+    /// The body, typed once its shape is checked (so the container default never stands
+    /// in for a missing required field).
+    #[derive(Default)]
+    #[serde(default)]
+    pub struct ResponsesRequest {
+        model: String => Req(Shape::Str),
+        input: Value => check_input,
+        instructions: Option<String> => Shape::Str,
+        max_output_tokens: Option<u32> => Shape::Count,
+        tools: Option<Vec<FunctionTool>> => check_tools,
+        tool_choice: Option<Value> => check_tool_choice,
+        parallel_tool_calls: Option<bool> => Shape::Bool,
+        text: Option<TextConfig> => check_text,
+        temperature: Option<f64> => Shape::Num,
+        top_p: Option<f64> => Shape::Num,
+        metadata: Option<Map<String, Value>> => Shape::Obj,
+        store: Option<bool> => Shape::Bool,
+        stream: Option<bool> => Shape::Bool,
+        previous_response_id: Option<String> => Shape::Str,
+        user: Option<String> => Shape::Str,
+    }
+    unread {
+        max_tool_calls, top_logprobs, stream_options, include, reasoning, truncation,
+        service_tier, background, prompt_cache_key, safety_identifier, conversation, prompt,
+    }
+    skip {
+        /// The conversation as (role, text) turns, from `input`.
+        turns: Vec<(&'static str, String)>,
+    }
 }
 
 /// A function tool: chat's function definition, flat beside `type`.
@@ -138,31 +111,36 @@ fn role(r: &str) -> &'static str {
     ROLES.iter().find(|k| **k == r).copied().unwrap_or("user")
 }
 
-/// Checks the shape of every field OpenAI would, naming the parameter.
-fn check_shape(obj: &Map<String, Value>) -> Result<(), ApiError> {
-    check(obj, "model", Shape::Str, true)?;
-    check(obj, "input", Shape::StrOrArr, true)?;
-    check_object_array(obj, "input", check_item)?;
-    check(obj, "instructions", Shape::Str, false)?;
-    check(obj, "max_output_tokens", Shape::Count, false)?;
-    check(obj, "tools", Shape::Arr, false)?;
-    check_object_array(obj, "tools", |_, to| {
+fn check_input(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::StrOrArr, true)?;
+    check_object_array(obj, name, check_item)
+}
+
+fn check_tools(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::Arr, false)?;
+    check_object_array(obj, name, |_, to| {
         check(to, "type", Shape::Str, true)?;
         check(to, "name", Shape::Str, true)?;
         check(to, "description", Shape::Str, false)?;
         check(to, "parameters", Shape::Obj, false)?;
         check(to, "strict", Shape::Bool, false)
-    })?;
-    check(obj, "tool_choice", Shape::StrOrObj, false)?;
-    if let Some(Value::Object(tc)) = obj.get("tool_choice") {
-        let err = |e: ApiError| prefix_param(e, "tool_choice");
+    })
+}
+
+fn check_tool_choice(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::StrOrObj, false)?;
+    if let Some(Value::Object(tc)) = obj.get(name) {
+        let err = |e: ApiError| prefix_param(e, name);
         check(tc, "type", Shape::Str, true).map_err(err)?;
         check(tc, "name", Shape::Str, false).map_err(err)?;
     }
-    check(obj, "parallel_tool_calls", Shape::Bool, false)?;
-    check(obj, "text", Shape::Obj, false)?;
-    if let Some(Value::Object(text)) = obj.get("text") {
-        check(text, "format", Shape::Obj, false).map_err(|e| prefix_param(e, "text"))?;
+    Ok(())
+}
+
+fn check_text(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::Obj, false)?;
+    if let Some(Value::Object(text)) = obj.get(name) {
+        check(text, "format", Shape::Obj, false).map_err(|e| prefix_param(e, name))?;
         if let Some(Value::Object(f)) = text.get("format") {
             let err = |e: ApiError| prefix_param(e, "text.format");
             check_enum(f, "type", &["text", "json_object", "json_schema"], true).map_err(err)?;
@@ -171,16 +149,6 @@ fn check_shape(obj: &Map<String, Value>) -> Result<(), ApiError> {
             check(f, "strict", Shape::Bool, false).map_err(err)?;
             check(f, "description", Shape::Str, false).map_err(err)?;
         }
-    }
-    for f in ["temperature", "top_p"] {
-        check(obj, f, Shape::Num, false)?;
-    }
-    check(obj, "metadata", Shape::Obj, false)?;
-    for f in ["store", "stream"] {
-        check(obj, f, Shape::Bool, false)?;
-    }
-    for f in ["previous_response_id", "user"] {
-        check(obj, f, Shape::Str, false)?;
     }
     Ok(())
 }
@@ -460,63 +428,12 @@ impl ResponsesRequest {
 
 /// Parses and validates a `POST /v1/responses` body.
 pub fn parse(body: &[u8], strict: bool) -> Result<ResponsesRequest, ApiError> {
-    let obj = object(body)?;
-    check_shape(&obj)?;
-    if strict {
-        reject_unknown(body, FIELDS)?;
-    }
-    let req: ResponsesRequest = typed(obj)?;
+    let req: ResponsesRequest = request::parse_checked(body, strict, |_| Ok(()))?;
     req.validate()?;
     Ok(req)
 }
 
 // ---------------------------------------------------------------- the store
-
-/// A stored response: its body for `GET`, and what a follow-up needs.
-struct Stored {
-    body: Value,
-    /// Input and output tokens of the conversation up to and including this response.
-    context_tokens: usize,
-}
-
-/// The bounded in-memory store behind `store` and `previous_response_id`.
-#[derive(Default)]
-pub struct Store(Mutex<StoreInner>);
-
-#[derive(Default)]
-struct StoreInner {
-    by_id: HashMap<String, Stored>,
-    order: VecDeque<String>,
-}
-
-impl Store {
-    fn put(&self, id: &str, body: Value, context_tokens: usize) {
-        let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if s.order.len() >= STORE_CAPACITY
-            && let Some(old) = s.order.pop_front()
-        {
-            s.by_id.remove(&old);
-        }
-        s.order.push_back(id.to_string());
-        s.by_id.insert(
-            id.to_string(),
-            Stored {
-                body,
-                context_tokens,
-            },
-        );
-    }
-
-    fn context_tokens(&self, id: &str) -> Option<usize> {
-        let s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        s.by_id.get(id).map(|r| r.context_tokens)
-    }
-
-    fn body(&self, id: &str) -> Option<Bytes> {
-        let s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        s.by_id.get(id).map(|r| json_bytes(&r.body))
-    }
-}
 
 fn not_found(id: &str, param: Option<&str>) -> ApiError {
     let what = if param.is_some() {

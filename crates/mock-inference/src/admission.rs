@@ -1,0 +1,110 @@
+//! Admission: the running limit (`--max-running`) with its bounded queue (`--max-queue`),
+//! and the [`Running`] slot a request holds until its response ends.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Who may run now: a semaphore of running slots and a queue in front of it (none without
+/// a running limit).
+pub struct Admission {
+    limiter: Option<Limiter>,
+    metrics: Arc<Metrics>,
+    retry_after_secs: u64,
+    /// Every running request beyond the first multiplies latencies by (1 + this).
+    concurrency_slowdown: f64,
+}
+
+struct Limiter {
+    slots: Arc<Semaphore>,
+    max_queue: usize,
+    waiting: AtomicUsize,
+}
+
+impl Admission {
+    /// `max_running` 0: no limit.
+    pub fn new(
+        max_running: usize,
+        max_queue: usize,
+        retry_after_secs: u64,
+        concurrency_slowdown: f64,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let limiter = (max_running > 0).then(|| Limiter {
+            slots: Arc::new(Semaphore::new(max_running)),
+            max_queue,
+            waiting: AtomicUsize::new(0),
+        });
+        Self {
+            limiter,
+            metrics,
+            retry_after_secs,
+            concurrency_slowdown,
+        }
+    }
+
+    /// True when a request never waits for a slot.
+    pub fn unlimited(&self) -> bool {
+        self.limiter.is_none()
+    }
+
+    /// Waits for a running slot (or refuses with 429 when the queue is full).
+    pub async fn admit(&self) -> Result<Running, ApiError> {
+        let permit = match &self.limiter {
+            None => None,
+            Some(l) => match l.slots.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    if l.waiting.fetch_add(1, Ordering::AcqRel) >= l.max_queue {
+                        l.waiting.fetch_sub(1, Ordering::AcqRel);
+                        self.metrics.rejected();
+                        return Err(ApiError::queue_full(self.retry_after_secs));
+                    }
+                    self.metrics.waiting.fetch_add(1, Ordering::Relaxed);
+                    // Decrements even when the client goes away while queued.
+                    let _queued = WaitingGuard(self, l);
+                    let p = l.slots.clone().acquire_owned().await;
+                    Some(p.expect("the semaphore is never closed"))
+                }
+            },
+        };
+        Ok(self.running(permit))
+    }
+
+    /// A running slot taken at once (no limit to wait for).
+    pub fn running(&self, permit: Option<OwnedSemaphorePermit>) -> Running {
+        let running = self.metrics.running.fetch_add(1, Ordering::Relaxed) + 1;
+        Running {
+            metrics: self.metrics.clone(),
+            _permit: permit,
+            slowdown: 1.0 + self.concurrency_slowdown * (running - 1).max(0) as f64,
+        }
+    }
+}
+
+struct WaitingGuard<'a>(&'a Admission, &'a Limiter);
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.metrics.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.1.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A request holding a running slot; the gauge drops with it (also on client disconnect).
+pub struct Running {
+    pub metrics: Arc<Metrics>,
+    _permit: Option<OwnedSemaphorePermit>,
+    /// Latency multiplier from the requests running beside this one.
+    pub slowdown: f64,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.metrics.running.fetch_sub(1, Ordering::Relaxed);
+    }
+}

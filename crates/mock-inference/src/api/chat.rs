@@ -1,0 +1,600 @@
+//! Chat completions: `POST /v1/chat/completions`, the hot route. Its body, validation, plan
+//! and the no-wait answer the connection loop calls directly ([`now`]).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::body::unix_now;
+use crate::error::ApiError;
+use crate::generate;
+use crate::plan::{StreamKind, StreamPlan};
+use crate::request::{
+    self, FunctionDef, Shape, ToolMode, check, check_enum, check_object_array, json_kind,
+    prefix_param, request_body, validate_common,
+};
+use crate::server::{Admitted, Api, App, Ask, Format, Plan, non_stream_now, serve};
+use crate::tokenizer;
+
+request_body! {
+    pub struct ChatRequest {
+        ..openai_sampling,
+        messages: Vec<Message> => check_messages,
+        max_completion_tokens: Option<u32> => Shape::Count,
+        tools: Option<Vec<Tool>> => check_tools,
+        tool_choice: Option<ToolChoice> => check_tool_choice,
+        response_format: Option<ResponseFormat> => check_response_format,
+    }
+    unread {
+        parallel_tool_calls, logit_bias, logprobs, top_logprobs, metadata, store, service_tier,
+        modalities, reasoning_effort, prediction, audio, functions, function_call,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    Developer,
+    User,
+    Assistant,
+    Tool,
+    Function,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::Developer => "developer",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+            Role::Function => "function",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    #[serde(default)]
+    pub content: Option<Content>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
+    #[serde(default)]
+    pub tool_calls: Option<Vec<Value>>,
+}
+
+/// Message content: a string, or an array of parts (only text parts carry tokens here).
+#[derive(Debug, Default, PartialEq)]
+pub struct Content {
+    pub text: String,
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Content;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or an array of content parts")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Content, E> {
+                Ok(Content { text: v.to_owned() })
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Content, E> {
+                Ok(Content { text: v })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
+                let mut text = String::new();
+                while let Some(part) = seq.next_element::<ContentPart>()? {
+                    if let Some(t) = part.text {
+                        if !text.is_empty() {
+                            text.push('\n');
+                        }
+                        text.push_str(&t);
+                    }
+                }
+                Ok(Content { text })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ContentPart {
+    #[serde(rename = "type")]
+    #[allow(dead_code)]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Tool {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub function: FunctionDef,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ToolChoice {
+    Mode(String),
+    Named(NamedToolChoice),
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NamedToolChoice {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub function: NamedFunction,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NamedFunction {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResponseFormat {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub json_schema: Option<JsonSchemaFormat>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct JsonSchemaFormat {
+    pub name: String,
+    #[serde(default)]
+    pub schema: Option<Value>,
+    #[serde(default)]
+    pub strict: Option<bool>,
+}
+
+impl ChatRequest {
+    pub fn stream(&self) -> bool {
+        self.stream.unwrap_or(false)
+    }
+
+    pub fn include_usage(&self) -> bool {
+        self.stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
+    }
+
+    pub fn n(&self) -> usize {
+        self.n.unwrap_or(1) as usize
+    }
+
+    pub fn max_tokens(&self) -> Option<usize> {
+        self.max_completion_tokens
+            .or(self.max_tokens)
+            .map(|v| v as usize)
+    }
+
+    pub fn stop(&self) -> &[String] {
+        self.stop.as_ref().map(|s| s.0.as_slice()).unwrap_or(&[])
+    }
+
+    pub fn tool_mode(&self) -> ToolMode {
+        let Some(tools) = self.tools.as_ref().filter(|t| !t.is_empty()) else {
+            return ToolMode::None;
+        };
+        match &self.tool_choice {
+            None => ToolMode::Auto,
+            Some(ToolChoice::Mode(m)) => match m.as_str() {
+                "none" => ToolMode::None,
+                "required" => ToolMode::Required,
+                _ => ToolMode::Auto,
+            },
+            Some(ToolChoice::Named(n)) => tools
+                .iter()
+                .position(|t| t.function.name == n.function.name)
+                .map(ToolMode::Named)
+                .unwrap_or(ToolMode::Auto),
+        }
+    }
+
+    /// The text of the last user message (echo mode, scenario matching).
+    pub fn last_user_text(&self) -> &str {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .and_then(|m| m.content.as_ref())
+            .map(|c| c.text.as_str())
+            .unwrap_or("")
+    }
+
+    fn validate(&self) -> Result<(), ApiError> {
+        if self.messages.is_empty() {
+            return Err(ApiError::invalid(
+                "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            )
+            .param("messages")
+            .code("empty_array"));
+        }
+        for (i, m) in self.messages.iter().enumerate() {
+            if m.role == Role::Tool && m.tool_call_id.is_none() {
+                return Err(ApiError::missing(&format!("messages[{i}].tool_call_id")));
+            }
+            let has_calls = m.tool_calls.as_ref().is_some_and(|c| !c.is_empty());
+            if m.content.is_none() && !(m.role == Role::Assistant && has_calls) {
+                return Err(ApiError::missing(&format!("messages[{i}].content")));
+            }
+        }
+        validate_common(
+            self.n,
+            self.max_completion_tokens.or(self.max_tokens),
+            if self.max_completion_tokens.is_some() {
+                "max_completion_tokens"
+            } else {
+                "max_tokens"
+            },
+            self.stop.as_ref(),
+            self.temperature,
+            self.top_p,
+            self.presence_penalty,
+            self.frequency_penalty,
+            self.stream(),
+            self.stream_options.is_some(),
+        )?;
+        if let Some(tools) = &self.tools {
+            for (i, t) in tools.iter().enumerate() {
+                if t.kind != "function" {
+                    return Err(ApiError::invalid_value(
+                        &format!("tools[{i}].type"),
+                        format!(
+                            "Invalid value: '{}'. Supported values are: 'function'.",
+                            t.kind
+                        ),
+                    ));
+                }
+                let name = &t.function.name;
+                if !crate::generate::valid_function_name(name) {
+                    return Err(ApiError::invalid_value(
+                        &format!("tools[{i}].function.name"),
+                        format!(
+                            "Invalid 'tools[{i}].function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$' (at most 64 characters)."
+                        ),
+                    ));
+                }
+                if let Some(p) = &t.function.parameters
+                    && !p.is_object()
+                {
+                    return Err(ApiError::wrong_type(
+                        &format!("tools[{i}].function.parameters"),
+                        "an object",
+                        json_kind(p),
+                    ));
+                }
+            }
+        }
+        match &self.tool_choice {
+            None => {}
+            Some(ToolChoice::Mode(m)) => {
+                if !matches!(m.as_str(), "none" | "auto" | "required") {
+                    return Err(ApiError::invalid_value(
+                        "tool_choice",
+                        format!(
+                            "Invalid value: '{m}'. Supported values are: 'none', 'auto', and 'required'."
+                        ),
+                    ));
+                }
+                if m != "none" && self.tools.as_ref().is_none_or(|t| t.is_empty()) {
+                    return Err(ApiError::invalid_value(
+                        "tool_choice",
+                        "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+                    ));
+                }
+            }
+            Some(ToolChoice::Named(n)) => {
+                let known = self
+                    .tools
+                    .as_ref()
+                    .is_some_and(|t| t.iter().any(|t| t.function.name == n.function.name));
+                if n.kind != "function" || !known {
+                    return Err(ApiError::invalid_value(
+                        "tool_choice",
+                        format!(
+                            "Invalid value for 'tool_choice': no function named '{}' was specified in the 'tools' parameter.",
+                            n.function.name
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(rf) = &self.response_format {
+            match rf.kind.as_str() {
+                "text" | "json_object" => {}
+                "json_schema" => match &rf.json_schema {
+                    None => return Err(ApiError::missing("response_format.json_schema")),
+                    Some(js) => {
+                        if let Some(s) = &js.schema
+                            && !s.is_object()
+                        {
+                            return Err(ApiError::wrong_type(
+                                "response_format.json_schema.schema",
+                                "an object",
+                                json_kind(s),
+                            ));
+                        }
+                    }
+                },
+                other => {
+                    return Err(ApiError::invalid_value(
+                        "response_format.type",
+                        format!(
+                            "Invalid value: '{other}'. Supported values are: 'json_object', 'json_schema', and 'text'."
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses and validates a chat completion body.
+pub fn parse(body: &[u8], strict: bool) -> Result<ChatRequest, ApiError> {
+    let req: ChatRequest = request::parse(body, strict)?;
+    req.validate()?;
+    Ok(req)
+}
+
+fn check_messages(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::Arr, true)?;
+    check_object_array(obj, name, |_, mo| {
+        let roles = [
+            "system",
+            "assistant",
+            "user",
+            "function",
+            "tool",
+            "developer",
+        ];
+        check_enum(mo, "role", &roles, true)?;
+        check(mo, "content", Shape::StrOrArr, false)?;
+        check_object_array(mo, "content", |_, po| {
+            check(po, "type", Shape::Str, true)?;
+            check(po, "text", Shape::Str, false)
+        })?;
+        check(mo, "name", Shape::Str, false)?;
+        check(mo, "tool_call_id", Shape::Str, false)?;
+        check(mo, "tool_calls", Shape::Arr, false)
+    })
+}
+
+fn check_tools(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::Arr, false)?;
+    check_object_array(obj, name, |p, to| {
+        check(to, "type", Shape::Str, true)?;
+        check(to, "function", Shape::Obj, true)?;
+        let fo = to["function"].as_object().expect("checked above");
+        let fp = format!("{p}.function");
+        let ferr = |e: ApiError| prefix_param(e, &fp);
+        check(fo, "name", Shape::Str, true).map_err(ferr)?;
+        check(fo, "description", Shape::Str, false).map_err(ferr)?;
+        check(fo, "parameters", Shape::Obj, false).map_err(ferr)?;
+        check(fo, "strict", Shape::Bool, false).map_err(ferr)
+    })
+}
+
+fn check_tool_choice(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::StrOrObj, false)?;
+    if let Some(Value::Object(tc)) = obj.get(name) {
+        let err = |e: ApiError| prefix_param(e, name);
+        check(tc, "type", Shape::Str, true).map_err(err)?;
+        check(tc, "function", Shape::Obj, true).map_err(err)?;
+        check(
+            tc["function"].as_object().expect("checked above"),
+            "name",
+            Shape::Str,
+            true,
+        )
+        .map_err(|e| prefix_param(e, "tool_choice.function"))?;
+    }
+    Ok(())
+}
+
+fn check_response_format(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::Obj, false)?;
+    if let Some(Value::Object(rf)) = obj.get(name) {
+        let err = |e: ApiError| prefix_param(e, name);
+        check(rf, "type", Shape::Str, true).map_err(err)?;
+        check(rf, "json_schema", Shape::Obj, false).map_err(err)?;
+        if let Some(Value::Object(js)) = rf.get("json_schema") {
+            let err = |e: ApiError| prefix_param(e, "response_format.json_schema");
+            check(js, "name", Shape::Str, true).map_err(err)?;
+            check(js, "schema", Shape::Obj, false).map_err(err)?;
+            check(js, "strict", Shape::Bool, false).map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn handle(app: State<Arc<App>>, req: Request) -> Response {
+    serve::<ChatRequest>(app, req).await
+}
+
+/// A chat request answered without waiting (see [`App::chat_never_waits`]): the same
+/// response as [`handle`], without the request and future plumbing. The response body may
+/// still stream (a mid-stream fault).
+pub fn now(app: &Arc<App>, fault_header: Option<&[u8]>, body: &[u8]) -> Response {
+    debug_assert!(app.chat_never_waits());
+    let start = Instant::now();
+    let answer = parse(body, app.cfg.strict).and_then(|req| {
+        let (model, fault) = app.admissible(&req.model, fault_header)?;
+        let running = app.admission.running(None);
+        let stream = req.stream();
+        let admitted = Admitted {
+            model,
+            fault,
+            extra_delay: Duration::ZERO,
+            start,
+        };
+        let sp = req.plan(app, None, admitted)?;
+        Ok(if stream {
+            app.stream(running, sp)
+        } else {
+            non_stream_now(app, running, sp, Duration::ZERO)
+        })
+    });
+    answer.unwrap_or_else(IntoResponse::into_response)
+}
+
+impl Api for ChatRequest {
+    fn parse(app: &App, body: &[u8]) -> Result<Self, ApiError> {
+        parse(body, app.cfg.strict)
+    }
+    fn model(&self) -> &str {
+        &self.model
+    }
+    fn stream(&self) -> bool {
+        ChatRequest::stream(self)
+    }
+    fn last_user_text(&self) -> &str {
+        ChatRequest::last_user_text(self)
+    }
+
+    fn plan(
+        self,
+        app: &Arc<App>,
+        scenario: Option<Plan>,
+        a: Admitted,
+    ) -> Result<StreamPlan, ApiError> {
+        let req = &self;
+        let prompt_tokens = tokenizer::chat_prompt_tokens(req.messages.iter().map(|m| {
+            (
+                m.role.as_str(),
+                m.content.as_ref().map_or("", |c| c.text.as_str()),
+                m.name.as_deref(),
+            )
+        }));
+        let seed = req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed);
+        let hash = || {
+            generate::conversation_hash(
+                req.messages
+                    .iter()
+                    .map(|m| m.content.as_ref().map_or("", |c| c.text.as_str())),
+            )
+        };
+        let format = match &req.response_format {
+            Some(rf) if rf.kind == "json_schema" => {
+                Format::JsonSchema(rf.json_schema.as_ref().and_then(|j| j.schema.as_ref()))
+            }
+            Some(rf) if rf.kind == "json_object" => Format::JsonObject,
+            _ => Format::Text,
+        };
+        let ask = Ask {
+            text: req.last_user_text(),
+            hash: &hash,
+            seed,
+            tools: req
+                .tools
+                .iter()
+                .flatten()
+                .map(|t| (t.function.name.as_str(), t.function.parameters.as_ref()))
+                .collect(),
+            tool_mode: req.tool_mode(),
+            format,
+            stop: req.stop(),
+            max_tokens: req.max_tokens(),
+        };
+        let choices = (0..req.n())
+            .map(|i| app.answer(&ask, scenario.as_ref(), i))
+            .collect();
+        Ok(StreamPlan {
+            kind: StreamKind::Chat,
+            wire: None,
+            id: generate::random_id("chatcmpl-"),
+            created: unix_now(),
+            model: a.model,
+            choices,
+            prompt_tokens,
+            include_usage: req.include_usage(),
+            fault: a.fault,
+            extra_delay: a.extra_delay,
+            seed,
+            start: a.start,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn minimal_chat_parses() {
+        let r = parse(
+            br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.last_user_text(), "hi");
+        assert_eq!(r.tool_mode(), ToolMode::None);
+    }
+
+    #[test]
+    fn content_parts_join_text() {
+        let r = parse(
+            br#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"b"}]}]}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.last_user_text(), "a\nb");
+    }
+
+    #[test]
+    fn wrong_type_names_param() {
+        let e = parse(br#"{"model":"m","messages":[],"max_tokens":"5"}"#, false).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("max_tokens"));
+        assert_eq!(e.code, Some("invalid_type"));
+        let e = parse(
+            br#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("messages[0].role"));
+        let e = parse(br#"{"messages":[]}"#, false).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("model"));
+        assert_eq!(e.code, Some("missing_required_parameter"));
+    }
+
+    #[test]
+    fn strict_rejects_unknown_fields() {
+        let body = br#"{"model":"m","messages":[{"role":"user","content":"x"}],"bogus":1}"#;
+        assert!(parse(body, false).is_ok());
+        let e = parse(body, true).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("bogus"));
+    }
+
+    #[test]
+    fn prompt_shapes() {
+        use crate::api::completions;
+        for body in [
+            r#"{"model":"m","prompt":"x"}"#,
+            r#"{"model":"m","prompt":["x","y"]}"#,
+            r#"{"model":"m","prompt":[1,2,3]}"#,
+            r#"{"model":"m","prompt":[[1],[2,3]]}"#,
+        ] {
+            completions::parse(body.as_bytes(), false).unwrap();
+        }
+        let e = completions::parse(br#"{"model":"m","prompt":[1,"x"]}"#, false).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("prompt"));
+    }
+}

@@ -1,0 +1,166 @@
+//! HTTP bodies: reading a request's (bounded), and writing the chat and legacy-completion
+//! response bodies by copying pre-escaped bytes (nothing on the hot path builds a
+//! `serde_json::Value`).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+use crate::error::ApiError;
+use crate::generate::escape;
+use crate::plan::StreamPlan;
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+pub async fn read_body(limit: usize, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > limit
+    {
+        return Err(ApiError::too_large(limit));
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // A length-limit error is the only one that carries this type in its chain.
+        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = src {
+            if s.is::<http_body_util::LengthLimitError>() {
+                return ApiError::too_large(limit);
+            }
+            src = s.source();
+        }
+        ApiError::invalid(format!("Could not read the request body: {e}"))
+    })
+}
+
+pub fn push_u64(buf: &mut Vec<u8>, v: u64) {
+    buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+pub fn push_usage(buf: &mut Vec<u8>, prompt: usize, completion: usize, chat: bool) {
+    buf.extend_from_slice(b"\"usage\":{\"prompt_tokens\":");
+    push_u64(buf, prompt as u64);
+    buf.extend_from_slice(b",\"completion_tokens\":");
+    push_u64(buf, completion as u64);
+    buf.extend_from_slice(b",\"total_tokens\":");
+    push_u64(buf, (prompt + completion) as u64);
+    if chat {
+        buf.extend_from_slice(b",\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}");
+    }
+    buf.push(b'}');
+}
+
+pub fn chat_body(fingerprint: &str, sp: &StreamPlan, completion_tokens: usize) -> Bytes {
+    let content_len: usize = sp
+        .choices
+        .iter()
+        .map(|c| c.text.as_ref().map_or(64, |t| t.full_escaped.len()))
+        .sum();
+    let mut b = Vec::with_capacity(640 + content_len + sp.choices.len() * 160);
+    b.extend_from_slice(b"{\"id\":\"");
+    b.extend_from_slice(sp.id.as_bytes());
+    b.extend_from_slice(b"\",\"object\":\"chat.completion\",\"created\":");
+    push_u64(&mut b, sp.created);
+    b.extend_from_slice(b",\"model\":\"");
+    b.extend_from_slice(sp.model.as_bytes());
+    b.extend_from_slice(b"\",\"choices\":[");
+    for (i, c) in sp.choices.iter().enumerate() {
+        if i > 0 {
+            b.push(b',');
+        }
+        b.extend_from_slice(b"{\"index\":");
+        push_u64(&mut b, i as u64);
+        b.extend_from_slice(b",\"message\":{\"role\":\"assistant\",\"content\":");
+        match &c.text {
+            Some(t) => {
+                b.push(b'"');
+                b.extend_from_slice(t.full_escaped.as_bytes());
+                b.push(b'"');
+            }
+            None => b.extend_from_slice(b"null"),
+        }
+        if !c.tool_calls.is_empty() {
+            b.extend_from_slice(b",\"tool_calls\":[");
+            for (j, call) in c.tool_calls.iter().enumerate() {
+                if j > 0 {
+                    b.push(b',');
+                }
+                b.extend_from_slice(b"{\"id\":\"");
+                b.extend_from_slice(call.id.as_bytes());
+                b.extend_from_slice(b"\",\"type\":\"function\",\"function\":{\"name\":\"");
+                b.extend_from_slice(escape(&call.name).as_bytes());
+                b.extend_from_slice(b"\",\"arguments\":\"");
+                b.extend_from_slice(escape(&call.arguments.pieces.concat()).as_bytes());
+                b.extend_from_slice(b"\"}}");
+            }
+            b.push(b']');
+        }
+        b.extend_from_slice(
+            b",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"",
+        );
+        b.extend_from_slice(c.finish_reason.as_bytes());
+        b.extend_from_slice(b"\"}");
+    }
+    b.extend_from_slice(b"],");
+    push_usage(&mut b, sp.prompt_tokens, completion_tokens, true);
+    b.extend_from_slice(b",\"service_tier\":\"default\",\"system_fingerprint\":\"");
+    b.extend_from_slice(fingerprint.as_bytes());
+    b.extend_from_slice(b"\"}");
+    Bytes::from(b)
+}
+
+pub fn completion_body(fingerprint: &str, sp: &StreamPlan, completion_tokens: usize) -> Bytes {
+    let mut b = Vec::with_capacity(
+        512 + sp
+            .choices
+            .iter()
+            .map(|c| c.text.as_ref().map_or(0, |t| t.full_escaped.len()) + 96)
+            .sum::<usize>(),
+    );
+    b.extend_from_slice(b"{\"id\":\"");
+    b.extend_from_slice(sp.id.as_bytes());
+    b.extend_from_slice(b"\",\"object\":\"text_completion\",\"created\":");
+    push_u64(&mut b, sp.created);
+    b.extend_from_slice(b",\"model\":\"");
+    b.extend_from_slice(sp.model.as_bytes());
+    b.extend_from_slice(b"\",\"system_fingerprint\":\"");
+    b.extend_from_slice(fingerprint.as_bytes());
+    b.extend_from_slice(b"\",\"choices\":[");
+    for (i, c) in sp.choices.iter().enumerate() {
+        if i > 0 {
+            b.push(b',');
+        }
+        b.extend_from_slice(b"{\"text\":\"");
+        if let Some(t) = &c.text {
+            b.extend_from_slice(t.full_escaped.as_bytes());
+        }
+        b.extend_from_slice(b"\",\"index\":");
+        push_u64(&mut b, i as u64);
+        b.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":\"");
+        b.extend_from_slice(c.finish_reason.as_bytes());
+        b.extend_from_slice(b"\"}");
+    }
+    b.extend_from_slice(b"],");
+    push_usage(&mut b, sp.prompt_tokens, completion_tokens, false);
+    b.push(b'}');
+    Bytes::from(b)
+}
