@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::interpolate::{self, UnsetVariable, Variables};
 use crate::model::{self, EnvEntry, Environment};
+use crate::value::{json_scalar_text, scalar_text, string_list};
 
 /// What one side of a comparison is made of.
 #[derive(Debug, Clone, Default)]
@@ -721,31 +722,5 @@ fn env_file_entries(value: &Value) -> Vec<(String, bool)> {
     match value {
         Value::Array(items) => items.iter().filter_map(one).collect(),
         other => one(other).into_iter().collect(),
-    }
-}
-
-fn scalar_text(v: &serde_norway::Value) -> Option<String> {
-    match v {
-        serde_norway::Value::String(s) => Some(s.clone()),
-        serde_norway::Value::Number(n) => Some(n.to_string()),
-        serde_norway::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// Text of a scalar; `None` for null (a pass-through variable).
-pub fn json_scalar_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    }
-}
-
-pub fn string_list(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::Array(items)) => items.iter().filter_map(json_scalar_text).collect(),
-        Some(Value::String(s)) => vec![s.clone()],
-        _ => Vec::new(),
     }
 }

@@ -12,7 +12,7 @@ use crate::duration;
 use crate::error::{Error, Result};
 use crate::image::ImageRef;
 use crate::interpolate::UnsetVariable;
-use crate::load::{json_scalar_text, string_list};
+use crate::value::{json_scalar_text, string_list};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Environment {

@@ -284,6 +284,27 @@ fn images_reports_missing_and_differently_pinned() {
     );
 }
 
+/// Issue 15: `-v` before the subcommand used to turn `validate f` into `diff -v validate f`.
+#[test]
+fn a_global_flag_before_the_subcommand_keeps_the_subcommand() {
+    for args in [
+        ["-v", "validate", "--json", "cycles.yaml"],
+        ["--json", "-v", "validate", "cycles.yaml"],
+    ] {
+        let r = run(in_fixtures().args(args));
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert_eq!(r.json()["kind"], "configuration_validation", "{args:?}");
+    }
+    // And a flag before the two paths of the default subcommand still means `diff`.
+    let r = run(in_fixtures().args(["-v", "--json", "merged.yaml", "merged.yaml"]));
+    assert_eq!(
+        r.json()["kind"],
+        "configuration_diff_report",
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn validate_names_cycles_and_every_rule() {
     let r = run(in_fixtures().args(["validate", "--json", "cycles.yaml"]));
