@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use devenv_core::output::OutputArgs;
 use devenv_core::paths::Mode;
 
 #[derive(Debug, Parser)]
@@ -32,26 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Can this machine run the stack? CPU, memory, disk, Docker, binaries, ports.
-    Preflight(PreflightArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct PreflightArgs {
-    #[command(flatten)]
-    pub output: OutputArgs,
-}
-
-#[derive(Debug, Args, Clone, Copy)]
-pub struct OutputArgs {
-    /// One JSON document on stdout (the default when no format flag is given).
-    #[arg(long, global = true, conflicts_with_all = ["human", "quiet"])]
-    pub json: bool,
-    /// A table for people (colours unless NO_COLOR is set).
-    #[arg(long, global = true, conflicts_with = "quiet")]
-    pub human: bool,
-    /// Nothing on stdout; only the exit code tells.
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
+    Preflight,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -60,9 +42,9 @@ pub struct CheckArgs {
     #[arg(long, value_name = "PATH", env = "DEVENV_ENV_FILE")]
     pub env_file: Option<PathBuf>,
 
-    /// Which bundle to read when --env-file is not given.
-    #[arg(long, value_enum, default_value = "local", env = "MODE")]
-    pub mode: ModeArg,
+    /// Which bundle to read when --env-file is not given [default: MODE, else DEVENV_MODE, else local].
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
 
     /// Extra HTTP checks and per-component thresholds [default: <workspace>/configs/health.yaml if present].
     #[arg(long, value_name = "PATH", env = "DEVENV_HEALTH_CONFIG")]
@@ -109,6 +91,14 @@ pub struct CheckArgs {
 pub enum ModeArg {
     Local,
     Remote,
+}
+
+impl CheckArgs {
+    /// `--mode`, else the one rule of devenv-core (`MODE`, else `DEVENV_MODE`, else local);
+    /// a bad variable is an error naming it.
+    pub fn mode(&self) -> Result<Mode, String> {
+        self.mode.map_or_else(Mode::from_env, |m| Ok(m.into()))
+    }
 }
 
 impl From<ModeArg> for Mode {

@@ -1,8 +1,8 @@
 //! The status document (JSON) and the table (human), and what they mean for the exit code.
 
 use devenv_core::exit;
-use devenv_core::output::{self, Style, pad};
-use serde_json::{Value, json};
+use devenv_core::output::{Style, pad};
+use serde::Serialize;
 
 use crate::probe::{Outcome, State};
 
@@ -26,25 +26,42 @@ pub fn exit_code(outcomes: &[Outcome], strict: bool) -> u8 {
     }
 }
 
-/// The versioned JSON document (`kind: "status"`); `extra` fields are appended (e.g. `wait`).
-pub fn document(
-    outcomes: &[Outcome],
-    checked_at: &str,
-    duration_ms: u64,
-    env_file: &str,
-    extra: Value,
-) -> Value {
-    let mut body = json!({
-        "checked_at": checked_at,
-        "overall": overall(outcomes).as_str(),
-        "duration_ms": duration_ms,
-        "env_file": env_file,
-        "components": outcomes,
-    });
-    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
-        body.extend(extra);
+/// The `status` document's body (devenv-core adds `schema_version`, `kind`, `correlation_id`).
+#[derive(Debug, Serialize)]
+pub struct StatusReport<'a> {
+    pub checked_at: String,
+    pub overall: State,
+    pub duration_ms: u64,
+    pub env_file: &'a str,
+    pub components: &'a [Outcome],
+    /// Present only with `--wait`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<WaitReport>,
+}
+
+impl<'a> StatusReport<'a> {
+    pub fn new(
+        outcomes: &'a [Outcome],
+        checked_at: String,
+        duration_ms: u64,
+        env_file: &'a str,
+    ) -> Self {
+        Self {
+            checked_at,
+            overall: overall(outcomes),
+            duration_ms,
+            env_file,
+            components: outcomes,
+            wait: None,
+        }
     }
-    output::document("status", body)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WaitReport {
+    pub timeout_s: f64,
+    pub ready: bool,
+    pub never_ready: Vec<String>,
 }
 
 /// The table: one row per component, then the overall line.

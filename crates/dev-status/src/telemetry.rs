@@ -572,6 +572,47 @@ fn escape_label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// After a check round: per-component up/latency gauges to the Pushgateway
+/// (`DEVENV_PUSHGATEWAY_URL`, or `METRICS=true` in local mode) and the workspace's new events
+/// to Loki (`DEVENV_LOKI_URL`). Observability, not state: failures are warnings.
+pub async fn after_check(
+    ws: &devenv_core::paths::Workspace,
+    mode: Mode,
+    outcomes: &[crate::probe::Outcome],
+) {
+    use crate::probe::State;
+    let samples: Vec<ComponentSample> = outcomes
+        .iter()
+        .filter(|o| o.state != State::Skipped)
+        .map(|o| {
+            ComponentSample::new(
+                o.component.clone(),
+                matches!(o.state, State::Healthy | State::Degraded),
+                Duration::from_millis(o.latency_ms.unwrap_or_default()),
+            )
+        })
+        .collect();
+    let pushed = match PushgatewayClient::from_env(mode) {
+        Ok(Some(client)) => client.push(&samples).await,
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    let shipped = match LokiClient::from_env() {
+        Ok(Some(client)) if ws.state_dir().is_dir() => ship_events_file(
+            &client,
+            &ws.events_file(),
+            &ws.state_dir().join("loki.cursor"),
+        )
+        .await
+        .map(|_| ()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    for err in [pushed.err(), shipped.err()].into_iter().flatten() {
+        tracing::warn!("{}", redact::error_chain(&err));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

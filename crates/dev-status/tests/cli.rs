@@ -288,6 +288,57 @@ fn bad_configuration_exits_2_and_names_the_fix() {
     assert_eq!(code, 2);
 }
 
+/// Issue 15: without --mode the bundle follows devenv-core's one rule (MODE, else DEVENV_MODE,
+/// else local; a bad value exits 2 naming the variable), and --env-file reads any bundle —
+/// a remote one outside the workspace included (what scripts/dev/remote.sh needs).
+#[test]
+fn the_bundle_follows_the_mode_rule_unless_env_file_names_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env.local"), "DEVENV_MODE=local\n").unwrap();
+    std::fs::write(dir.path().join(".env.linode"), "DEVENV_MODE=remote\n").unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let remote_bundle = elsewhere.path().join("workspace-7.env");
+    std::fs::write(&remote_bundle, "DEVENV_MODE=remote\n").unwrap();
+    let bundle_read = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = dev_status(dir.path());
+        cmd.args(["--json", "--only", "mock_inference"]).args(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let (code, doc, stderr) = run_json(&mut cmd);
+        assert_eq!(code, 0, "{vars:?} {args:?}: {stderr}");
+        let path = doc["env_file"].as_str().unwrap().to_string();
+        std::path::Path::new(&path)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    assert_eq!(bundle_read(&[], &[]), ".env.local");
+    assert_eq!(
+        bundle_read(&[("MODE", "remote"), ("DEVENV_MODE", "local")], &[]),
+        ".env.linode"
+    );
+    assert_eq!(
+        bundle_read(&[("DEVENV_MODE", "remote")], &[]),
+        ".env.linode"
+    );
+    assert_eq!(
+        bundle_read(&[("MODE", "remote")], &["--mode", "local"]),
+        ".env.local"
+    );
+    let remote = remote_bundle.to_str().unwrap();
+    assert_eq!(
+        bundle_read(&[("MODE", "local")], &["--env-file", remote]),
+        "workspace-7.env"
+    );
+    for var in ["MODE", "DEVENV_MODE"] {
+        let (code, stderr) = run_stderr(dev_status(dir.path()).env(var, "bogus"));
+        assert_eq!(code, 2, "{var}=bogus: {stderr}");
+        assert!(stderr.contains(&format!("{var}=bogus")), "{stderr}");
+    }
+}
+
 #[test]
 fn a_secret_from_the_environment_in_a_check_url_is_masked() {
     let dir = tempfile::tempdir().unwrap();

@@ -22,6 +22,7 @@ pub fn dev_status_process(root: &Path) -> std::process::Command {
         .env_remove("DEVENV_ENV_FILE")
         .env_remove("DEVENV_HEALTH_CONFIG")
         .env_remove("MODE")
+        .env_remove("DEVENV_MODE")
         .env_remove("CLICOLOR_FORCE")
         .env_remove("DEVENV_LOG")
         .env_remove("RUST_LOG");

@@ -1,0 +1,31 @@
+//! What stops a dev-status command; converted to an exit code once, in `run`.
+
+use devenv_core::exit::{self, ExitCoded};
+use devenv_core::stack::StackError;
+
+use crate::config::ConfigError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    /// A bad flag value or a bad mode variable.
+    #[error("{0}")]
+    Usage(String),
+    /// `--wait` gave up.
+    #[error("{0}")]
+    Timeout(String),
+}
+
+impl ExitCoded for Error {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(e) => e.exit_code(),
+            Error::Stack(e) => e.exit_code(),
+            Error::Usage(_) => exit::USAGE,
+            Error::Timeout(_) => exit::TIMEOUT,
+        }
+    }
+}
