@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use devenv_core::bundle::BundleError;
 use devenv_core::exit::{self, ExitCoded};
-use devenv_core::output::Failure;
 use devenv_core::stack::StackError;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,14 +48,6 @@ pub enum SyncError {
         keys: String,
         mapping: PathBuf,
     },
-}
-
-/// Lets `?` turn a SyncError into the binary's failure: message with its source chain,
-/// redacted, and the exit code.
-impl From<SyncError> for Failure {
-    fn from(e: SyncError) -> Self {
-        Failure::from_coded(&e)
-    }
 }
 
 impl ExitCoded for SyncError {

@@ -194,7 +194,7 @@ impl Session {
             .field("method", "approle")
             .field("mount", mount)
             .field("request_id", answer.request_id())
-            .append_to(&crate::events_file());
+            .append_to(&events_file());
         Ok(())
     }
 
@@ -417,7 +417,7 @@ impl Session {
         public_fields: &HashSet<(SecretRef, String)>,
         keys_of: &dyn Fn(&SecretRef) -> Vec<String>,
     ) -> Result<Vec<SecretRead>, VaultError> {
-        let events = crate::events_file();
+        let events = events_file();
         futures::stream::iter(secrets.iter().cloned())
             .map(|secret| {
                 let version = versions.get(&secret.mount).copied().unwrap_or(2);
@@ -463,7 +463,7 @@ impl Session {
             Ok(_) => {
                 Event::new(crate::SOURCE, "vault_token_revoked")
                     .field("audit_id", ids::correlation_id())
-                    .append_to(&crate::events_file());
+                    .append_to(&events_file());
                 true
             }
             Err(e) => {
@@ -526,6 +526,11 @@ fn vault_errors(content: Option<&str>) -> String {
     } else {
         redact::redact(&joined)
     }
+}
+
+/// Where this run's Vault events go.
+fn events_file() -> std::path::PathBuf {
+    devenv_core::paths::Workspace::discover().events_file()
 }
 
 #[cfg(test)]

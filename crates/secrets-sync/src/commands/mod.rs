@@ -1,0 +1,5 @@
+//! One module per command.
+
+pub(crate) mod check_expiry;
+pub(crate) mod render;
+pub(crate) mod sync;
