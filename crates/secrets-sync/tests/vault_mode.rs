@@ -499,3 +499,37 @@ fn output_snapshots() {
         insta::assert_snapshot!("denied_read_stderr", stderr);
     });
 }
+
+/// Without `--mode` every command follows the one rule: MODE (what `make MODE=remote`
+/// exports) before DEVENV_MODE (what sourcing a bundle exports); an unknown value exits 2
+/// naming the variable.
+#[test]
+fn the_mode_comes_from_mode_before_devenv_mode() {
+    let ws = Workspace::new();
+    let with_modes = |mode: &str, devenv_mode: &str, args: &[&str]| {
+        let mut cmd = ws.cmd();
+        cmd.env("MODE", mode)
+            .env("DEVENV_MODE", devenv_mode)
+            .args(args);
+        cmd
+    };
+    run(&mut with_modes("remote", "local", &["--quiet"]), 0);
+    assert_eq!(ws.bundle(".env.linode").get("DEVENV_MODE"), Some("remote"));
+    assert!(!ws.path(".env.local").exists());
+    // render and check-expiry read the remote bundle too (there is no local one to read).
+    run(
+        &mut with_modes("remote", "local", &["render", "--quiet"]),
+        0,
+    );
+    run(
+        &mut with_modes("remote", "local", &["check-expiry", "--quiet"]),
+        0,
+    );
+    let (_, stderr) = run(&mut with_modes("", "local", &["render"]), 2);
+    assert!(stderr.contains(".env.local does not exist"), "{stderr}");
+    for args in [&["--dry-run"][..], &["render"], &["check-expiry"]] {
+        let (_, stderr) = run(&mut with_modes("bogus", "remote", args), 2);
+        assert!(stderr.contains("MODE=bogus"), "{args:?}: {stderr}");
+    }
+    assert!(!ws.path(".env.local").exists());
+}
