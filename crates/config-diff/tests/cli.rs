@@ -12,18 +12,10 @@ fn compose_semantics_merge_to_the_hand_written_result() {
     // base.yaml + override.yaml (override rules), anchors and `<<:`, x-* fields, extends
     // (same file and another file), profiles, every interpolation form, `$$`, list/map
     // environment, short/long ports and volumes, durations — must equal merged.yaml.
-    let r = run(in_fixtures().args([
-        "--json",
-        "--fail-on",
-        "minor",
-        "-f",
-        "base.yaml",
-        "-f",
-        "override.yaml",
-        "--env-file",
-        "fixture.env",
-        "merged.yaml",
-    ]));
+    let r = run(in_fixtures().args(
+        "--json --fail-on minor -f base.yaml -f override.yaml --env-file fixture.env merged.yaml"
+            .split_whitespace(),
+    ));
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let report = r.json();
     assert_eq!(report["overall_status"], "identical", "{report}");
@@ -42,35 +34,18 @@ fn compose_semantics_merge_to_the_hand_written_result() {
     );
 
     // Turning the profile on brings the service in: missing in the target now.
-    let r = run(in_fixtures().args([
-        "--json",
-        "--profile",
-        "debug",
-        "-f",
-        "base.yaml",
-        "-f",
-        "override.yaml",
-        "--env-file",
-        "fixture.env",
-        "merged.yaml",
-    ]));
+    let r = run(in_fixtures().args(
+        "--json --profile debug -f base.yaml -f override.yaml --env-file fixture.env merged.yaml"
+            .split_whitespace(),
+    ));
     assert_eq!(service(&r.json(), "debug")["status"], "missing_in_target");
 
     // Without the override file, the differences are exactly the override's contents.
-    let r = run(in_fixtures().args([
-        "--json",
-        "-f",
-        "base.yaml",
-        "--env-file",
-        "fixture.env",
-        "merged.yaml",
-    ]));
+    let r = run(in_fixtures()
+        .args("--json -f base.yaml --env-file fixture.env merged.yaml".split_whitespace()));
     let report = r.json();
     let d = difference(&report, "db", "environment.POSTGRES_USER");
-    assert_eq!(
-        pair(d, "source_value", "target_value"),
-        (Some("app"), Some("overridden"))
-    );
+    fields(d, [("source_value", "app"), ("target_value", "overridden")]);
     assert_eq!(
         difference(&report, "db", "ports[5432/tcp@127.0.0.1:15432]")["type"],
         "missing_in_source"
@@ -86,13 +61,7 @@ fn compose_semantics_merge_to_the_hand_written_result() {
 fn required_variable_is_a_usage_error_naming_file_and_variable() {
     let r = run(in_fixtures().args(["base.yaml", "merged.yaml"]));
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr.contains("base.yaml")
-            && r.stderr.contains("DB_PASSWORD")
-            && r.stderr.contains("set DB_PASSWORD in fixture.env"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has(&["base.yaml", "DB_PASSWORD", "set DB_PASSWORD in fixture.env"]);
 }
 
 #[test]
@@ -118,11 +87,7 @@ fn a_description_in_json_spelling_is_a_description() {
 fn extends_cycles_are_refused_naming_the_chain() {
     let r = run(in_fixtures().args(["validate", "extends-cycle.yaml"]));
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr.contains("extends-cycle.yaml") && r.stderr.contains("`extends` cycle: a → b → a"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has(&["extends-cycle.yaml", "`extends` cycle: a → b → a"]);
 }
 
 #[test]
@@ -134,11 +99,7 @@ fn malformed_yaml_exits_2_naming_file_line_and_column() {
     ] {
         let r = run(in_fixtures().args(&args));
         assert_eq!(r.code, 2, "{args:?}");
-        assert!(
-            r.stderr.contains("malformed.yaml:4:4: malformed YAML"),
-            "{}",
-            r.stderr
-        );
+        r.stderr_has(&["malformed.yaml:4:4: malformed YAML"]);
         assert!(r.stdout.is_empty());
     }
 }
@@ -163,14 +124,7 @@ fn secrets_never_reach_any_output_or_the_saved_report() {
             .arg(repo_root().join("configs/parity/staging.yaml"));
         let r = run(&mut c);
         assert_eq!(r.code, 0, "{}", r.stderr);
-        for s in secrets {
-            assert!(
-                !r.stdout.contains(s) && !r.stderr.contains(s),
-                "{s} leaked:\n{}\n{}",
-                r.stdout,
-                r.stderr
-            );
-        }
+        r.assert_no_secret(&secrets);
         assert!(r.stdout.contains("<redacted>"), "{}", r.stdout);
     }
     let saved: Vec<_> = std::fs::read_dir(root.path().join("reports/config-diffs"))
@@ -203,21 +157,9 @@ fn parity_of_the_repository_has_nothing_unexpected_above_minor() {
     let local = root.join("dev/compose.local.yaml");
     assert!(local.is_file(), "{} is missing", local.display());
     let mut c = cmd();
-    c.current_dir(&root).args([
-        "--json",
-        "--fail-on",
-        "major",
-        "-f",
-        "dev/compose.local.yaml",
-        "--env-file",
-    ]);
-    c.arg(fixture("local.env")).args([
-        "configs/parity/staging.yaml",
-        "--rules",
-        "configs/parity/rules.yaml",
-        "--baseline",
-        "configs/parity/baseline.yaml",
-    ]);
+    c.current_dir(&root)
+        .args("--json --fail-on major -f dev/compose.local.yaml --env-file".split_whitespace());
+    c.arg(fixture("local.env")).args("configs/parity/staging.yaml --rules configs/parity/rules.yaml --baseline configs/parity/baseline.yaml".split_whitespace());
     let r = run(&mut c);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let report = r.json();
@@ -244,13 +186,9 @@ fn parity_of_the_repository_has_nothing_unexpected_above_minor() {
 
 #[test]
 fn images_reports_missing_and_differently_pinned() {
-    let r = run(in_fixtures().args([
-        "images",
-        "--json",
-        "images.yaml",
-        "--digests",
-        "IMAGE_DIGESTS",
-    ]));
+    let r =
+        run(in_fixtures()
+            .args("images --json images.yaml --digests IMAGE_DIGESTS".split_whitespace()));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let doc = r.json();
     let status = |svc: &str| {
@@ -270,18 +208,12 @@ fn images_reports_missing_and_differently_pinned() {
     assert_eq!(status("web"), "missing");
     assert_eq!(status("app"), "built_locally");
 
-    let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("IMAGE_DIGESTS");
-    std::fs::write(&bad, "# ok\npostgres:15@sha256:abc\n").unwrap();
+    let (_dir, bad) = scratch("IMAGE_DIGESTS", "# ok\npostgres:15@sha256:abc\n");
     let r = run(in_fixtures()
         .args(["images", "images.yaml", "--digests"])
         .arg(&bad));
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr.contains("IMAGE_DIGESTS:2:") && r.stderr.contains("64 lowercase hex"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has(&["IMAGE_DIGESTS:2:", "64 lowercase hex"]);
 }
 
 /// Issue 15: `-v` before the subcommand used to turn `validate f` into `diff -v validate f`.
@@ -296,7 +228,7 @@ fn a_global_flag_before_the_subcommand_keeps_the_subcommand() {
         assert_eq!(r.json()["kind"], "configuration_validation", "{args:?}");
     }
     // And a flag before the two paths of the default subcommand still means `diff`.
-    let r = run(in_fixtures().args(["-v", "--json", "merged.yaml", "merged.yaml"]));
+    let r = run(in_fixtures().args("-v --json merged.yaml merged.yaml".split_whitespace()));
     assert_eq!(
         r.json()["kind"],
         "configuration_diff_report",
@@ -356,17 +288,16 @@ fn fail_on_thresholds_and_usage_errors() {
         assert_eq!(r.code, code, "--fail-on {fail_on}");
     }
     assert_eq!(run(in_fixtures().args(base)).code, 0, "no --fail-on: 0");
-    assert_eq!(run(cmd().args(["--fail-on", "huge", "a", "b"])).code, 2);
+    assert_eq!(
+        run(cmd().args("--fail-on huge a b".split_whitespace())).code,
+        2
+    );
     let r = run(&mut cmd());
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr.contains("no source environment given"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has(&["no source environment given"]);
     let r = run(cmd().args(["/nonexistent/a.yaml", "/nonexistent/b.yaml"]));
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("/nonexistent/a.yaml"), "{}", r.stderr);
+    r.stderr_has(&["/nonexistent/a.yaml"]);
 }
 
 /// The JSON report matches the committed JSON Schema (checked by a small validator for the
@@ -376,32 +307,14 @@ fn fail_on_thresholds_and_usage_errors() {
 fn json_report_matches_the_committed_schema() {
     // The platform upgrade (every kind of difference, secrets, origins) and the repository's
     // own parity report (rules file, baseline, accepted differences).
-    let upgrade = run(cmd().current_dir(fixture("upgrade")).args([
-        "--json",
-        "-f",
-        "platform.v1.yaml",
-        "--env-file",
-        "platform.env",
-        "-F",
-        "platform.v2.yaml",
-        "--target-env-file",
-        "platform.env",
-        "--target-env-file",
-        "platform.v2.env",
-    ]));
+    let upgrade = run(in_upgrade().arg("--json").args(UPGRADE.split_whitespace()));
     assert_eq!(upgrade.code, 0, "{}", upgrade.stderr);
     let parity = {
         let mut c = cmd();
         c.current_dir(repo_root())
-            .args(["--json", "-f", "dev/compose.local.yaml", "--env-file"])
+            .args("--json -f dev/compose.local.yaml --env-file".split_whitespace())
             .arg(fixture("local.env"))
-            .args([
-                "configs/parity/staging.yaml",
-                "--baseline",
-                "configs/parity/baseline.yaml",
-                "--rules",
-                "configs/parity/rules.yaml",
-            ]);
+            .args("configs/parity/staging.yaml --baseline configs/parity/baseline.yaml --rules configs/parity/rules.yaml".split_whitespace());
         run(&mut c)
     };
     assert_eq!(parity.code, 0, "{}", parity.stderr);

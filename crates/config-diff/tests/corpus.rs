@@ -106,36 +106,39 @@ fn sentry_2023_to_2026_is_graded_as_checked_by_hand() {
 
     // redis:6.2.12-alpine → valkey/valkey:8.1.9-alpine: another product → major.
     let d = difference(&report, "redis", "image.repository");
-    assert_eq!(
-        pair(d, "severity", "rule_id"),
-        (Some("major"), Some("image.repository_changed"))
+    fields(
+        d,
+        [
+            ("severity", "major"),
+            ("rule_id", "image.repository_changed"),
+        ],
     );
     assert_eq!(d["source_value"], "docker.io/library/redis:6.2.12-alpine");
     assert_eq!(d["target_value"], "docker.io/valkey/valkey:8.1.9-alpine");
 
     // confluentinc/cp-kafka 5.5.7 → 7.6.13: major version → major.
     let d = difference(&report, "kafka", "image.tag");
-    assert_eq!(
-        pair(d, "severity", "rule_id"),
-        (Some("major"), Some("image.major_version_changed"))
+    fields(
+        d,
+        [
+            ("severity", "major"),
+            ("rule_id", "image.major_version_changed"),
+        ],
     );
 
     // postgres 14.5 → 14.24-bookworm: same major → minor.
     let d = difference(&report, "postgres", "image.tag");
-    assert_eq!(
-        pair(d, "severity", "rule_id"),
-        (Some("minor"), Some("image.tag_changed"))
-    );
-    assert_eq!(
-        pair(d, "source_value", "target_value"),
-        (Some("14.5"), Some("14.24-bookworm"))
+    fields(d, [("severity", "minor"), ("rule_id", "image.tag_changed")]);
+    fields(
+        d,
+        [("source_value", "14.5"), ("target_value", "14.24-bookworm")],
     );
 
     // nginx mounted ./nginx at /etc/nginx; 2026 mounts only /etc/nginx/nginx.conf → incompatible.
     let d = difference(&report, "nginx", "volumes[/etc/nginx]");
-    assert_eq!(
-        pair(d, "severity", "type"),
-        (Some("incompatible"), Some("missing_in_target"))
+    fields(
+        d,
+        [("severity", "incompatible"), ("type", "missing_in_target")],
     );
     // postgres' `./postgres/:/opt/sentry/` mount is gone (trailing slash normalised).
     assert_eq!(
@@ -145,10 +148,7 @@ fn sentry_2023_to_2026_is_graded_as_checked_by_hand() {
 
     // Kafka moved to KRaft: KAFKA_ZOOKEEPER_CONNECT only in the source → major.
     let d = difference(&report, "kafka", "environment.KAFKA_ZOOKEEPER_CONNECT");
-    assert_eq!(
-        pair(d, "severity", "type"),
-        (Some("major"), Some("missing_in_target"))
-    );
+    fields(d, [("severity", "major"), ("type", "missing_in_target")]);
     assert_eq!(d["source_value"], "zookeeper:2181");
     // KAFKA_LOG_RETENTION_HOURS "24" → "3": a value change → minor.
     assert_eq!(
@@ -170,17 +170,14 @@ fn sentry_2023_to_2026_is_graded_as_checked_by_hand() {
 
     // OPENAI_API_KEY only in 2023's web, declared without a value and set nowhere.
     let d = difference(&report, "web", "environment.OPENAI_API_KEY");
-    assert_eq!(
-        pair(d, "source_value", "type"),
-        (Some("(unset)"), Some("missing_in_target"))
+    fields(
+        d,
+        [("source_value", "(unset)"), ("type", "missing_in_target")],
     );
     // LAUNCHPAD_RPC_SHARED_SECRET only in 2026, passed through from .env (=supersecret):
     // compared by hash, printed redacted, never the value.
     let d = difference(&report, "web", "environment.LAUNCHPAD_RPC_SHARED_SECRET");
-    assert_eq!(
-        pair(d, "target_value", "severity"),
-        (Some("<redacted>"), Some("major"))
-    );
+    fields(d, [("target_value", "<redacted>"), ("severity", "major")]);
     assert!(!r.stdout.contains("supersecret"));
     // …and its origin is the env file the pass-through was resolved from.
     assert!(
@@ -238,20 +235,17 @@ fn sentry_2025_to_2026_is_graded_as_checked_by_hand() {
 
     // snuba-replacer gained a (file) healthcheck → missing in source → major.
     let d = difference(&report, "snuba-replacer", "healthcheck");
-    assert_eq!(
-        pair(d, "severity", "type"),
-        (Some("major"), Some("missing_in_source"))
-    );
+    fields(d, [("severity", "major"), ("type", "missing_in_source")]);
 
     // kafka nofile ulimit 4096 → 100000: generic setting → minor, keyed by its path.
     let d = difference(&report, "kafka", "ulimits.nofile.soft");
-    assert_eq!(
-        (
-            d["source_value"].as_str(),
-            d["target_value"].as_str(),
-            d["severity"].as_str()
-        ),
-        (Some("4096"), Some("100000"), Some("minor"))
+    fields(
+        d,
+        [
+            ("source_value", "4096"),
+            ("target_value", "100000"),
+            ("severity", "minor"),
+        ],
     );
 
     // smtp's environment moved from list (`- MAILNAME=…`) to map form: same model, so
@@ -334,9 +328,9 @@ fn every_corpus_file_parses_and_validates() {
     )));
     assert_eq!(r.code, 1);
     let f = &r.json()["findings"][0];
-    assert_eq!(
-        (f["rule"].as_str(), f["service"].as_str()),
-        (Some("infrastructure_healthcheck"), Some("db"))
+    fields(
+        f,
+        [("rule", "infrastructure_healthcheck"), ("service", "db")],
     );
     // nginx-golang-postgres: backend waits for db service_healthy and db has a healthcheck.
     let r = run(cmd().args(["validate"]).arg(input(
@@ -365,14 +359,7 @@ fn an_environment_is_identical_to_itself_and_sides_swap() {
 
     let ab = sentry_diff(&corpus, "c382b9a5", "0900533b").json();
     let ba = sentry_diff(&corpus, "0900533b", "c382b9a5").json();
-    assert_eq!(
-        ab["summary"]["services_missing_in_source"],
-        ba["summary"]["services_missing_in_target"]
-    );
-    assert_eq!(
-        ab["summary"]["services_missing_in_target"],
-        ba["summary"]["services_missing_in_source"]
-    );
+    assert_mirrored(&ab, &ba);
     assert_eq!(service(&ab, "zookeeper")["status"], "missing_in_target");
     assert_eq!(service(&ba, "zookeeper")["status"], "missing_in_source");
 }

@@ -7,40 +7,11 @@
 
 mod common;
 
-use assert_cmd::Command;
 use common::*;
 use serde_json::{Value, json};
 
-/// The binary run from tests/fixtures/upgrade, where the fixtures name each other relatively.
-fn in_upgrade() -> Command {
-    let mut c = cmd();
-    c.current_dir(fixture("upgrade"));
-    c
-}
-
 /// The 2023 platform with the local override, as compose would load it.
-const V1_LOCAL: [&str; 6] = [
-    "-f",
-    "platform.v1.yaml",
-    "-f",
-    "platform.override.yaml",
-    "--env-file",
-    "platform.env",
-];
-
-/// 2023 (platform.env) → 2025 (platform.env + platform.v2.env).
-const UPGRADE: [&str; 10] = [
-    "-f",
-    "platform.v1.yaml",
-    "--env-file",
-    "platform.env",
-    "-F",
-    "platform.v2.yaml",
-    "--target-env-file",
-    "platform.env",
-    "--target-env-file",
-    "platform.v2.env",
-];
+const V1_LOCAL: &str = "-f platform.v1.yaml -f platform.override.yaml --env-file platform.env";
 
 /// Values of platform.env, api.env and api.v2.env that must never be printed.
 const SECRETS: [&str; 4] = [
@@ -51,14 +22,7 @@ const SECRETS: [&str; 4] = [
 ];
 
 fn assert_no_secret(r: &Run) {
-    for s in SECRETS {
-        assert!(
-            !r.stdout.contains(s) && !r.stderr.contains(s),
-            "{s} leaked:\n{}\n{}",
-            r.stdout,
-            r.stderr
-        );
-    }
+    r.assert_no_secret(&SECRETS);
 }
 
 /// Every difference of a report as `service field severity rule`, sorted.
@@ -91,7 +55,7 @@ fn platform_with_override_resolves_to_the_hand_written_result() {
     // list and map environments, short and long ports and volumes, durations.
     let r = run(in_upgrade()
         .args(["--json", "--fail-on", "minor"])
-        .args(V1_LOCAL)
+        .args(V1_LOCAL.split_whitespace())
         .arg("platform.resolved.yaml"));
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let report = r.json();
@@ -116,14 +80,10 @@ fn platform_with_override_resolves_to_the_hand_written_result() {
 fn the_override_file_is_merged_by_compose_rules() {
     // Without the override, the differences to the resolved file are exactly what the
     // override changes: so the identity above is not an accident of empty models.
-    let r = run(in_upgrade().args([
-        "--json",
-        "-f",
-        "platform.v1.yaml",
-        "--env-file",
-        "platform.env",
-        "platform.resolved.yaml",
-    ]));
+    let r = run(in_upgrade().args(
+        "--json -f platform.v1.yaml --env-file platform.env platform.resolved.yaml"
+            .split_whitespace(),
+    ));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report = r.json();
     assert_eq!(
@@ -144,19 +104,22 @@ fn the_override_file_is_merged_by_compose_rules() {
     // A volume with the same container path is replaced (the trailing `/` of the base file's
     // mount normalised), not added.
     let d = difference(&report, "postgres", "volumes[/docker-entrypoint-initdb.d]");
-    assert_eq!(
-        pair(d, "source_value", "target_value"),
-        (
-            Some("./postgres/init/:/docker-entrypoint-initdb.d:ro"),
-            Some("./postgres/init-dev:/docker-entrypoint-initdb.d:ro")
-        )
+    fields(
+        d,
+        [
+            (
+                "source_value",
+                "./postgres/init/:/docker-entrypoint-initdb.d:ro",
+            ),
+            (
+                "target_value",
+                "./postgres/init-dev:/docker-entrypoint-initdb.d:ro",
+            ),
+        ],
     );
     // The override's map entry beats the base's list entry; without it ${LOG_LEVEL:-info}.
     let d = difference(&report, "api", "environment.LOG_LEVEL");
-    assert_eq!(
-        pair(d, "source_value", "target_value"),
-        (Some("info"), Some("debug"))
-    );
+    fields(d, [("source_value", "info"), ("target_value", "debug")]);
     // ulimits merge key by key: only `hard` differs, `soft` stayed.
     assert!(!has_difference(&report, "kafka", "ulimits.nofile.soft"));
     // The worker extends api inside platform.v1.yaml, before the override is merged.
@@ -167,14 +130,14 @@ fn the_override_file_is_merged_by_compose_rules() {
 fn every_interpolation_form_resolves_as_compose_does() {
     // Against a target where api and worker have no environment, every variable is reported
     // missing in the target with the value the source resolved to.
-    let dir = tempfile::tempdir().unwrap();
-    let bare = dir.path().join("bare.yaml");
-    std::fs::write(
-        &bare,
+    let (_dir, bare) = scratch(
+        "bare.yaml",
         "services:\n  api:\n    image: ghcr.io/acme/platform-api:2.3.1\n  worker:\n    image: ghcr.io/acme/platform-api:2.3.1\n",
-    )
-    .unwrap();
-    let r = run(in_upgrade().arg("--json").args(V1_LOCAL).arg(&bare));
+    );
+    let r = run(in_upgrade()
+        .arg("--json")
+        .args(V1_LOCAL.split_whitespace())
+        .arg(&bare));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report = r.json();
     let value = |svc: &str, key: &str| {
@@ -250,7 +213,7 @@ fn profiles_switch_services_on() {
     let profiled = |extra: &[&str]| {
         let r = run(in_upgrade()
             .arg("--json")
-            .args(V1_LOCAL)
+            .args(V1_LOCAL.split_whitespace())
             .args(extra)
             .arg("platform.resolved.yaml"));
         assert_eq!(r.code, 0, "{}", r.stderr);
@@ -265,16 +228,14 @@ fn profiles_switch_services_on() {
 
     // COMPOSE_PROFILES from an env file, several at once; `migrate` extends api (image,
     // env_file, environment) but keeps its own depends_on and disabled healthcheck.
-    let dir = tempfile::tempdir().unwrap();
-    let profiles = dir.path().join("profiles.env");
-    std::fs::write(&profiles, "COMPOSE_PROFILES=migrate,debug\n").unwrap();
+    let (_dir, profiles) = scratch("profiles.env", "COMPOSE_PROFILES=migrate,debug\n");
     let report = profiled(&["--env-file", profiles.to_str().unwrap()]);
     assert_eq!(service(&report, "kafka-ui")["status"], "missing_in_target");
     assert_eq!(service(&report, "migrate")["status"], "missing_in_target");
     assert_eq!(report["metadata"]["inactive_services"]["source"], json!({}));
     let r = run(in_upgrade()
-        .args(["validate", "--json", "--profile", "*"])
-        .args(V1_LOCAL));
+        .args("validate --json --profile *".split_whitespace())
+        .args(V1_LOCAL.split_whitespace()));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(r.json()["services"], 8);
 }
@@ -282,7 +243,7 @@ fn profiles_switch_services_on() {
 /// 2023 → 2025, graded by the default rules (src/rules.rs).
 #[test]
 fn upgrade_2023_to_2025_is_graded() {
-    let r = run(in_upgrade().arg("--json").args(UPGRADE));
+    let r = run(in_upgrade().arg("--json").args(UPGRADE.split_whitespace()));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report = r.json();
     assert_eq!(report["overall_status"], "incompatible");
@@ -290,72 +251,72 @@ fn upgrade_2023_to_2025_is_graded() {
 
     // Redis → Valkey under the same service name: another product → major.
     let d = difference(&report, "redis", "image.repository");
-    assert_eq!(
-        pair(d, "severity", "rule_id"),
-        (Some("major"), Some("image.repository_changed"))
+    fields(
+        d,
+        [
+            ("severity", "major"),
+            ("rule_id", "image.repository_changed"),
+        ],
     );
-    assert_eq!(
-        pair(d, "source_value", "target_value"),
-        (
-            Some("docker.io/library/redis:7.2.4-alpine"),
-            Some("docker.io/valkey/valkey:8.0.1-alpine")
-        )
+    fields(
+        d,
+        [
+            ("source_value", "docker.io/library/redis:7.2.4-alpine"),
+            ("target_value", "docker.io/valkey/valkey:8.0.1-alpine"),
+        ],
     );
     // Its command changed; the password in it is masked on both sides.
     let d = difference(&report, "redis", "command");
-    assert_eq!(
-        pair(d, "source_value", "target_value"),
-        (
-            Some("redis-server --appendonly yes --requirepass ***"),
-            Some("valkey-server --appendonly yes --requirepass ***")
-        )
+    fields(
+        d,
+        [
+            (
+                "source_value",
+                "redis-server --appendonly yes --requirepass ***",
+            ),
+            (
+                "target_value",
+                "valkey-server --appendonly yes --requirepass ***",
+            ),
+        ],
     );
     assert_eq!(d["severity"], "minor");
 
     // cp-kafka 6.2.15 → 7.7.1: major version → major.
     let d = difference(&report, "kafka", "image.tag");
-    assert_eq!(
-        pair(d, "severity", "rule_id"),
-        (Some("major"), Some("image.major_version_changed"))
+    fields(
+        d,
+        [
+            ("severity", "major"),
+            ("rule_id", "image.major_version_changed"),
+        ],
     );
-    assert_eq!(
-        pair(d, "source_value", "target_value"),
-        (Some("6.2.15"), Some("7.7.1"))
-    );
+    fields(d, [("source_value", "6.2.15"), ("target_value", "7.7.1")]);
     // postgres 15.6 → 15.8-bookworm and the api 2.3.1 → 2.4.0: same major → minor.
     let d = difference(&report, "postgres", "image.tag");
-    assert_eq!(
-        pair(d, "severity", "rule_id"),
-        (Some("minor"), Some("image.tag_changed"))
-    );
+    fields(d, [("severity", "minor"), ("rule_id", "image.tag_changed")]);
     assert_eq!(severity(&report, "api", "image.tag"), "minor");
 
     // KRaft: ZooKeeper's connect string only in the source, the controller settings only in
     // the target → major; the cluster id (a required variable) resolved from platform.v2.env.
     let d = difference(&report, "kafka", "environment.KAFKA_ZOOKEEPER_CONNECT");
-    assert_eq!(
-        pair(d, "severity", "type"),
-        (Some("major"), Some("missing_in_target"))
-    );
+    fields(d, [("severity", "major"), ("type", "missing_in_target")]);
     assert_eq!(d["source_value"], "zookeeper:2181");
     let d = difference(&report, "kafka", "environment.KAFKA_PROCESS_ROLES");
-    assert_eq!(
-        pair(d, "severity", "type"),
-        (Some("major"), Some("missing_in_source"))
-    );
+    fields(d, [("severity", "major"), ("type", "missing_in_source")]);
     assert_eq!(
         difference(&report, "kafka", "environment.CLUSTER_ID")["target_value"],
         "MkU3OEVBNTcwNTJENDM2Qk"
     );
     // A value change from the shared anchor → minor, its origin the compose file.
     let d = difference(&report, "kafka", "environment.KAFKA_LOG_RETENTION_HOURS");
-    assert_eq!(
-        (
-            d["source_value"].as_str(),
-            d["target_value"].as_str(),
-            d["severity"].as_str()
-        ),
-        (Some("168"), Some("72"), Some("minor"))
+    fields(
+        d,
+        [
+            ("source_value", "168"),
+            ("target_value", "72"),
+            ("severity", "minor"),
+        ],
     );
     assert!(
         d["source_origin"]
@@ -371,9 +332,9 @@ fn upgrade_2023_to_2025_is_graded() {
     );
     // The dependency on ZooKeeper is gone → major.
     let d = difference(&report, "kafka", "depends_on.zookeeper");
-    assert_eq!(
-        pair(d, "severity", "rule_id"),
-        (Some("major"), Some("depends_on.missing"))
+    fields(
+        d,
+        [("severity", "major"), ("rule_id", "depends_on.missing")],
     );
     // A generic setting, keyed by its path → minor.
     assert_eq!(severity(&report, "kafka", "ulimits.nofile.soft"), "minor");
@@ -384,9 +345,12 @@ fn upgrade_2023_to_2025_is_graded() {
     // ZooKeeper removed → the source runs a service the target lacks → minor.
     let z = service(&report, "zookeeper");
     assert_eq!(z["status"], "missing_in_target");
-    assert_eq!(
-        pair(&z["differences"][0], "severity", "rule_id"),
-        (Some("minor"), Some("service.missing_in_target"))
+    fields(
+        &z["differences"][0],
+        [
+            ("severity", "minor"),
+            ("rule_id", "service.missing_in_target"),
+        ],
     );
     // PgBouncer is new → the target runs a service the source lacks → major.
     let p = service(&report, "pgbouncer");
@@ -395,17 +359,13 @@ fn upgrade_2023_to_2025_is_graded() {
 
     // The init-script mount is gone → incompatible (the only one).
     let d = difference(&report, "postgres", "volumes[/docker-entrypoint-initdb.d]");
-    assert_eq!(
-        (
-            d["severity"].as_str(),
-            d["type"].as_str(),
-            d["rule_id"].as_str()
-        ),
-        (
-            Some("incompatible"),
-            Some("missing_in_target"),
-            Some("volume.removed")
-        )
+    fields(
+        d,
+        [
+            ("severity", "incompatible"),
+            ("type", "missing_in_target"),
+            ("rule_id", "volume.removed"),
+        ],
     );
     assert_eq!(report["summary"]["incompatible"], 1);
     // The healthcheck's `$$` shows as the `$` the container's shell sees.
@@ -416,42 +376,38 @@ fn upgrade_2023_to_2025_is_graded() {
     );
     // HEALTHCHECK_TIMEOUT=15s through the shared anchor.
     let d = difference(&report, "redis", "healthcheck.timeout");
-    assert_eq!(
-        pair(d, "source_value", "target_value"),
-        (Some("5s"), Some("15s"))
-    );
+    fields(d, [("source_value", "5s"), ("target_value", "15s")]);
 
     // The api moved to PgBouncer (password masked), a second env_file rotated the session
     // secret (compared by hash, redacted) and raised the concurrency; each value's origin is
     // the env_file it came from.
     let d = difference(&report, "api", "environment.DATABASE_URL");
-    assert_eq!(
-        pair(d, "source_value", "target_value"),
-        (
-            Some("postgres://platform:***@postgres:5432/platform"),
-            Some("postgres://platform:***@pgbouncer:6432/platform")
-        )
+    fields(
+        d,
+        [
+            (
+                "source_value",
+                "postgres://platform:***@postgres:5432/platform",
+            ),
+            (
+                "target_value",
+                "postgres://platform:***@pgbouncer:6432/platform",
+            ),
+        ],
     );
     let d = difference(&report, "api", "environment.SESSION_SECRET");
-    assert_eq!(
-        (
-            d["source_value"].as_str(),
-            d["target_value"].as_str(),
-            d["rule_id"].as_str()
-        ),
-        (
-            Some("<redacted>"),
-            Some("<redacted>"),
-            Some("env.secret_changed")
-        )
+    fields(
+        d,
+        [
+            ("source_value", "<redacted>"),
+            ("target_value", "<redacted>"),
+            ("rule_id", "env.secret_changed"),
+        ],
     );
     assert!(d["source_origin"].as_str().unwrap().ends_with("api.env"));
     assert!(d["target_origin"].as_str().unwrap().ends_with("api.v2.env"));
     let d = difference(&report, "api", "environment.WORKER_CONCURRENCY");
-    assert_eq!(
-        pair(d, "source_value", "target_value"),
-        (Some("4"), Some("8"))
-    );
+    fields(d, [("source_value", "4"), ("target_value", "8")]);
     // The environment moved from list to map form: the same model, no difference there.
     for key in [
         "LOG_LEVEL",
@@ -482,14 +438,16 @@ fn upgrade_2023_to_2025_is_graded() {
 
     // The exit code follows the grade with --fail-on; --quiet prints nothing.
     for (fail_on, code) in [("minor", 1), ("major", 1), ("incompatible", 1)] {
-        let q = run(in_upgrade()
-            .args(UPGRADE)
-            .args(["--quiet", "--fail-on", fail_on]));
+        let q = run(in_upgrade().args(UPGRADE.split_whitespace()).args([
+            "--quiet",
+            "--fail-on",
+            fail_on,
+        ]));
         assert_eq!(q.code, code, "--fail-on {fail_on}");
         assert!(q.stdout.is_empty(), "--quiet prints nothing: {}", q.stdout);
     }
     // The human report says the same, without a secret.
-    let h = run(in_upgrade().arg("--human").args(UPGRADE));
+    let h = run(in_upgrade().arg("--human").args(UPGRADE.split_whitespace()));
     assert_eq!(h.code, 0, "{}", h.stderr);
     assert!(h.stdout.contains("incompatible"), "{}", h.stdout);
     assert!(h.stdout.contains("volume.removed"), "{}", h.stdout);
@@ -498,49 +456,14 @@ fn upgrade_2023_to_2025_is_graded() {
 
 #[test]
 fn an_environment_is_identical_to_itself_and_sides_swap() {
-    let r = run(in_upgrade().args([
-        "--json",
-        "--fail-on",
-        "minor",
-        "-f",
-        "platform.v2.yaml",
-        "--env-file",
-        "platform.env",
-        "--env-file",
-        "platform.v2.env",
-        "-F",
-        "platform.v2.yaml",
-        "--target-env-file",
-        "platform.env",
-        "--target-env-file",
-        "platform.v2.env",
-    ]));
+    let r = run(in_upgrade().args("--json --fail-on minor -f platform.v2.yaml --env-file platform.env --env-file platform.v2.env -F platform.v2.yaml --target-env-file platform.env --target-env-file platform.v2.env".split_whitespace()));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(r.json()["overall_status"], "identical");
 
-    let ab = run(in_upgrade().arg("--json").args(UPGRADE)).json();
-    let ba = run(in_upgrade().args([
-        "--json",
-        "-f",
-        "platform.v2.yaml",
-        "--env-file",
-        "platform.env",
-        "--env-file",
-        "platform.v2.env",
-        "-F",
-        "platform.v1.yaml",
-        "--target-env-file",
-        "platform.env",
-    ]))
+    let ab = run(in_upgrade().arg("--json").args(UPGRADE.split_whitespace())).json();
+    let ba = run(in_upgrade().args("--json -f platform.v2.yaml --env-file platform.env --env-file platform.v2.env -F platform.v1.yaml --target-env-file platform.env".split_whitespace()))
     .json();
-    assert_eq!(
-        ab["summary"]["services_missing_in_source"],
-        ba["summary"]["services_missing_in_target"]
-    );
-    assert_eq!(
-        ab["summary"]["services_missing_in_target"],
-        ba["summary"]["services_missing_in_source"]
-    );
+    assert_mirrored(&ab, &ba);
     assert_eq!(
         ab["summary"]["differences_total"],
         ba["summary"]["differences_total"]
@@ -557,27 +480,14 @@ fn an_environment_is_identical_to_itself_and_sides_swap() {
     );
     assert_eq!(service(&ba, "pgbouncer")["status"], "missing_in_target");
     let d = difference(&ba, "postgres", "volumes[/docker-entrypoint-initdb.d]");
-    assert_eq!(
-        pair(d, "severity", "rule_id"),
-        (Some("minor"), Some("volume.added"))
-    );
+    fields(d, [("severity", "minor"), ("rule_id", "volume.added")]);
     assert_eq!(ba["overall_status"], "major_differences");
 }
 
 #[test]
 fn a_missing_required_variable_is_a_usage_error_naming_file_and_variable() {
     // 2025 needs KAFKA_CLUSTER_ID (`${KAFKA_CLUSTER_ID:?…}`), which only platform.v2.env sets.
-    let r = run(in_upgrade().args([
-        "--json",
-        "-f",
-        "platform.v1.yaml",
-        "--env-file",
-        "platform.env",
-        "-F",
-        "platform.v2.yaml",
-        "--target-env-file",
-        "platform.env",
-    ]));
+    let r = run(in_upgrade().args("--json -f platform.v1.yaml --env-file platform.env -F platform.v2.yaml --target-env-file platform.env".split_whitespace()));
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stdout.is_empty(), "{}", r.stdout);
     assert!(
@@ -600,22 +510,11 @@ fn a_missing_required_variable_is_a_usage_error_naming_file_and_variable() {
         .args(["validate", "platform.v1.yaml", "--env-file"])
         .arg(&env));
     assert_eq!(r.code, 2, "{}", r.stdout);
-    assert!(
-        r.stderr.contains("platform.v1.yaml")
-            && r.stderr.contains("`METRICS_PREFIX`")
-            && r.stderr.contains("it may be empty"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has(&["platform.v1.yaml", "`METRICS_PREFIX`", "it may be empty"]);
 
     // `images` does not need credentials: the unset variable is reported, not fatal.
-    let r = run(in_upgrade().args([
-        "images",
-        "--json",
-        "platform.v2.yaml",
-        "--digests",
-        "../IMAGE_DIGESTS",
-    ]));
+    let r = run(in_upgrade()
+        .args("images --json platform.v2.yaml --digests ../IMAGE_DIGESTS".split_whitespace()));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let doc = r.json();
     let kafka = doc["images"]
@@ -632,31 +531,19 @@ fn a_missing_env_file_fails_unless_optional() {
     // api.local.env is `required: false` and absent: the identity test loads without it.
     assert!(!fixture("upgrade").join("api.local.env").exists());
     // A required env_file that does not exist is a usage error naming it.
-    let dir = tempfile::tempdir().unwrap();
-    let compose = dir.path().join("compose.yaml");
-    std::fs::write(
-        &compose,
+    let (_dir, compose) = scratch(
+        "compose.yaml",
         "services:\n  api:\n    image: ghcr.io/acme/platform-api:2.3.1\n    env_file: [api.secrets.env]\n",
-    )
-    .unwrap();
+    );
     let r = run(cmd().arg("validate").arg(&compose));
     assert_eq!(r.code, 2, "{}", r.stdout);
-    assert!(
-        r.stderr.contains("api.secrets.env") && r.stderr.contains("does not exist"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has(&["api.secrets.env", "does not exist"]);
 }
 
 #[test]
 fn validate_grades_both_files() {
-    let v1 = run(in_upgrade().args([
-        "validate",
-        "--json",
-        "--env-file",
-        "platform.env",
-        "platform.v1.yaml",
-    ]));
+    let v1 = run(in_upgrade()
+        .args("validate --json --env-file platform.env platform.v1.yaml".split_whitespace()));
     assert_eq!(v1.code, 0, "{}{}", v1.stdout, v1.stderr);
     let doc = v1.json();
     assert_eq!(doc["kind"], "configuration_validation");
@@ -666,15 +553,10 @@ fn validate_grades_both_files() {
     );
     assert_eq!(doc["findings"], json!([]));
 
-    let v2 = run(in_upgrade().args([
-        "validate",
-        "--json",
-        "--env-file",
-        "platform.env",
-        "--env-file",
-        "platform.v2.env",
-        "platform.v2.yaml",
-    ]));
+    let v2 = run(in_upgrade().args(
+        "validate --json --env-file platform.env --env-file platform.v2.env platform.v2.yaml"
+            .split_whitespace(),
+    ));
     assert_eq!(v2.code, 1, "{}{}", v2.stdout, v2.stderr);
     let doc = v2.json();
     let mut findings: Vec<(String, String)> = doc["findings"]

@@ -35,10 +35,9 @@ impl ValidationReport {
     pub fn human(&self, style: Style) -> String {
         let mut out = String::new();
         for f in &self.findings {
-            let label = if f.severity == "error" {
-                style.red("error")
-            } else {
-                style.yellow("warning")
+            let label = match f.severity {
+                "error" => style.red("error"),
+                _ => style.yellow("warning"),
             };
             let _ = writeln!(
                 out,

@@ -37,6 +37,29 @@ pub struct Run {
 }
 
 impl Run {
+    /// Asserts that stderr holds every part.
+    pub fn stderr_has(&self, parts: &[&str]) {
+        for part in parts {
+            assert!(
+                self.stderr.contains(part),
+                "no {part:?} in:\n{}",
+                self.stderr
+            );
+        }
+    }
+
+    /// Asserts that none of `secrets` appears on stdout or stderr.
+    pub fn assert_no_secret(&self, secrets: &[&str]) {
+        for s in secrets {
+            assert!(
+                !self.stdout.contains(s) && !self.stderr.contains(s),
+                "{s} leaked:\n{}\n{}",
+                self.stdout,
+                self.stderr
+            );
+        }
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
@@ -63,9 +86,11 @@ pub fn in_fixtures() -> Command {
     c
 }
 
-/// `(d[a], d[b])` as strings, to assert two fields of a difference at once.
-pub fn pair<'a>(d: &'a Value, a: &str, b: &str) -> (Option<&'a str>, Option<&'a str>) {
-    (d[a].as_str(), d[b].as_str())
+/// Asserts text fields of a difference: `fields(d, [("severity", "major"), ("rule_id", …)])`.
+pub fn fields<const N: usize>(d: &Value, expected: [(&str, &str); N]) {
+    for (key, value) in expected {
+        assert_eq!(d[key].as_str(), Some(value), "{key} of {d}");
+    }
 }
 
 pub fn service<'a>(report: &'a Value, name: &str) -> &'a Value {
@@ -191,4 +216,32 @@ pub fn check(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec
             check(root, items, item, &format!("{at}[{i}]"), errors);
         }
     }
+}
+
+/// The binary run from tests/fixtures/upgrade, where the fixtures name each other relatively.
+pub fn in_upgrade() -> Command {
+    let mut c = cmd();
+    c.current_dir(fixture("upgrade"));
+    c
+}
+
+/// 2023 (platform.env) → 2025 (platform.env + platform.v2.env).
+pub const UPGRADE: &str = "-f platform.v1.yaml --env-file platform.env -F platform.v2.yaml --target-env-file platform.env --target-env-file platform.v2.env";
+
+/// `a → b` and `b → a` see the same services missing, on opposite sides.
+pub fn assert_mirrored(ab: &Value, ba: &Value) {
+    for (x, y) in [("source", "target"), ("target", "source")] {
+        assert_eq!(
+            ab["summary"][format!("services_missing_in_{x}")],
+            ba["summary"][format!("services_missing_in_{y}")]
+        );
+    }
+}
+
+/// A file with `text` in a fresh temporary directory (removed when the guard drops).
+pub fn scratch(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
 }
