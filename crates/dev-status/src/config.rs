@@ -403,11 +403,7 @@ impl Inputs {
         let keys = "MOCK_INFERENCE_URL";
         let fallback = self.ctx("mock_inference", "mock_inference", "", 0, keys);
         let Some(url) = self.get("MOCK_INFERENCE_URL") else {
-            return (
-                fallback,
-                None,
-                Plan::Skipped("MOCK_INFERENCE_URL is not set (optional)".to_string()),
-            );
+            return skipped(fallback, "MOCK_INFERENCE_URL is not set (optional)");
         };
         match (reqwest::Url::parse(&url), host_port(&url, 0)) {
             (Ok(base), Some((host, port))) if port != 0 => {
@@ -430,13 +426,8 @@ impl Inputs {
         let keys = "RABBITMQ_URL";
         let fallback = self.ctx("rabbitmq", "rabbitmq", "", 0, keys);
         let Some(url) = self.get("RABBITMQ_URL") else {
-            return (
-                fallback,
-                None,
-                Plan::Skipped(
-                    "RABBITMQ_URL is not set (optional: the rabbitmq profile)".to_string(),
-                ),
-            );
+            let why = "RABBITMQ_URL is not set (optional: the rabbitmq profile)";
+            return skipped(fallback, why);
         };
         let bad = |why: &str| {
             Plan::Misconfigured(format!(
@@ -625,6 +616,11 @@ fn host_port(url: &str, default_port: u16) -> Option<(String, u16)> {
     }
     let port = parsed.port_or_known_default().unwrap_or(default_port);
     Some((host, port))
+}
+
+/// An optional component that is not configured: skipped, with the reason.
+fn skipped(ctx: Ctx, why: &str) -> (Ctx, Option<String>, Plan) {
+    (ctx, None, Plan::Skipped(why.to_string()))
 }
 
 #[cfg(test)]

@@ -30,13 +30,7 @@ fn every_class_for_real() {
         "DATABASE_URL",
         format!("{}?sslmode=require", stack.postgres.url()),
     );
-    bundle.set(
-        "REDIS_URL",
-        format!(
-            "redis://:{}@127.0.0.1:{}/0",
-            stack.redis.password, stack.nats.monitor_port
-        ),
-    );
+    bundle.set("REDIS_URL", redis_url_at(&stack, stack.nats.monitor_port));
     bundle.set("NATS_URL", format!("nats://127.0.0.1:{}", blackhole.port));
     bundle.set(
         "S3_ENDPOINT",
@@ -233,13 +227,7 @@ fn one_blackholed_component_does_not_hold_up_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let blackhole = Blackhole::start();
     let mut bundle = stack.bundle();
-    bundle.set(
-        "REDIS_URL",
-        format!(
-            "redis://:{}@127.0.0.1:{}/0",
-            stack.redis.password, blackhole.port
-        ),
-    );
+    bundle.set("REDIS_URL", redis_url_at(&stack, blackhole.port));
     let env = write_bundle(dir.path(), ".env.local", &bundle);
     // The default threshold (2 s) is the deadline of every probe.
     let started = Instant::now();

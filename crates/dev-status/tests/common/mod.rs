@@ -136,3 +136,8 @@ pub fn assert_valid(doc: &Value, schema: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The stack's Redis credentials pointed at another port (a blackhole, another server).
+pub fn redis_url_at(stack: &devenv_core::testkit::Stack, port: u16) -> String {
+    format!("redis://:{}@127.0.0.1:{port}/0", stack.redis.password)
+}
