@@ -20,7 +20,7 @@ use sqlx::postgres::{PgConnection, PgDatabaseError, PgErrorPosition};
 
 use crate::error::{MigrateError, db};
 use crate::files::{self, MigrationFile};
-use crate::ledger::literal;
+use crate::ledger::{RowState, literal};
 use crate::split;
 
 pub const MAX_BATCH_FILES: usize = 100;
@@ -189,6 +189,21 @@ impl<'c> Applier<'c> {
         outcome
     }
 
+    /// The ledger row of `file` in `state`, as a literal statement (it goes into a
+    /// pipelined batch, which takes no bind parameters; every value is ours or a checksum).
+    fn record_sql(&self, file: &MigrationFile, state: RowState) -> String {
+        format!(
+            "INSERT INTO {} (filename, version, checksum, normalized_checksum, state, applied_at, applied_by) VALUES ({}, {}, {}, {}, {}, clock_timestamp(), {})",
+            self.table,
+            literal(&file.filename),
+            file.version,
+            literal(&file.checksum),
+            literal(&file.normalized_checksum),
+            literal(state.as_str()),
+            literal(&self.actor)
+        )
+    }
+
     fn batch_query<'f>(&self, batch: &[&'f MigrationFile]) -> (String, Vec<Span<'f>>) {
         let mut query = String::with_capacity(batch.iter().map(|f| f.sql.len() + 512).sum());
         let mut chars = 0usize;
@@ -199,14 +214,7 @@ impl<'c> Applier<'c> {
         }
         for f in batch {
             let name = literal(&f.filename);
-            let head = format!(
-                "BEGIN;\nINSERT INTO {} (filename, version, checksum, normalized_checksum, state, applied_at, applied_by) VALUES ({name}, {}, {}, {}, 'applied', clock_timestamp(), {});\n",
-                self.table,
-                f.version,
-                literal(&f.checksum),
-                literal(&f.normalized_checksum),
-                literal(&self.actor),
-            );
+            let head = format!("BEGIN;\n{};\n", self.record_sql(f, RowState::Applied));
             push(&mut query, &mut chars, &head);
             let start = chars;
             push(&mut query, &mut chars, &f.sql);
@@ -260,15 +268,7 @@ impl<'c> Applier<'c> {
     /// statements run one by one, then marked applied. Returns false when a concurrent runner
     /// had already recorded it.
     async fn apply_no_transaction(&mut self, file: &MigrationFile) -> Result<bool, MigrateError> {
-        let name = literal(&file.filename);
-        let start = format!(
-            "INSERT INTO {} (filename, version, checksum, normalized_checksum, state, applied_at, applied_by) VALUES ({name}, {}, {}, {}, 'started', clock_timestamp(), {})",
-            self.table,
-            file.version,
-            literal(&file.checksum),
-            literal(&file.normalized_checksum),
-            literal(&self.actor)
-        );
+        let start = self.record_sql(file, RowState::Started);
         if let Err(e) = sqlx::raw_sql(&start).execute(&mut *self.conn).await {
             if let sqlx::Error::Database(d) = &e {
                 if d.code().as_deref() == Some("23505") {
@@ -292,13 +292,9 @@ impl<'c> Applier<'c> {
                 let located = locate(&e, &[span], stmt.char_offset);
                 if n == 0 {
                     // Nothing took effect: forget the start so the file can simply run again.
-                    sqlx::raw_sql(&format!(
-                        "DELETE FROM {} WHERE filename = {name}",
-                        self.table
-                    ))
-                    .execute(&mut *self.conn)
-                    .await
-                    .map_err(db(format!("clear the start record of {}", file.filename)))?;
+                    let sql = format!("DELETE FROM {} WHERE filename = $1", self.table);
+                    let context = format!("clear the start record of {}", file.filename);
+                    self.on_row(&sql, file, context).await?;
                     return Err(MigrateError::Failed {
                         message: format!(
                             "{located} — nothing of it was applied; fix the file and run `migrate-ledger up` again"
@@ -316,14 +312,31 @@ impl<'c> Applier<'c> {
             }
         }
         let ms = i32::try_from(began.elapsed().as_millis()).unwrap_or(i32::MAX);
-        sqlx::raw_sql(&format!(
-            "UPDATE {} SET state = 'applied', applied_at = clock_timestamp(), duration_ms = {ms} WHERE filename = {name}",
+        let sql = format!(
+            "UPDATE {} SET state = 'applied', applied_at = clock_timestamp(), duration_ms = {ms} WHERE filename = $1",
             self.table
-        ))
-        .execute(&mut *self.conn)
-        .await
-        .map_err(db(format!("mark {} applied (it ran; it is now in doubt)", file.filename)))?;
+        );
+        let context = format!(
+            "mark {} applied (it ran; it is now in doubt)",
+            file.filename
+        );
+        self.on_row(&sql, file, context).await?;
         Ok(true)
+    }
+
+    /// Runs `sql` on the ledger row of `file` (its name is `$1`).
+    async fn on_row(
+        &mut self,
+        sql: &str,
+        file: &MigrationFile,
+        context: String,
+    ) -> Result<(), MigrateError> {
+        sqlx::query(sql)
+            .bind(&file.filename)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(db(context))?;
+        Ok(())
     }
 
     /// One synchronous commit: flushes the WAL of every earlier asynchronous commit.

@@ -61,7 +61,7 @@ pub struct Row {
     pub version: i64,
     pub checksum: String,
     pub normalized_checksum: String,
-    pub state: String,
+    pub state: RowState,
     pub applied_at: DateTime<Utc>,
     pub duration_ms: Option<i32>,
     pub applied_by: String,
@@ -69,12 +69,32 @@ pub struct Row {
 
 impl Row {
     pub fn in_doubt(&self) -> bool {
-        self.state == STATE_STARTED
+        self.state == RowState::Started
     }
 }
 
-pub const STATE_APPLIED: &str = "applied";
-pub const STATE_STARTED: &str = "started";
+/// The ledger table's `state` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowState {
+    Applied,
+    /// A no-transaction file started and not (yet) finished.
+    Started,
+}
+
+impl RowState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowState::Applied => "applied",
+            RowState::Started => "started",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [RowState::Applied, RowState::Started]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
 
 /// Creates the ledger and audit tables if missing (run under the lock: concurrent
 /// `CREATE TABLE IF NOT EXISTS` can still collide in the catalog).
@@ -145,7 +165,13 @@ impl sqlx::FromRow<'_, PgRow> for Row {
             version: row.try_get("version")?,
             checksum: row.try_get("checksum")?,
             normalized_checksum: row.try_get("normalized_checksum")?,
-            state: row.try_get("state")?,
+            state: {
+                let text: String = row.try_get("state")?;
+                RowState::parse(&text).ok_or_else(|| sqlx::Error::ColumnDecode {
+                    index: "state".into(),
+                    source: format!("unknown ledger state `{text}`").into(),
+                })?
+            },
             applied_at: row.try_get("applied_at")?,
             duration_ms: row.try_get("duration_ms")?,
             applied_by: row.try_get("applied_by")?,
@@ -155,30 +181,29 @@ impl sqlx::FromRow<'_, PgRow> for Row {
 
 /// An audited action (`repair --accept`, `resolve`), recorded in the same transaction as the
 /// ledger change it explains.
-pub struct Audit<'a> {
-    /// The ledger table the action changed.
-    pub ledger: &'a str,
-    pub filename: &'a str,
-    pub action: &'a str,
-    pub old_checksum: Option<&'a str>,
-    pub new_checksum: Option<&'a str>,
-    pub note: &'a str,
+pub struct Audit {
+    pub filename: String,
+    pub action: &'static str,
+    pub old_checksum: Option<String>,
+    pub new_checksum: Option<String>,
+    pub note: String,
 }
 
-impl Audit<'_> {
-    /// Inserts the audit row, by [`actor`], with bind parameters: the note is stored exactly
-    /// as given, whatever quotes, backslashes or server settings.
-    pub async fn record(&self, conn: &mut PgConnection) -> Result<(), MigrateError> {
+impl Audit {
+    /// Inserts the audit row for the ledger table `ledger`, by [`actor`], with bind
+    /// parameters: the note is stored exactly as given, whatever quotes, backslashes or
+    /// server settings.
+    pub async fn record(&self, conn: &mut PgConnection, ledger: &str) -> Result<(), MigrateError> {
         sqlx::query(&format!(
             "INSERT INTO {AUDIT_TABLE} (ledger, filename, action, old_checksum, new_checksum, actor, note) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         ))
-        .bind(self.ledger)
-        .bind(self.filename)
+        .bind(ledger)
+        .bind(&self.filename)
         .bind(self.action)
-        .bind(self.old_checksum)
-        .bind(self.new_checksum)
+        .bind(&self.old_checksum)
+        .bind(&self.new_checksum)
         .bind(actor())
-        .bind(self.note)
+        .bind(&self.note)
         .execute(&mut *conn)
         .await
         .map_err(db(format!("audit the {} of {}", self.action, self.filename)))?;

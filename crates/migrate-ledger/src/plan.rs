@@ -125,6 +125,15 @@ impl<'a> Plan<'a> {
             .collect()
     }
 
+    /// The names of the entries `pred` selects, in order.
+    fn names(&self, pred: impl Fn(&Entry<'_>) -> bool) -> Vec<&str> {
+        self.entries
+            .iter()
+            .filter(|e| pred(e))
+            .map(|e| e.filename.as_str())
+            .collect()
+    }
+
     /// The refusals of `up` / `seed`, in order of severity: in-doubt files (never re-run
     /// silently), changed applied files, gaps and files below the highest applied version.
     pub fn check(
@@ -135,12 +144,7 @@ impl<'a> Plan<'a> {
         accept_formatting: bool,
     ) -> Result<Vec<String>, MigrateError> {
         let mut warnings = Vec::new();
-        let in_doubt: Vec<&str> = self
-            .entries
-            .iter()
-            .filter(|e| e.state == State::InDoubt)
-            .map(|e| e.filename.as_str())
-            .collect();
+        let in_doubt = self.names(|e| e.state == State::InDoubt);
         if !in_doubt.is_empty() {
             return Err(MigrateError::Failed {
                 message: format!(
@@ -200,12 +204,7 @@ impl<'a> Plan<'a> {
                 .map(|e| e.version)
                 .max();
             if let Some(highest) = highest {
-                let below: Vec<&str> = self
-                    .entries
-                    .iter()
-                    .filter(|e| e.state == State::Pending && e.version < highest)
-                    .map(|e| e.filename.as_str())
-                    .collect();
+                let below = self.names(|e| e.state == State::Pending && e.version < highest);
                 if !below.is_empty() {
                     return Err(MigrateError::Layout {
                         message: format!(

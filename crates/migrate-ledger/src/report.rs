@@ -105,13 +105,19 @@ impl Report for DryRun {
 pub(crate) struct Applied {
     pub track: TrackKind,
     pub dry_run: bool,
+    /// False when a file failed (the document is printed before the error).
     pub ok: bool,
+    /// What this run applied, in order.
     pub applied: Vec<AppliedFile>,
+    /// Files a concurrent run applied while this one waited.
     pub concurrent: Vec<String>,
+    /// Rows in the ledger before this run, and after it.
     pub already_applied: usize,
     pub total_applied: usize,
+    /// Time spent waiting for the migration lock, and the whole run.
     pub lock_waited_ms: u64,
     pub duration_ms: u64,
+    /// Accepted deviations (`--allow-out-of-order`, `--accept-formatting`).
     pub warnings: Vec<String>,
     #[serde(serialize_with = "path_string")]
     pub ledger_json: std::path::PathBuf,
@@ -238,24 +244,41 @@ pub(crate) struct FileStatus {
     pub filename: String,
     pub version: u64,
     pub state: &'static str,
+    /// For a changed file: `formatting-only` or `content`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub checksum: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub no_transaction: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub recorded_checksum: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub applied_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<Option<i32>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub applied_by: Option<String>,
+    /// The file on disk, when there is one.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub file: Option<OnDisk>,
+    /// The ledger row, when there is one.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<Recorded>,
     #[serde(skip)]
-    state_kind: Option<State>,
-    #[serde(skip)]
-    applied_time: Option<DateTime<Utc>>,
+    state_kind: State,
+}
+
+#[derive(Serialize)]
+pub(crate) struct OnDisk {
+    pub checksum: String,
+    /// Present (true) only for `-- devenv:no-transaction` files.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_transaction: bool,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Recorded {
+    #[serde(rename = "recorded_checksum")]
+    pub checksum: String,
+    /// RFC 3339 with milliseconds.
+    #[serde(serialize_with = "rfc3339_millis")]
+    pub applied_at: DateTime<Utc>,
+    /// Null while a no-transaction file is in doubt.
+    pub duration_ms: Option<i32>,
+    pub applied_by: String,
+}
+
+fn rfc3339_millis<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 impl Status {
@@ -271,17 +294,17 @@ impl Status {
                     State::Changed(c) => Some(c.as_str()),
                     _ => None,
                 },
-                checksum: e.file.map(|f| f.checksum.clone()),
-                no_transaction: e.file.and_then(|f| f.no_transaction.then_some(true)),
-                recorded_checksum: e.row.map(|r| r.checksum.clone()),
-                applied_at: e.row.map(|r| {
-                    r.applied_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                file: e.file.map(|f| OnDisk {
+                    checksum: f.checksum.clone(),
+                    no_transaction: f.no_transaction,
                 }),
-                duration_ms: e.row.map(|r| r.duration_ms),
-                applied_by: e.row.map(|r| r.applied_by.clone()),
-                state_kind: Some(e.state),
-                applied_time: e.row.map(|r| r.applied_at),
+                recorded: e.row.map(|r| Recorded {
+                    checksum: r.checksum.clone(),
+                    applied_at: r.applied_at,
+                    duration_ms: r.duration_ms,
+                    applied_by: r.applied_by.clone(),
+                }),
+                state_kind: e.state,
             })
             .collect();
         Self {
@@ -304,29 +327,23 @@ impl Report for Status {
         "migrate_status"
     }
     fn human(&self, style: &Style) -> Vec<String> {
-        let width = self
-            .files
-            .iter()
-            .map(|e| e.filename.len())
-            .max()
-            .unwrap_or(0);
+        let width = self.files.iter().fold(0, |w, e| w.max(e.filename.len()));
         let mut lines: Vec<String> = self
             .files
             .iter()
             .map(|e| {
                 let state = match e.state_kind {
-                    Some(State::Applied) => style.green("applied"),
-                    Some(State::Pending) => style.yellow("pending"),
-                    Some(State::Changed(c)) => style.red(&format!("changed ({})", c.as_str())),
-                    Some(State::InDoubt) => style.red("in-doubt"),
-                    Some(State::Missing) | None => style.red("missing"),
+                    State::Applied => style.green("applied"),
+                    State::Pending => style.yellow("pending"),
+                    State::Changed(c) => style.red(&format!("changed ({})", c.as_str())),
+                    State::InDoubt => style.red("in-doubt"),
+                    State::Missing => style.red("missing"),
                 };
-                let when = e.applied_time.map_or_else(String::new, |at| {
+                let when = e.recorded.as_ref().map_or_else(String::new, |r| {
                     format!(
                         "{}  {}",
-                        at.format("%Y-%m-%d %H:%M:%S"),
-                        e.duration_ms
-                            .flatten()
+                        r.applied_at.format("%Y-%m-%d %H:%M:%S"),
+                        r.duration_ms
                             .map_or_else(String::new, |d| format!("{d} ms"))
                     )
                 });

@@ -36,6 +36,26 @@ fn spawn_up_until_sleeping(env: &Env, seconds: u32) -> std::process::Child {
     child
 }
 
+/// `n` logged migrations (see [`write_logged_migrations`]) in which `file` runs `before`, then
+/// sleeps: returns the workspace and an `up` caught sleeping in that file.
+fn runner_caught_in(
+    prefix: &str,
+    n: usize,
+    file: &str,
+    before: &str,
+    seconds: u32,
+) -> (Env, std::process::Child) {
+    let env = Env::new(prefix);
+    write_logged_migrations(&env, n);
+    let version = &file[..3];
+    env.write(
+        file,
+        &format!("{before}{SLEEP_SQL}INSERT INTO applied_log VALUES ('{version}');\n"),
+    );
+    let child = spawn_up_until_sleeping(&env, seconds);
+    (env, child)
+}
+
 /// SIGKILLs the runner and clears `test.sleep`, so later runs do not sleep.
 fn kill_and_stop_sleeping(env: &Env, mut child: std::process::Child) {
     child.kill().unwrap(); // SIGKILL
@@ -106,14 +126,8 @@ fn eight_concurrent_runners_apply_every_file_once() {
 
 #[test]
 fn killed_runner_then_up_converges_without_applying_twice() {
-    let env = Env::new("kill");
-    write_logged_migrations(&env, 6);
     // 004 sleeps while the database asks it to: the window in which the runner is killed.
-    env.write(
-        "004_step.sql",
-        &format!("{SLEEP_SQL}INSERT INTO applied_log VALUES ('004');\n"),
-    );
-    let child = spawn_up_until_sleeping(&env, 2);
+    let (env, child) = runner_caught_in("kill", 6, "004_step.sql", "", 2);
     kill_and_stop_sleeping(&env, child);
 
     let again = env.run(&["up"]);
@@ -134,13 +148,13 @@ fn killed_runner_then_up_converges_without_applying_twice() {
 
 #[test]
 fn crashed_no_transaction_file_is_in_doubt_until_resolved() {
-    let env = Env::new("doubt");
-    write_logged_migrations(&env, 3);
-    env.write(
+    let (env, child) = runner_caught_in(
+        "doubt",
+        3,
         "002_step.sql",
-        &format!("-- devenv:no-transaction\nCREATE TABLE IF NOT EXISTS t2 (id int);\n{SLEEP_SQL}INSERT INTO applied_log VALUES ('002');\n"),
+        "-- devenv:no-transaction\nCREATE TABLE IF NOT EXISTS t2 (id int);\n",
+        30,
     );
-    let child = spawn_up_until_sleeping(&env, 30);
     // The sleep runs after the start record was committed.
     assert_eq!(
         env.sql("SELECT count(*) FROM schema_migrations WHERE state = 'started'"),

@@ -8,9 +8,13 @@ mod status;
 mod up;
 mod verify;
 
+use sqlx::Connection as _;
+use sqlx::postgres::PgConnection;
+
 use crate::cli::Command;
-use crate::context::Ctx;
-use crate::error::MigrateError;
+use crate::context::{self, Ctx};
+use crate::error::{MigrateError, db};
+use crate::ledger::{self, Audit, JsonLedger, Row, Track};
 use crate::report::Resolution;
 
 pub(crate) async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, MigrateError> {
@@ -45,25 +49,30 @@ pub(crate) async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, MigrateE
     }
 }
 
-/// Changes the track's ledger under the lock: `change` gets the connection, the qualified
-/// table and the rows, and says whether it changed anything; then the JSON copy is rewritten.
+/// An audited change of the track's ledger, under the lock and in one transaction: `change`
+/// gets the transaction, the qualified table and the rows, and returns the audit row that
+/// explains what it changed (None: nothing changed, nothing is committed). The JSON copy is
+/// rewritten after the commit. `what` names the change in errors.
 async fn amend_ledger<T>(
     ctx: &Ctx,
-    track: &crate::ledger::Track,
+    track: &Track,
+    what: &str,
     change: impl AsyncFnOnce(
-        &mut sqlx::PgConnection,
+        &mut PgConnection,
         &str,
-        &[crate::ledger::Row],
-    ) -> Result<(T, bool), MigrateError>,
+        &[Row],
+    ) -> Result<(T, Option<Audit>), MigrateError>,
 ) -> Result<T, MigrateError> {
-    use crate::ledger::{self, JsonLedger};
     let opts = ctx.options()?;
     ctx.with_lock(&opts, None, async |work, _| {
-        let table = crate::context::qualify(work, track.table).await?;
+        let table = context::qualify(work, track.table).await?;
         ledger::ensure_tables(work, &table).await?;
         let rows = ledger::read_existing(work, &table).await?;
-        let (result, changed) = change(work, &table, &rows).await?;
-        if changed {
+        let mut tx = work.begin().await.map_err(db(what))?;
+        let (result, audit) = change(&mut tx, &table, &rows).await?;
+        if let Some(audit) = audit {
+            audit.record(&mut tx, track.table).await?;
+            tx.commit().await.map_err(db(what))?;
             let rows = ledger::read_existing(work, &table).await?;
             JsonLedger::from_rows(&rows).write(&track.json_path)?;
         }

@@ -1,10 +1,9 @@
 //! `repair --accept FILE`: an audited acceptance of an applied file whose checksum changed.
 
 use devenv_core::exit;
-use sqlx::Connection as _;
 
 use crate::context::{self, Ctx};
-use crate::error::{MigrateError, db};
+use crate::error::MigrateError;
 use crate::ledger::{Audit, Track};
 use crate::plan;
 use crate::report::{self, Accepted, Repair};
@@ -25,26 +24,14 @@ pub(super) async fn run(
                 track.dir.display()
             ),
         })?;
-    let report = super::amend_ledger(ctx, track, async |work, table, rows| {
+    let what = format!("record the acceptance of {accept}");
+    let accepted = super::amend_ledger(ctx, track, &what, async |tx, table, rows| {
         let row = rows.iter().find(|r| r.filename == accept).ok_or_else(|| MigrateError::Usage {
             message: format!("{accept} is not applied, so there is nothing to accept — `migrate-ledger up` applies it"),
         })?;
-        let unchanged = Repair {
-            track: track.kind,
-            filename: accept.to_string(),
-            changed: false,
-            accepted: None,
-        };
         let Some(change) = plan::compare(file, row) else {
-            return Ok((unchanged, false));
+            return Ok((None, None));
         };
-        let note = format!(
-            "{} change accepted{}{note}",
-            change.as_str(),
-            if note.is_empty() { "" } else { ": " }
-        );
-        let failed = || db(format!("record the acceptance of {accept}"));
-        let mut tx = work.begin().await.map_err(failed())?;
         sqlx::query(&format!(
             "UPDATE {table} SET checksum = $1, normalized_checksum = $2 WHERE filename = $3"
         ))
@@ -53,40 +40,38 @@ pub(super) async fn run(
         .bind(accept)
         .execute(&mut *tx)
         .await
-        .map_err(failed())?;
-        Audit {
-            ledger: track.table,
-            filename: accept,
+        .map_err(crate::error::db(&what))?;
+        let separator = if note.is_empty() { "" } else { ": " };
+        let audit = Audit {
+            filename: accept.to_string(),
             action: "accept",
-            old_checksum: Some(&row.checksum),
-            new_checksum: Some(&file.checksum),
-            note: &note,
-        }
-        .record(&mut tx)
-        .await?;
-        tx.commit().await.map_err(failed())?;
+            old_checksum: Some(row.checksum.clone()),
+            new_checksum: Some(file.checksum.clone()),
+            note: format!("{} change accepted{separator}{note}", change.as_str()),
+        };
         let accepted = Accepted {
             change: change.as_str(),
             old_checksum: row.checksum.clone(),
             new_checksum: file.checksum.clone(),
         };
+        Ok((Some(accepted), Some(audit)))
+    })
+    .await?;
+    if let Some(a) = &accepted {
         ctx.event("repair_accepted")
             .field("track", track.kind.as_str())
             .field("filename", accept)
-            .field("change", accepted.change)
-            .field("old_checksum", accepted.old_checksum.clone())
-            .field("new_checksum", accepted.new_checksum.clone())
+            .field("change", a.change)
+            .field("old_checksum", a.old_checksum.clone())
+            .field("new_checksum", a.new_checksum.clone())
             .emit();
-        Ok((
-            Repair {
-                changed: true,
-                accepted: Some(accepted),
-                ..unchanged
-            },
-            true,
-        ))
-    })
-    .await?;
+    }
+    let report = Repair {
+        track: track.kind,
+        filename: accept.to_string(),
+        changed: accepted.is_some(),
+        accepted,
+    };
     report::print(ctx.format, &ctx.style, &report);
     Ok(exit::OK)
 }

@@ -1,7 +1,6 @@
 //! `resolve --applied|--failed FILE`: settles an in-doubt no-transaction file, audited.
 
 use devenv_core::exit;
-use sqlx::Connection as _;
 
 use crate::context::{self, Ctx};
 use crate::error::{MigrateError, db};
@@ -17,46 +16,33 @@ pub(super) async fn run(
 ) -> Result<u8, MigrateError> {
     let files = context::load_files(track)?;
     let file = files.iter().find(|f| f.filename == name);
-    super::amend_ledger(ctx, track, async |work, table, rows| {
+    let what = format!("resolve {name}");
+    super::amend_ledger(ctx, track, &what, async |tx, table, rows| {
         let row = rows.iter().find(|r| r.filename == name && r.in_doubt()).ok_or_else(|| MigrateError::Usage {
             message: format!("{name} is not in doubt (`migrate-ledger status` lists in-doubt files); nothing to resolve"),
         })?;
-        let failed = || db(format!("resolve {name}"));
-        let mut tx = work.begin().await.map_err(failed())?;
-        match how {
-            Resolution::Applied => {
-                let (sum, norm) = file.map_or((&row.checksum, &row.normalized_checksum), |f| {
-                    (&f.checksum, &f.normalized_checksum)
-                });
-                sqlx::query(&format!(
-                    "UPDATE {table} SET state = 'applied', checksum = $1, normalized_checksum = $2 WHERE filename = $3"
-                ))
-                .bind(sum)
-                .bind(norm)
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-            }
-            Resolution::Failed => {
-                sqlx::query(&format!("DELETE FROM {table} WHERE filename = $1"))
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await
-            }
+        let (sum, norm) = file.map_or((&row.checksum, &row.normalized_checksum), |f| {
+            (&f.checksum, &f.normalized_checksum)
+        });
+        let sql = match how {
+            Resolution::Applied => format!(
+                "UPDATE {table} SET state = 'applied', checksum = $2, normalized_checksum = $3 WHERE filename = $1"
+            ),
+            Resolution::Failed => format!("DELETE FROM {table} WHERE filename = $1"),
+        };
+        let mut change = sqlx::query(&sql).bind(name);
+        if how == Resolution::Applied {
+            change = change.bind(sum).bind(norm);
         }
-        .map_err(failed())?;
-        Audit {
-            ledger: track.table,
-            filename: name,
+        change.execute(&mut *tx).await.map_err(db(&what))?;
+        let audit = Audit {
+            filename: name.to_string(),
             action: how.action(),
-            old_checksum: Some(&row.checksum),
+            old_checksum: Some(row.checksum.clone()),
             new_checksum: None,
-            note,
-        }
-        .record(&mut tx)
-        .await?;
-        tx.commit().await.map_err(failed())?;
-        Ok(((), true))
+            note: note.to_string(),
+        };
+        Ok(((), Some(audit)))
     })
     .await?;
     ctx.event("resolved")

@@ -75,11 +75,8 @@ impl Env {
 
     /// Like [`Env::cmd`] with another migrations directory.
     pub fn cmd_in(&self, dir: &Path, args: &[&str]) -> Command {
-        let mut cmd = self.cmd_from_bundle(args);
-        cmd.arg("--database-url")
-            .arg(&self.url)
-            .arg("--dir")
-            .arg(dir);
+        let mut cmd = self.cmd_from_bundle(&["--database-url", &self.url]);
+        cmd.arg("--dir").arg(dir).args(args);
         cmd
     }
 
