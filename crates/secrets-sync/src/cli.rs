@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use devenv_core::output::OutputArgs;
-use devenv_core::paths::{MODE_VARS, Mode};
+use devenv_core::paths::{MODE_VARS, Mode, Workspace};
 
 use crate::error::SyncError;
 
@@ -111,13 +111,8 @@ pub(crate) struct SyncArgs {
 
 #[derive(Debug, Args, Clone)]
 pub(crate) struct RenderArgs {
-    /// Which bundle to read: local → .env.local, remote → .env.linode [default: $MODE, else
-    /// $DEVENV_MODE, else local].
-    #[arg(long)]
-    pub mode: Option<Mode>,
-    /// Read this bundle instead of the mode's default.
-    #[arg(long, value_name = "PATH")]
-    pub bundle: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: BundleChoice,
     /// Template directory (default: configs/dev).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
@@ -131,11 +126,30 @@ pub(crate) struct RenderArgs {
 
 #[derive(Debug, Args, Clone)]
 pub(crate) struct CheckExpiryArgs {
-    /// Which bundle to check [default: $MODE, else $DEVENV_MODE, else remote].
+    #[command(flatten)]
+    pub source: BundleChoice,
+}
+
+/// Which bundle `render` and `check-expiry` read.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct BundleChoice {
+    /// local → .env.local, remote → .env.linode [default: $MODE, else $DEVENV_MODE, else
+    /// local (check-expiry: remote)].
     #[arg(long)]
     pub mode: Option<Mode>,
+    /// Read this bundle instead of the mode's.
     #[arg(long, value_name = "PATH")]
     pub bundle: Option<PathBuf>,
+}
+
+impl BundleChoice {
+    /// `--bundle`, else the bundle of the mode (`unset` when nothing names one).
+    pub fn path(&self, ws: &Workspace, unset: Mode) -> Result<PathBuf, SyncError> {
+        match &self.bundle {
+            Some(path) => Ok(path.clone()),
+            None => Ok(ws.bundle_path(mode(self.mode, unset)?)),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use devenv_core::bundle_expiry::EXPIRES_AT_KEY;
 const VOLATILE_KEYS: &[&str] = &["DEVENV_GENERATED_AT", EXPIRES_AT_KEY];
 
 /// The keys whose value differs between two bundles, ignoring the volatile timestamps.
+#[derive(Debug, serde::Serialize)]
 pub struct KeyDiff {
     pub added: Vec<String>,
     pub removed: Vec<String>,

@@ -8,6 +8,8 @@ use devenv_core::output::{self, Format, Style};
 use devenv_core::stack::{self, PortAssignment};
 use serde::{Serialize, Serializer};
 
+use crate::diff::KeyDiff;
+
 /// A command's result: its JSON document body and its human lines.
 pub(crate) trait Report: Serialize {
     /// The document's `kind`.
@@ -83,11 +85,13 @@ pub(crate) struct Synced {
     pub path: PathBuf,
     pub action: BundleAction,
     pub source: CredentialSource,
+    /// Remote bundles only.
     pub expires_at: Option<String>,
     pub keys: Vec<String>,
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
-    pub changed: Vec<String>,
+    /// `added`, `removed`, `changed`: key names, never values.
+    #[serde(flatten)]
+    pub diff: KeyDiff,
+    /// Local credentials only: how each port was decided.
     pub ports: Vec<PortAssignment>,
     pub vault: Option<VaultReads>,
 }
@@ -122,10 +126,11 @@ impl Report for Synced {
             lines.push(format!("  expires at {exp}"));
         }
         if self.action != BundleAction::Unchanged {
+            let d = &self.diff;
             for (label, keys) in [
-                ("added", &self.added),
-                ("removed", &self.removed),
-                ("changed", &self.changed),
+                ("added", &d.added),
+                ("removed", &d.removed),
+                ("changed", &d.changed),
             ] {
                 if !keys.is_empty() {
                     lines.push(format!("  {label}: {}", keys.join(", ")));

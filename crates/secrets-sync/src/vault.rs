@@ -355,23 +355,17 @@ impl Session {
         public_fields: &HashSet<(SecretRef, String)>,
     ) -> Result<SecretRead, VaultError> {
         // KV v2 wraps the fields in a second `data` (next to `metadata`).
-        let (what, answer, data_pointer) = if kv_version == 2 {
-            let what = format!("{}/data/{}", secret.mount, secret.path);
-            let endpoint = ReadSecretRequest::builder()
-                .mount(secret.mount.as_str())
-                .path(secret.path.as_str())
-                .build();
-            let answer = self.call_built(endpoint, &what).await?;
-            (what, answer, "/data/data")
+        let (mount, path) = (secret.mount.as_str(), secret.path.as_str());
+        let (answer, what, data_pointer) = if kv_version == 2 {
+            let what = format!("{mount}/data/{path}");
+            let built = ReadSecretRequest::builder().mount(mount).path(path).build();
+            (self.call_built(built, &what).await, what, "/data/data")
         } else {
             let what = secret.to_string();
-            let endpoint = GetSecretRequest::builder()
-                .mount(secret.mount.as_str())
-                .path(secret.path.as_str())
-                .build();
-            let answer = self.call_built(endpoint, &what).await?;
-            (what, answer, "/data")
+            let built = GetSecretRequest::builder().mount(mount).path(path).build();
+            (self.call_built(built, &what).await, what, "/data")
         };
+        let answer = answer?;
         let map = match answer.body.pointer(data_pointer) {
             Some(Value::Object(map)) => map,
             // KV v2 answers a deleted or destroyed latest version with data: null.

@@ -313,34 +313,29 @@ fn bundle_reads_back_exactly_with_bash_and_python_dotenv() {
     let keys: Vec<&str> = b.keys().collect();
     let path = ws.path(".env.linode");
 
-    let bash = std::process::Command::new("bash")
-        .arg("-c")
+    let read_back = |mut cmd: std::process::Command, hint: &str| {
+        let out = cmd.arg(&path).args(&keys).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{hint}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let mut bash = std::process::Command::new("bash");
+    bash.arg("-c")
         .arg(r#"set -a; . "$1"; set +a; shift; for k in "$@"; do printf '%s\0' "${!k}"; done"#)
         .arg("bash")
-        .arg(&path)
-        .args(&keys)
         .env_clear()
-        .env("HOME", "/nonexistent-home-for-expansion-check")
-        .output()
-        .unwrap();
-    assert!(
-        bash.status.success(),
-        "{}",
-        String::from_utf8_lossy(&bash.stderr)
+        .env("HOME", "/nonexistent-home-for-expansion-check");
+    let bash = read_back(bash, "");
+    let mut python = std::process::Command::new(devenv_core::testkit::venv_python());
+    python.arg("-c").arg("import sys\nfrom dotenv import dotenv_values\nv = dotenv_values(sys.argv[1])\nsys.stdout.write(''.join(v[k] + '\\0' for k in sys.argv[2:]))");
+    let python = read_back(
+        python,
+        "python-dotenv missing? run `scripts/dev/setup.sh test`: ",
     );
-    let python = std::process::Command::new(devenv_core::testkit::venv_python())
-        .arg("-c")
-        .arg("import sys\nfrom dotenv import dotenv_values\nv = dotenv_values(sys.argv[1])\nsys.stdout.write(''.join(v[k] + '\\0' for k in sys.argv[2:]))")
-        .arg(&path)
-        .args(&keys)
-        .output()
-        .unwrap();
-    assert!(
-        python.status.success(),
-        "python-dotenv missing? run `scripts/dev/setup.sh test`: {}",
-        String::from_utf8_lossy(&python.stderr)
-    );
-    for (reader, out) in [("bash", &bash.stdout), ("python-dotenv", &python.stdout)] {
+    for (reader, out) in [("bash", &bash), ("python-dotenv", &python)] {
         let values: Vec<&str> = std::str::from_utf8(out).unwrap().split('\0').collect();
         for (k, got) in keys.iter().zip(values) {
             assert_eq!(got, b.get(k).unwrap(), "{reader} read {k} differently");

@@ -6,16 +6,13 @@ use devenv_core::exit;
 use devenv_core::output::Format;
 use devenv_core::paths::{Mode, Workspace};
 
-use crate::cli::{self, CheckExpiryArgs};
+use crate::cli::CheckExpiryArgs;
 use crate::error::SyncError;
 use crate::output::{self, ExpiryReport};
 
 pub(crate) fn run(args: &CheckExpiryArgs, format: Format) -> Result<u8, SyncError> {
-    let path = match &args.bundle {
-        Some(path) => path.clone(),
-        // Without MODE / DEVENV_MODE the remote bundle: the only one that expires.
-        None => Workspace::discover().bundle_path(cli::mode(args.mode, Mode::Remote)?),
-    };
+    // Without MODE / DEVENV_MODE the remote bundle: the only one that expires.
+    let path = args.source.path(&Workspace::discover(), Mode::Remote)?;
     let bundle = Bundle::read(&path)?;
     bundle.register_secrets();
     let state = bundle_expiry::check(&bundle, chrono::Utc::now());

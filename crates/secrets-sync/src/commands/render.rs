@@ -8,17 +8,14 @@ use devenv_core::output::Format;
 use devenv_core::paths::{Mode, Workspace};
 use devenv_core::{bundle_expiry, exit, ids};
 
-use crate::cli::{self, RenderArgs};
+use crate::cli::RenderArgs;
 use crate::error::SyncError;
 use crate::output::{self, Rendered, RenderedConfig};
 use crate::{SOURCE, portable, render as templates};
 
 pub(crate) fn run(args: &RenderArgs, format: Format) -> Result<u8, SyncError> {
     let ws = Workspace::discover();
-    let bundle_path = match &args.bundle {
-        Some(path) => path.clone(),
-        None => ws.bundle_path(cli::mode(args.mode, Mode::Local)?),
-    };
+    let bundle_path = args.source.path(&ws, Mode::Local)?;
     let bundle = Bundle::read_optional(&bundle_path)?.ok_or_else(|| {
         SyncError::Usage(format!(
             "{} does not exist — run `make secrets-sync` first",

@@ -173,9 +173,7 @@ pub(crate) fn run(args: &SyncArgs, format: Format) -> Result<u8, SyncError> {
         source,
         expires_at: bundle.get(EXPIRES_AT_KEY).map(String::from),
         keys: bundle.keys().map(String::from).collect(),
-        added: diff.added,
-        removed: diff.removed,
-        changed: diff.changed,
+        diff,
         ports,
         vault: vault.map(|v| VaultReads {
             reads: v.reads,
