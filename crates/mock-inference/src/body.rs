@@ -56,6 +56,20 @@ pub fn push_u64(buf: &mut Vec<u8>, v: u64) {
     buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
+/// `{"id":"…","object":"OBJECT","created":N,"model":"…"`: how every OpenAI object of a
+/// plan opens (the chat and completion bodies, their stream chunks), left open.
+pub fn push_object_head(b: &mut Vec<u8>, sp: &StreamPlan, object: &str) {
+    b.extend_from_slice(b"{\"id\":\"");
+    b.extend_from_slice(sp.id.as_bytes());
+    b.extend_from_slice(b"\",\"object\":\"");
+    b.extend_from_slice(object.as_bytes());
+    b.extend_from_slice(b"\",\"created\":");
+    push_u64(b, sp.created);
+    b.extend_from_slice(b",\"model\":\"");
+    b.extend_from_slice(sp.model.as_bytes());
+    b.push(b'"');
+}
+
 pub fn push_usage(buf: &mut Vec<u8>, prompt: usize, completion: usize, chat: bool) {
     buf.extend_from_slice(b"\"usage\":{\"prompt_tokens\":");
     push_u64(buf, prompt as u64);
@@ -76,13 +90,8 @@ pub fn chat_body(fingerprint: &str, sp: &StreamPlan, completion_tokens: usize) -
         .map(|c| c.text.as_ref().map_or(64, |t| t.full_escaped.len()))
         .sum();
     let mut b = Vec::with_capacity(640 + content_len + sp.choices.len() * 160);
-    b.extend_from_slice(b"{\"id\":\"");
-    b.extend_from_slice(sp.id.as_bytes());
-    b.extend_from_slice(b"\",\"object\":\"chat.completion\",\"created\":");
-    push_u64(&mut b, sp.created);
-    b.extend_from_slice(b",\"model\":\"");
-    b.extend_from_slice(sp.model.as_bytes());
-    b.extend_from_slice(b"\",\"choices\":[");
+    push_object_head(&mut b, sp, "chat.completion");
+    b.extend_from_slice(b",\"choices\":[");
     for (i, c) in sp.choices.iter().enumerate() {
         if i > 0 {
             b.push(b',');
@@ -136,13 +145,8 @@ pub fn completion_body(fingerprint: &str, sp: &StreamPlan, completion_tokens: us
             .map(|c| c.text.as_ref().map_or(0, |t| t.full_escaped.len()) + 96)
             .sum::<usize>(),
     );
-    b.extend_from_slice(b"{\"id\":\"");
-    b.extend_from_slice(sp.id.as_bytes());
-    b.extend_from_slice(b"\",\"object\":\"text_completion\",\"created\":");
-    push_u64(&mut b, sp.created);
-    b.extend_from_slice(b",\"model\":\"");
-    b.extend_from_slice(sp.model.as_bytes());
-    b.extend_from_slice(b"\",\"system_fingerprint\":\"");
+    push_object_head(&mut b, sp, "text_completion");
+    b.extend_from_slice(b",\"system_fingerprint\":\"");
     b.extend_from_slice(fingerprint.as_bytes());
     b.extend_from_slice(b"\",\"choices\":[");
     for (i, c) in sp.choices.iter().enumerate() {

@@ -210,54 +210,44 @@ impl Metrics {
         let mut out = String::with_capacity(8 * 1024);
         let model = escape_label(&self.model);
         let labels = format!("model_name=\"{model}\"");
-        let head = |out: &mut String, base: &str, kind: &str, help: &str| -> String {
-            let name = self.name(base);
+        let head = |out: &mut String, name: &str, kind: &str, help: &str| {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} {kind}");
-            name
         };
-        let n = head(
-            &mut out,
-            "num_requests_running",
-            "gauge",
-            "Number of requests currently generating.",
-        );
-        let _ = writeln!(
-            out,
-            "{n}{{{labels}}} {}",
-            self.running.load(Ordering::Relaxed).max(0)
-        );
-        let n = head(
-            &mut out,
-            "num_requests_waiting",
-            "gauge",
-            "Number of requests waiting for a running slot.",
-        );
-        let _ = writeln!(
-            out,
-            "{n}{{{labels}}} {}",
-            self.waiting.load(Ordering::Relaxed).max(0)
-        );
-        let n = head(
-            &mut out,
-            "prompt_tokens_total",
-            "counter",
-            "Number of prefill tokens processed.",
-        );
-        let _ = writeln!(out, "{n}{{{labels}}} {}", self.prompt_tokens.get());
-        let n = head(
-            &mut out,
-            "generation_tokens_total",
-            "counter",
-            "Number of generation tokens processed.",
-        );
-        let _ = writeln!(out, "{n}{{{labels}}} {}", self.generation_tokens.get());
-        let n = head(
-            &mut out,
-            "request_success_total",
-            "counter",
-            "Count of successfully processed requests.",
-        );
+        let gauge = |v: &AtomicI64| v.load(Ordering::Relaxed).max(0) as u64;
+        for (base, kind, help, value) in [
+            (
+                "num_requests_running",
+                "gauge",
+                "Number of requests currently generating.",
+                gauge(&self.running),
+            ),
+            (
+                "num_requests_waiting",
+                "gauge",
+                "Number of requests waiting for a running slot.",
+                gauge(&self.waiting),
+            ),
+            (
+                "prompt_tokens_total",
+                "counter",
+                "Number of prefill tokens processed.",
+                self.prompt_tokens.get(),
+            ),
+            (
+                "generation_tokens_total",
+                "counter",
+                "Number of generation tokens processed.",
+                self.generation_tokens.get(),
+            ),
+        ] {
+            let n = self.name(base);
+            head(&mut out, &n, kind, help);
+            let _ = writeln!(out, "{n}{{{labels}}} {value}");
+        }
+        let n = self.name("request_success_total");
+        let help = "Count of successfully processed requests.";
+        head(&mut out, &n, "counter", help);
         for (reason, c) in ["stop", "length", "tool_calls"].iter().zip(&self.success) {
             let _ = writeln!(
                 out,
@@ -265,53 +255,40 @@ impl Metrics {
                 c.get()
             );
         }
-        let n = head(
-            &mut out,
-            "time_to_first_token_seconds",
-            "histogram",
-            "Histogram of time to first token in seconds.",
-        );
-        self.ttft.render(&mut out, &n, &labels);
-        let n = head(
-            &mut out,
-            "inter_token_latency_seconds",
-            "histogram",
-            "Histogram of inter-token latency in seconds.",
-        );
-        self.itl.render(&mut out, &n, &labels);
-        let n = head(
-            &mut out,
-            "e2e_request_latency_seconds",
-            "histogram",
-            "Histogram of end to end request latency in seconds.",
-        );
-        self.e2e.render(&mut out, &n, &labels);
+        for (base, help, histogram) in [
+            (
+                "time_to_first_token_seconds",
+                "Histogram of time to first token in seconds.",
+                &self.ttft,
+            ),
+            (
+                "inter_token_latency_seconds",
+                "Histogram of inter-token latency in seconds.",
+                &self.itl,
+            ),
+            (
+                "e2e_request_latency_seconds",
+                "Histogram of end to end request latency in seconds.",
+                &self.e2e,
+            ),
+        ] {
+            let n = self.name(base);
+            head(&mut out, &n, "histogram", help);
+            histogram.render(&mut out, &n, &labels);
+        }
         // The mock's own counters, beside vLLM's.
-        let _ = writeln!(
-            out,
-            "# HELP mock_inference_faults_injected_total Faults injected, by kind."
-        );
-        let _ = writeln!(out, "# TYPE mock_inference_faults_injected_total counter");
+        let n = "mock_inference_faults_injected_total";
+        head(&mut out, n, "counter", "Faults injected, by kind.");
         for (kind, c) in ["status", "stream_error", "reset", "stall"]
             .iter()
             .zip(&self.faults)
         {
-            let _ = writeln!(
-                out,
-                "mock_inference_faults_injected_total{{{labels},kind=\"{kind}\"}} {}",
-                c.get()
-            );
+            let _ = writeln!(out, "{n}{{{labels},kind=\"{kind}\"}} {}", c.get());
         }
-        let _ = writeln!(
-            out,
-            "# HELP mock_inference_rejected_total Requests refused with 429 because the running limit and queue were full."
-        );
-        let _ = writeln!(out, "# TYPE mock_inference_rejected_total counter");
-        let _ = writeln!(
-            out,
-            "mock_inference_rejected_total{{{labels}}} {}",
-            self.rejected.get()
-        );
+        let n = "mock_inference_rejected_total";
+        let help = "Requests refused with 429 because the running limit and queue were full.";
+        head(&mut out, n, "counter", help);
+        let _ = writeln!(out, "{n}{{{labels}}} {}", self.rejected.get());
         out
     }
 }

@@ -19,6 +19,8 @@ use crate::error::ApiError;
 pub trait Body: Sized + for<'de> Deserialize<'de> {
     /// Every top-level field the API accepts (read or not): `--strict` rejects the others.
     const FIELDS: &'static [&'static str];
+    /// The requested model (every body has a `model`), as sent.
+    fn model(&self) -> &str;
     /// Checks the shape of every declared field, in declaration order, naming the first
     /// wrong one.
     fn check_fields(obj: &Map<String, Value>) -> Result<(), ApiError>;
@@ -55,7 +57,9 @@ impl<F: Fn(&Map<String, Value>, &str) -> Result<(), ApiError>> Check for F {
 /// shape check; `unread { … }` names fields the API accepts but the mock does not read
 /// (optionally with a check); `skip { … }` adds fields that are not part of the body.
 /// `..openai_sampling,` first in the braces inserts the fields chat and legacy completions
-/// share (model, stream, n, seed, max_tokens, stop, sampling parameters, user).
+/// share (model, stream, n, seed, max_tokens, stop, sampling parameters, user) and their
+/// accessors (`stream()`, `include_usage()`, `n()`, `stop()`, `seed_or()`) and checks
+/// (`validate_sampling`).
 ///
 /// Yields the struct (`Debug`, `Deserialize`) and its [`Body`] impl.
 macro_rules! request_body {
@@ -84,6 +88,54 @@ macro_rules! request_body {
             }
             $($tail)*
         }
+
+        /// Accessors of the fields chat and legacy completions share.
+        impl $name {
+            pub fn stream(&self) -> bool {
+                self.stream.unwrap_or(false)
+            }
+
+            pub fn include_usage(&self) -> bool {
+                self.stream_options
+                    .as_ref()
+                    .and_then(|o| o.include_usage)
+                    .unwrap_or(false)
+            }
+
+            pub fn n(&self) -> usize {
+                self.n.unwrap_or(1) as usize
+            }
+
+            pub fn stop(&self) -> &[String] {
+                self.stop.as_ref().map(|s| s.0.as_slice()).unwrap_or(&[])
+            }
+
+            /// The request's `seed`, else `default` (the configured one).
+            pub fn seed_or(&self, default: u64) -> u64 {
+                self.seed.map(|s| s as u64).unwrap_or(default)
+            }
+
+            /// The checks of the shared fields; `max_tokens` is the API's token limit and
+            /// `max_tokens_name` the field it came from.
+            fn validate_sampling(
+                &self,
+                max_tokens: Option<u32>,
+                max_tokens_name: &str,
+            ) -> Result<(), $crate::error::ApiError> {
+                $crate::request::validate_common(
+                    self.n,
+                    max_tokens,
+                    max_tokens_name,
+                    self.stop.as_ref(),
+                    self.temperature,
+                    self.top_p,
+                    self.presence_penalty,
+                    self.frequency_penalty,
+                    self.stream(),
+                    self.stream_options.is_some(),
+                )
+            }
+        }
     };
     (
         $(#[$meta:meta])*
@@ -103,6 +155,10 @@ macro_rules! request_body {
         impl $crate::request::Body for $name {
             const FIELDS: &'static [&'static str] =
                 &[$(stringify!($field),)* $(stringify!($extra),)*];
+
+            fn model(&self) -> &str {
+                &self.model
+            }
 
             fn check_fields(
                 obj: &serde_json::Map<String, serde_json::Value>,

@@ -15,14 +15,20 @@ use http::{HeaderValue, Method, StatusCode, Uri, header};
 use crate::api::{chat, completions, embeddings, messages, responses};
 use crate::body::json_response;
 use crate::error::ApiError;
-use crate::server::{App, model_object, serve};
+use crate::server::{App, model_object, serve, serve_direct};
 use crate::tokenizer;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::handle))
-        .route("/v1/completions", post(completions::handle))
-        .route("/v1/embeddings", post(embeddings::handle))
+        .route(
+            "/v1/completions",
+            post(serve_direct::<completions::CompletionRequest>),
+        )
+        .route(
+            "/v1/embeddings",
+            post(serve_direct::<embeddings::EmbeddingRequest>),
+        )
         .route("/v1/responses", post(serve::<responses::ResponsesRequest>))
         .route("/v1/responses/{id}", get(responses::get))
         .route("/v1/messages", post(serve::<messages::MessagesRequest>))

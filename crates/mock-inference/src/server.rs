@@ -1,16 +1,16 @@
 //! The server's shared state ([`App`]) and the path every API's request takes through it:
-//! parse, model and fault ([`App::admissible`]), scenario, a running slot, then the
-//! response, streamed or not ([`serve`]).
+//! read, parse, model and fault ([`App::receive`]), scenario, a running slot, then the
+//! response, streamed or not ([`serve`]); or, for the APIs that answer on their own,
+//! receive, a running slot and their answer ([`serve_direct`]).
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use tokio::time::Instant;
 
 use crate::admission::{Admission, Running};
@@ -22,7 +22,7 @@ use crate::faults::{self, Fault, fault_header};
 use crate::generate::{self, ChoiceOut, TextPlan, escape};
 use crate::metrics::{FaultKind, Metrics};
 use crate::plan::{StreamKind, StreamPlan, Wire};
-use crate::request::ToolMode;
+use crate::request::{Body, ToolMode};
 use crate::scenario::Scenario;
 use crate::stream;
 
@@ -270,11 +270,14 @@ impl App {
     }
 }
 
-/// A parsed request's place in its response: model, fault, scenario delay, arrival.
+/// A parsed request's place in its response: model, fault, scenario, arrival.
 pub struct Admitted {
     /// Escaped model id.
     pub model: String,
     pub fault: Fault,
+    /// The scenario rule's plan, if one matched.
+    pub scenario: Option<Plan>,
+    /// The scenario rule's delay.
     pub extra_delay: Duration,
     pub start: Instant,
 }
@@ -306,19 +309,78 @@ impl Admitted {
     }
 }
 
-/// An API served by [`serve`]: parse, admit, scenario, plan, then stream or not.
-pub trait Api: Sized {
+/// A request body an API parses: what [`App::receive`] needs of it.
+pub trait Incoming: Body {
     fn parse(app: &App, body: &[u8]) -> Result<Self, ApiError>;
-    fn model(&self) -> &str;
+}
+
+impl App {
+    /// Admits a parsed request: its model and fault ([`App::admissible`]), no scenario yet.
+    pub fn admit_parsed<R: Body>(
+        &self,
+        req: &R,
+        fault_header: Option<&[u8]>,
+        start: Instant,
+    ) -> Result<Admitted, ApiError> {
+        let (model, fault) = self.admissible(req.model(), fault_header)?;
+        Ok(Admitted {
+            model,
+            fault,
+            scenario: None,
+            extra_delay: Duration::ZERO,
+            start,
+        })
+    }
+
+    /// The opening every API handler shares: read the body (413 past the limit), parse it,
+    /// admit its model and fault.
+    pub async fn receive<R: Incoming>(&self, req: Request) -> Result<(R, Admitted), ApiError> {
+        self.receive_with(req, |body| R::parse(self, body)).await
+    }
+
+    /// [`App::receive`] with another parser of the same body.
+    pub async fn receive_with<R: Body>(
+        &self,
+        req: Request,
+        parse: impl FnOnce(&[u8]) -> Result<R, ApiError>,
+    ) -> Result<(R, Admitted), ApiError> {
+        let start = Instant::now();
+        let (parts, body) = req.into_parts();
+        let bytes = read_body(self.cfg.max_body_bytes, &parts.headers, body).await?;
+        let req = parse(&bytes)?;
+        let admitted = self.admit_parsed(&req, fault_header(&parts.headers), start)?;
+        Ok((req, admitted))
+    }
+}
+
+/// An API that answers a received request itself once it runs: no scenario rule, no
+/// [`StreamPlan`] of its own making (legacy completions, embeddings).
+pub trait Direct: Incoming + Send + 'static {
+    fn answer(
+        self,
+        app: &App,
+        admitted: Admitted,
+        running: Running,
+    ) -> impl Future<Output = Response> + Send;
+}
+
+/// Serves a [`Direct`] API: receive, a running slot, then its answer.
+pub async fn serve_direct<D: Direct>(State(app): State<Arc<App>>, req: Request) -> Response {
+    let answer = async {
+        let (req, admitted) = app.receive::<D>(req).await?;
+        let running = app.admission.admit().await?;
+        Ok::<_, ApiError>(req.answer(&app, admitted, running).await)
+    };
+    answer.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// An API served by [`serve`]: receive, scenario, a running slot, plan, then stream or not.
+pub trait Api: Incoming {
     fn stream(&self) -> bool;
     /// The text scenario rules match (the last user message).
     fn last_user_text(&self) -> &str;
-    fn plan(
-        self,
-        app: &Arc<App>,
-        scenario: Option<Plan>,
-        admitted: Admitted,
-    ) -> Result<StreamPlan, ApiError>;
+    /// The response's plan, the scenario's decision in `admitted`.
+    fn plan(self, app: &Arc<App>, admitted: Admitted) -> Result<StreamPlan, ApiError>;
     /// The API's own error response.
     fn error(e: ApiError) -> Response {
         e.into_response()
@@ -327,31 +389,16 @@ pub trait Api: Sized {
 
 // The whole request, not the `HeaderMap` extractor: that one clones the headers.
 pub async fn serve<A: Api>(State(app): State<Arc<App>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    serve_inner::<A>(app, parts.headers, body)
-        .await
-        .unwrap_or_else(A::error)
+    serve_inner::<A>(app, req).await.unwrap_or_else(A::error)
 }
 
-async fn serve_inner<A: Api>(
-    app: Arc<App>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let start = Instant::now();
-    let bytes = read_body(app.cfg.max_body_bytes, &headers, body).await?;
-    let req = A::parse(&app, &bytes)?;
-    let (model, fault) = app.admissible(req.model(), fault_header(&headers))?;
+async fn serve_inner<A: Api>(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
+    let (req, mut admitted) = app.receive::<A>(req).await?;
     let (plan, extra_delay) = app.scenario_plan(req.model(), req.last_user_text()).await?;
+    (admitted.scenario, admitted.extra_delay) = (plan, extra_delay);
     let running = app.admission.admit().await?;
     let stream = req.stream();
-    let admitted = Admitted {
-        model,
-        fault,
-        extra_delay,
-        start,
-    };
-    let sp = req.plan(&app, plan, admitted)?;
+    let sp = req.plan(&app, admitted)?;
     Ok(app.respond(running, sp, stream).await)
 }
 

@@ -15,7 +15,7 @@ use http::{HeaderValue, StatusCode, header};
 use tokio::time::Instant;
 
 use crate::admission::Running;
-use crate::body::{push_u64, push_usage};
+use crate::body::{push_object_head, push_u64, push_usage};
 use crate::config::Latency;
 use crate::faults::Fault;
 use crate::generate::{ChoiceOut, escape, splitmix64, unit};
@@ -72,16 +72,13 @@ pub fn respond(
         .unwrap_or(0)
         .max(1);
     let mut head = Vec::with_capacity(200);
-    head.extend_from_slice(b"data: {\"id\":\"");
-    head.extend_from_slice(plan.id.as_bytes());
-    head.extend_from_slice(match plan.kind {
-        StreamKind::Chat => b"\",\"object\":\"chat.completion.chunk\",\"created\":",
-        StreamKind::Completion => b"\",\"object\":\"text_completion\",\"created\":",
-    });
-    push_u64(&mut head, plan.created);
-    head.extend_from_slice(b",\"model\":\"");
-    head.extend_from_slice(plan.model.as_bytes());
-    head.extend_from_slice(b"\",\"system_fingerprint\":\"");
+    head.extend_from_slice(b"data: ");
+    let object = match plan.kind {
+        StreamKind::Chat => "chat.completion.chunk",
+        StreamKind::Completion => "text_completion",
+    };
+    push_object_head(&mut head, &plan, object);
+    head.extend_from_slice(b",\"system_fingerprint\":\"");
     head.extend_from_slice(fingerprint.as_bytes());
     head.extend_from_slice(b"\",");
     let wire = plan.wire.take();

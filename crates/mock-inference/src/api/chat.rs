@@ -18,9 +18,9 @@ use crate::generate;
 use crate::plan::{StreamKind, StreamPlan};
 use crate::request::{
     self, FunctionDef, Shape, ToolMode, check, check_enum, check_object_array, json_kind,
-    prefix_param, request_body, validate_common,
+    prefix_param, request_body,
 };
-use crate::server::{Admitted, Api, App, Ask, Format, Plan, non_stream_now, serve};
+use crate::server::{Admitted, Api, App, Ask, Format, Incoming, non_stream_now, serve};
 use crate::tokenizer;
 
 request_body! {
@@ -165,29 +165,10 @@ pub struct JsonSchemaFormat {
 }
 
 impl ChatRequest {
-    pub fn stream(&self) -> bool {
-        self.stream.unwrap_or(false)
-    }
-
-    pub fn include_usage(&self) -> bool {
-        self.stream_options
-            .as_ref()
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false)
-    }
-
-    pub fn n(&self) -> usize {
-        self.n.unwrap_or(1) as usize
-    }
-
     pub fn max_tokens(&self) -> Option<usize> {
         self.max_completion_tokens
             .or(self.max_tokens)
             .map(|v| v as usize)
-    }
-
-    pub fn stop(&self) -> &[String] {
-        self.stop.as_ref().map(|s| s.0.as_slice()).unwrap_or(&[])
     }
 
     pub fn tool_mode(&self) -> ToolMode {
@@ -237,21 +218,14 @@ impl ChatRequest {
                 return Err(ApiError::missing(&format!("messages[{i}].content")));
             }
         }
-        validate_common(
-            self.n,
+        let max_tokens_name = if self.max_completion_tokens.is_some() {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        };
+        self.validate_sampling(
             self.max_completion_tokens.or(self.max_tokens),
-            if self.max_completion_tokens.is_some() {
-                "max_completion_tokens"
-            } else {
-                "max_tokens"
-            },
-            self.stop.as_ref(),
-            self.temperature,
-            self.top_p,
-            self.presence_penalty,
-            self.frequency_penalty,
-            self.stream(),
-            self.stream_options.is_some(),
+            max_tokens_name,
         )?;
         if let Some(tools) = &self.tools {
             for (i, t) in tools.iter().enumerate() {
@@ -438,16 +412,10 @@ pub fn now(app: &Arc<App>, fault_header: Option<&[u8]>, body: &[u8]) -> Response
     debug_assert!(app.chat_never_waits());
     let start = Instant::now();
     let answer = parse(body, app.cfg.strict).and_then(|req| {
-        let (model, fault) = app.admissible(&req.model, fault_header)?;
+        let admitted = app.admit_parsed(&req, fault_header, start)?;
         let running = app.admission.running(None);
         let stream = req.stream();
-        let admitted = Admitted {
-            model,
-            fault,
-            extra_delay: Duration::ZERO,
-            start,
-        };
-        let sp = req.plan(app, None, admitted)?;
+        let sp = req.plan(app, admitted)?;
         Ok(if stream {
             app.stream(running, sp)
         } else {
@@ -457,13 +425,13 @@ pub fn now(app: &Arc<App>, fault_header: Option<&[u8]>, body: &[u8]) -> Response
     answer.unwrap_or_else(IntoResponse::into_response)
 }
 
-impl Api for ChatRequest {
+impl Incoming for ChatRequest {
     fn parse(app: &App, body: &[u8]) -> Result<Self, ApiError> {
         parse(body, app.cfg.strict)
     }
-    fn model(&self) -> &str {
-        &self.model
-    }
+}
+
+impl Api for ChatRequest {
     fn stream(&self) -> bool {
         ChatRequest::stream(self)
     }
@@ -471,12 +439,7 @@ impl Api for ChatRequest {
         ChatRequest::last_user_text(self)
     }
 
-    fn plan(
-        self,
-        app: &Arc<App>,
-        scenario: Option<Plan>,
-        a: Admitted,
-    ) -> Result<StreamPlan, ApiError> {
+    fn plan(self, app: &Arc<App>, a: Admitted) -> Result<StreamPlan, ApiError> {
         let req = &self;
         let prompt_tokens = tokenizer::chat_prompt_tokens(req.messages.iter().map(|m| {
             (
@@ -485,7 +448,7 @@ impl Api for ChatRequest {
                 m.name.as_deref(),
             )
         }));
-        let seed = req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed);
+        let seed = req.seed_or(app.cfg.response.seed);
         let hash = || {
             generate::conversation_hash(
                 req.messages
@@ -516,7 +479,7 @@ impl Api for ChatRequest {
             max_tokens: req.max_tokens(),
         };
         let choices = (0..req.n())
-            .map(|i| app.answer(&ask, scenario.as_ref(), i))
+            .map(|i| app.answer(&ask, a.scenario.as_ref(), i))
             .collect();
         Ok(StreamPlan {
             kind: StreamKind::Chat,

@@ -4,22 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
-use http::HeaderMap;
-use tokio::time::Instant;
+use axum::response::Response;
 
-use crate::body::{read_body, unix_now};
+use crate::admission::Running;
+use crate::body::unix_now;
 use crate::config::ResponseMode;
 use crate::error::ApiError;
-use crate::faults::fault_header;
 use crate::generate::{self, ChoiceOut, TextPlan};
 use crate::plan::{StreamKind, StreamPlan};
-use crate::request::{
-    self, Prompt, PromptItem, Shape, check_prompt, request_body, validate_common,
-};
-use crate::server::App;
+use crate::request::{self, Prompt, PromptItem, Shape, check_prompt, request_body};
+use crate::server::{Admitted, App, Direct, Incoming};
 use crate::tokenizer;
 
 request_body! {
@@ -36,25 +30,10 @@ request_body! {
 pub const DEFAULT_MAX_TOKENS: usize = 16;
 
 impl CompletionRequest {
-    pub fn stream(&self) -> bool {
-        self.stream.unwrap_or(false)
-    }
-    pub fn include_usage(&self) -> bool {
-        self.stream_options
-            .as_ref()
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false)
-    }
-    pub fn n(&self) -> usize {
-        self.n.unwrap_or(1) as usize
-    }
     pub fn max_tokens(&self) -> usize {
         self.max_tokens
             .map(|v| v as usize)
             .unwrap_or(DEFAULT_MAX_TOKENS)
-    }
-    pub fn stop(&self) -> &[String] {
-        self.stop.as_ref().map(|s| s.0.as_slice()).unwrap_or(&[])
     }
 
     fn validate(&self) -> Result<(), ApiError> {
@@ -64,18 +43,7 @@ impl CompletionRequest {
                 "Invalid 'prompt': the prompt must not be an empty array.",
             ));
         }
-        validate_common(
-            self.n,
-            self.max_tokens,
-            "max_tokens",
-            self.stop.as_ref(),
-            self.temperature,
-            self.top_p,
-            self.presence_penalty,
-            self.frequency_penalty,
-            self.stream(),
-            self.stream_options.is_some(),
-        )?;
+        self.validate_sampling(self.max_tokens, "max_tokens")?;
         let batch = self.prompt.items().len() * self.n();
         if batch > 128 {
             return Err(ApiError::invalid_value(
@@ -93,40 +61,31 @@ pub fn parse(body: &[u8], strict: bool) -> Result<CompletionRequest, ApiError> {
     Ok(req)
 }
 
-// The whole request, not the `HeaderMap` extractor: that one clones the headers.
-pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    completions_inner(app, parts.headers, body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+impl Incoming for CompletionRequest {
+    fn parse(app: &App, body: &[u8]) -> Result<Self, ApiError> {
+        parse(body, app.cfg.strict)
+    }
 }
 
-async fn completions_inner(
-    app: Arc<App>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let start = Instant::now();
-    let bytes = read_body(app.cfg.max_body_bytes, &headers, body).await?;
-    let req = parse(&bytes, app.cfg.strict)?;
-    let (model, fault) = app.admissible(&req.model, fault_header(&headers))?;
-    let running = app.admission.admit().await?;
-    let (choices, prompt_tokens) = completion_choices(&app, &req);
-    let sp = StreamPlan {
-        kind: StreamKind::Completion,
-        wire: None,
-        id: generate::random_id("cmpl-"),
-        created: unix_now(),
-        model,
-        choices,
-        prompt_tokens,
-        include_usage: req.include_usage(),
-        fault,
-        extra_delay: Duration::ZERO,
-        seed: req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed),
-        start,
-    };
-    Ok(app.respond(running, sp, req.stream()).await)
+impl Direct for CompletionRequest {
+    async fn answer(self, app: &App, a: Admitted, running: Running) -> Response {
+        let (choices, prompt_tokens) = completion_choices(app, &self);
+        let sp = StreamPlan {
+            kind: StreamKind::Completion,
+            wire: None,
+            id: generate::random_id("cmpl-"),
+            created: unix_now(),
+            model: a.model,
+            choices,
+            prompt_tokens,
+            include_usage: self.include_usage(),
+            fault: a.fault,
+            extra_delay: Duration::ZERO,
+            seed: self.seed_or(app.cfg.response.seed),
+            start: a.start,
+        };
+        app.respond(running, sp, self.stream()).await
+    }
 }
 
 fn completion_choices(app: &App, req: &CompletionRequest) -> (Vec<ChoiceOut>, usize) {
@@ -148,7 +107,7 @@ fn completion_choices(app: &App, req: &CompletionRequest) -> (Vec<ChoiceOut>, us
             let base = match app.cfg.response.mode {
                 ResponseMode::Echo => Arc::new(TextPlan::new(&prompt_text)),
                 ResponseMode::Lorem => {
-                    let seed = req.seed.map(|s| s as u64).unwrap_or(app.cfg.response.seed);
+                    let seed = req.seed_or(app.cfg.response.seed);
                     generate::lorem_plan(
                         seed.wrapping_add(i as u64),
                         generate::hash_str(&prompt_text),

@@ -1,23 +1,18 @@
 //! Embeddings: `POST /v1/embeddings` — deterministic unit vectors per input (`dimensions`,
 //! `encoding_format` float/base64).
 
-use std::sync::Arc;
+use axum::response::Response;
+use http::StatusCode;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, StatusCode};
-use tokio::time::Instant;
-
-use crate::body::{json_response, read_body};
+use crate::admission::Running;
+use crate::body::json_response;
 use crate::error::ApiError;
-use crate::faults::fault_header;
 use crate::generate::{self, splitmix64, unit};
 use crate::metrics::Finish;
 use crate::request::{
     self, Prompt, PromptItem, Req, Shape, check_prompt, range_error, request_body,
 };
-use crate::server::App;
+use crate::server::{Admitted, App, Direct, Incoming};
 use crate::tokenizer;
 
 request_body! {
@@ -87,70 +82,63 @@ pub fn parse(
     Ok(req)
 }
 
-// The whole request, not the `HeaderMap` extractor: that one clones the headers.
-pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    embeddings_inner(app, parts.headers, body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+impl Incoming for EmbeddingRequest {
+    fn parse(app: &App, body: &[u8]) -> Result<Self, ApiError> {
+        parse(body, app.cfg.strict, app.cfg.embeddings.dimensions)
+    }
 }
 
-async fn embeddings_inner(
-    app: Arc<App>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let start = Instant::now();
-    let bytes = read_body(app.cfg.max_body_bytes, &headers, body).await?;
-    let req = parse(&bytes, app.cfg.strict, app.cfg.embeddings.dimensions)?;
-    // Only a status fault applies: an embedding has no stream to break.
-    let (model, _) = app.admissible(&req.model, fault_header(&headers))?;
-    let running = app.admission.admit().await?;
-    let dims = req
-        .dimensions
-        .map_or(app.cfg.embeddings.dimensions, |d| d as usize);
-    let mut prompt_tokens = 0;
-    let mut data = Vec::new();
-    for (i, item) in req.input.items().into_iter().enumerate() {
-        let h = match item {
-            PromptItem::Text(t) => {
-                prompt_tokens += tokenizer::count(t);
-                generate::hash_str(t)
-            }
-            PromptItem::Tokens(t) => {
-                prompt_tokens += t.len();
-                t.iter().fold(0x5151u64, |h, x| splitmix64(h ^ *x as u64))
-            }
-        };
-        let v = embedding(h, dims);
-        let embedding = if req.base64() {
-            use base64::Engine as _;
-            let raw: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-            serde_json::Value::from(base64::engine::general_purpose::STANDARD.encode(raw))
-        } else {
-            serde_json::Value::from(v)
-        };
-        data.push(serde_json::json!({"object": "embedding", "index": i, "embedding": embedding}));
+/// Only a status fault applies (in [`App::receive`]): an embedding has no stream to break.
+impl Direct for EmbeddingRequest {
+    async fn answer(self, app: &App, a: Admitted, running: Running) -> Response {
+        let dims = self
+            .dimensions
+            .map_or(app.cfg.embeddings.dimensions, |d| d as usize);
+        let mut prompt_tokens = 0;
+        let mut data = Vec::new();
+        for (i, item) in self.input.items().into_iter().enumerate() {
+            let h = match item {
+                PromptItem::Text(t) => {
+                    prompt_tokens += tokenizer::count(t);
+                    generate::hash_str(t)
+                }
+                PromptItem::Tokens(t) => {
+                    prompt_tokens += t.len();
+                    t.iter().fold(0x5151u64, |h, x| splitmix64(h ^ *x as u64))
+                }
+            };
+            let v = embedding(h, dims);
+            let embedding = if self.base64() {
+                use base64::Engine as _;
+                let raw: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                serde_json::Value::from(base64::engine::general_purpose::STANDARD.encode(raw))
+            } else {
+                serde_json::Value::from(v)
+            };
+            data.push(
+                serde_json::json!({"object": "embedding", "index": i, "embedding": embedding}),
+            );
+        }
+        let body = serde_json::json!({
+            "object": "list",
+            "data": data,
+            "model": serde_json::Value::String(self.model.clone()),
+            "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+        });
+        let wait = app.latency.ttft(prompt_tokens, running.slowdown);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let m = &app.metrics;
+        m.prompt_tokens.add(prompt_tokens as u64);
+        m.e2e.observe(a.start.elapsed());
+        m.success(Finish::Stop);
+        drop(running);
+        json_response(
+            StatusCode::OK,
+            serde_json::to_vec(&body).expect("JSON values serialise"),
+        )
     }
-    let body = serde_json::json!({
-        "object": "list",
-        "data": data,
-        "model": serde_json::Value::String(req.model.clone()),
-        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
-    });
-    let _ = model;
-    let wait = app.latency.ttft(prompt_tokens, running.slowdown);
-    if !wait.is_zero() {
-        tokio::time::sleep(wait).await;
-    }
-    let m = &app.metrics;
-    m.prompt_tokens.add(prompt_tokens as u64);
-    m.e2e.observe(start.elapsed());
-    m.success(Finish::Stop);
-    Ok(json_response(
-        StatusCode::OK,
-        serde_json::to_vec(&body).expect("JSON values serialise"),
-    ))
 }
 
 /// A deterministic unit vector for an input hash: same input, same embedding.

@@ -16,16 +16,15 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{TokenEvent, content_text, json_bytes, push_event};
-use crate::body::{json_response, read_body};
+use crate::body::json_response;
 use crate::error::ApiError;
-use crate::faults::fault_header;
 use crate::generate::{self, ChoiceOut};
 use crate::plan::{StreamPlan, Wire};
 use crate::request::{
     self, Req, Shape, ToolMode, check, check_array_of, check_enum, check_object_array, json_kind,
     prefix_param, range_error, request_body,
 };
-use crate::server::{Admitted, Api, App, Ask, Format, Plan};
+use crate::server::{Admitted, Api, App, Ask, Format, Incoming};
 use crate::tokenizer;
 
 request_body! {
@@ -352,26 +351,24 @@ pub fn error_response(e: ApiError) -> Response {
 /// `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, what `usage.input_tokens` of
 /// the same request would be.
 pub async fn count_tokens(State(app): State<Arc<App>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let counted = async {
-        let bytes = read_body(app.cfg.max_body_bytes, &parts.headers, body).await?;
-        let req = parse(&bytes, app.cfg.strict, true)?;
-        app.admissible(&req.model, fault_header(&parts.headers))?;
-        Ok::<_, ApiError>(json!({"input_tokens": req.input_tokens()}))
-    };
-    match counted.await {
-        Ok(v) => json_response(StatusCode::OK, json_bytes(&v)),
+    // A count_tokens body may leave out `max_tokens`.
+    let received = app.receive_with(req, |body| parse(body, app.cfg.strict, true));
+    match received.await {
+        Ok((req, _)) => {
+            let v = json!({"input_tokens": req.input_tokens()});
+            json_response(StatusCode::OK, json_bytes(&v))
+        }
         Err(e) => error_response(e),
     }
 }
 
-impl Api for MessagesRequest {
+impl Incoming for MessagesRequest {
     fn parse(app: &App, body: &[u8]) -> Result<Self, ApiError> {
         parse(body, app.cfg.strict, false)
     }
-    fn model(&self) -> &str {
-        &self.model
-    }
+}
+
+impl Api for MessagesRequest {
     fn stream(&self) -> bool {
         self.stream.unwrap_or(false)
     }
@@ -387,12 +384,7 @@ impl Api for MessagesRequest {
         error_response(e)
     }
 
-    fn plan(
-        self,
-        app: &Arc<App>,
-        scenario: Option<Plan>,
-        a: Admitted,
-    ) -> Result<StreamPlan, ApiError> {
+    fn plan(self, app: &Arc<App>, a: Admitted) -> Result<StreamPlan, ApiError> {
         let texts: Vec<(&str, String)> = self
             .messages
             .iter()
@@ -421,7 +413,7 @@ impl Api for MessagesRequest {
             stop,
             max_tokens: self.max_tokens.map(|m| m as usize),
         };
-        let mut choice = app.answer(&ask, scenario.as_ref(), 0);
+        let mut choice = app.answer(&ask, a.scenario.as_ref(), 0);
         for call in &mut choice.tool_calls {
             call.id = generate::random_id("toolu_");
         }

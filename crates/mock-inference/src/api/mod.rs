@@ -2,7 +2,8 @@
 //! completions ([`chat`]), legacy completions ([`completions`]), embeddings
 //! ([`embeddings`]), the OpenAI Responses API ([`responses`], its [`store`]) and the
 //! Anthropic Messages API ([`messages`]). They go through [`crate::server::serve`]
-//! (admission, faults, scenarios, latency, metrics) and stream through
+//! (admission, faults, scenarios, latency, metrics; completions and embeddings through
+//! [`crate::server::serve_direct`], without scenarios) and stream through
 //! [`crate::stream::Job`]; the last two with their own [`crate::plan::Wire`].
 
 pub mod chat;

@@ -23,7 +23,7 @@ use crate::request::{
     self, FunctionDef, Req, Shape, ToolMode, check, check_enum, check_object_array, prefix_param,
     range_error, request_body,
 };
-use crate::server::{Admitted, Api, App, Ask, Format, Plan};
+use crate::server::{Admitted, Api, App, Ask, Format, Incoming};
 use crate::tokenizer;
 
 /// OpenAI's lower bound for `max_output_tokens`.
@@ -462,13 +462,13 @@ pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
 
 // ---------------------------------------------------------------- generation
 
-impl Api for ResponsesRequest {
+impl Incoming for ResponsesRequest {
     fn parse(app: &App, body: &[u8]) -> Result<Self, ApiError> {
         parse(body, app.cfg.strict)
     }
-    fn model(&self) -> &str {
-        &self.model
-    }
+}
+
+impl Api for ResponsesRequest {
     fn stream(&self) -> bool {
         self.stream.unwrap_or(false)
     }
@@ -488,12 +488,7 @@ impl Api for ResponsesRequest {
         }
     }
 
-    fn plan(
-        mut self,
-        app: &Arc<App>,
-        scenario: Option<Plan>,
-        a: Admitted,
-    ) -> Result<StreamPlan, ApiError> {
+    fn plan(mut self, app: &Arc<App>, a: Admitted) -> Result<StreamPlan, ApiError> {
         let earlier = match &self.previous_response_id {
             Some(id) => app
                 .responses
@@ -533,7 +528,7 @@ impl Api for ResponsesRequest {
             stop: &[],
             max_tokens: self.max_output_tokens.map(|m| m as usize),
         };
-        let choice = app.answer(&ask, scenario.as_ref(), 0);
+        let choice = app.answer(&ask, a.scenario.as_ref(), 0);
         let id = generate::random_id("resp_");
         let item_id = match choice.tool_calls.first() {
             Some(_) => generate::random_id("fc_"),
