@@ -48,18 +48,23 @@ impl std::fmt::Display for Unresolved {
     }
 }
 
+/// A template's `KEY=value` lines with their numbers: blank lines and `#` comments skipped,
+/// surrounding blanks and a leading `export ` removed.
+fn assignments(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(idx, raw)| (idx + 1, raw.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+        .map(|(n, line)| (n, line.strip_prefix("export ").unwrap_or(line)))
+}
+
 impl Template {
     pub fn parse(service: &str, path: &Path, text: &str) -> Result<Self, SyncError> {
         let mut lines = Vec::new();
-        for (idx, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let line = line.strip_prefix("export ").unwrap_or(line);
+        for (line_no, line) in assignments(text) {
             let bad = |message: &str| SyncError::Mapping {
                 path: path.to_path_buf(),
-                line: idx + 1,
+                line: line_no,
                 column: 1,
                 message: message.to_string(),
             };
@@ -74,7 +79,7 @@ impl Template {
             // Validate placeholder syntax now so a typo is reported with its line.
             substitute(&value, &Bundle::new()).map_err(|m| bad(&m))?;
             lines.push(TemplateLine {
-                line: idx + 1,
+                line: line_no,
                 key: key.to_string(),
                 value,
             });
