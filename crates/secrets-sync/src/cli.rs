@@ -164,7 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn output_flags_work_before_and_after_the_subcommand() {
+    fn output_flags_work_on_every_command() {
         for args in [
             &["secrets-sync", "--json"][..],
             &["secrets-sync", "render", "--json"],
