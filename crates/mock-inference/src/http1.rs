@@ -667,16 +667,19 @@ impl AsyncWrite for Prefixed {
     }
 }
 
-#[cfg(test)]
-mod tests {
+/// What the fuzz target `parse_head` (`fuzz/fuzz_targets/parse_head.rs`) runs, public for it
+/// and for the unit test that runs the same body on mutated heads.
+#[doc(hidden)]
+pub mod fuzzing {
     use super::*;
 
-    /// Answers `POST /now` itself; reads `x-now`.
+    /// The handler of the unit tests and the fuzz target: answers `POST /now` itself
+    /// (reading `x-now`), `/stream` with a body of unknown length, the rest with an empty 200.
     #[derive(Clone)]
-    struct Probe;
+    pub struct Probe;
 
     /// No streamed responses.
-    struct NoEvents;
+    pub struct NoEvents;
 
     impl Events for NoEvents {
         fn due(&self, _: Instant) -> bool {
@@ -727,6 +730,36 @@ mod tests {
             false
         }
     }
+
+    /// Parses any bytes as a request head ([`parse_head`], the hot route `POST /now`) and
+    /// checks what the connection loop relies on: a refusal is a 4xx with a message, a
+    /// partial head is within the size limit, a parsed head lies within the bytes (and so
+    /// does the hot route's header), and only the hot route skips the request parts.
+    pub fn check_head(buf: &[u8]) {
+        match parse_head(buf, &Probe) {
+            Parsed::Bad(status, message) => {
+                assert!(status.is_client_error() && !message.is_empty(), "{status}");
+            }
+            Parsed::Partial => assert!(buf.len() <= MAX_HEAD_BYTES),
+            Parsed::Handoff => {}
+            Parsed::Request(h) => {
+                assert!(h.head_len <= buf.len().min(MAX_HEAD_BYTES));
+                if let Some((at, len)) = h.now_header {
+                    assert!(h.parts.is_none() && at + len <= h.head_len);
+                }
+                if let Some(parts) = &h.parts {
+                    assert_eq!(parts.version, Version::HTTP_11);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::fuzzing::Probe;
 
     fn parsed(raw: &str) -> Parsed {
         parse_head(raw.as_bytes(), &Probe)
@@ -793,18 +826,24 @@ mod tests {
         ));
     }
 
-    /// Mutated heads (bytes flipped, cut, duplicated) never panic the parser, and every
-    /// refusal is a 4xx.
+    /// The fuzz target's body ([`fuzzing::check_head`]) on its seeds and on mutated heads
+    /// (bytes flipped, cut, duplicated): never a panic, every refusal a 4xx.
     #[test]
     fn mutated_heads_never_panic() {
         let seeds = [
-            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nX-Mock-Fault: 429\r\n\r\n",
-            "POST /now HTTP/1.1\r\nX-Now: a\r\nContent-Length: 3\r\nConnection: close\r\n\r\n",
-            "GET /v1/models?x=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+            include_bytes!("../fuzz/seeds_parse_head/chat").as_slice(),
+            include_bytes!("../fuzz/seeds_parse_head/now"),
+            include_bytes!("../fuzz/seeds_parse_head/chunked"),
+            include_bytes!("../fuzz/seeds_parse_head/messages"),
+            include_bytes!("../fuzz/seeds_parse_head/http10"),
+            include_bytes!("../fuzz/seeds_parse_head/expect"),
         ];
+        for seed in seeds {
+            fuzzing::check_head(seed);
+        }
         let mut rng = 0x5EED_u64;
         for i in 0..20_000 {
-            let mut bytes = seeds[i % seeds.len()].as_bytes().to_vec();
+            let mut bytes = seeds[i % seeds.len()].to_vec();
             for _ in 0..1 + i % 4 {
                 rng ^= rng << 13;
                 rng ^= rng >> 7;
@@ -817,9 +856,7 @@ mod tests {
                     _ => bytes.extend_from_within(at..),
                 }
             }
-            if let Parsed::Bad(status, message) = parse_head(&bytes, &Probe) {
-                assert!(status.is_client_error() && !message.is_empty());
-            }
+            fuzzing::check_head(&bytes);
         }
     }
 
