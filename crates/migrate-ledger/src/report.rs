@@ -111,12 +111,8 @@ pub(crate) struct Applied {
     pub applied: Vec<AppliedFile>,
     /// Files a concurrent run applied while this one waited.
     pub concurrent: Vec<String>,
-    /// Rows in the ledger before this run, and after it.
-    pub already_applied: usize,
-    pub total_applied: usize,
-    /// Time spent waiting for the migration lock, and the whole run.
-    pub lock_waited_ms: u64,
-    pub duration_ms: u64,
+    #[serde(flatten)]
+    pub totals: Totals,
     /// Accepted deviations (`--allow-out-of-order`, `--accept-formatting`).
     pub warnings: Vec<String>,
     #[serde(serialize_with = "path_string")]
@@ -125,6 +121,16 @@ pub(crate) struct Applied {
     pub admin: Option<Admin>,
     #[serde(skip)]
     pub elapsed: Duration,
+}
+
+/// The ledger's size before and after an apply run, and how long it took.
+#[derive(Serialize)]
+pub(crate) struct Totals {
+    pub already_applied: usize,
+    pub total_applied: usize,
+    /// Time spent waiting for the migration lock, and the whole run.
+    pub lock_waited_ms: u64,
+    pub duration_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -195,7 +201,7 @@ impl Report for Applied {
             lines.push(format!("  {name} was applied by a concurrent run"));
         }
         if self.ok {
-            let total = self.total_applied;
+            let total = self.totals.total_applied;
             lines.push(if self.applied.is_empty() {
                 format!(
                     "{} {} up to date ({total} applied, nothing pending)",

@@ -15,7 +15,7 @@ use crate::error::MigrateError;
 use crate::files::MigrationFile;
 use crate::ledger::{self, JsonLedger, Row, Track};
 use crate::plan::Plan;
-use crate::report::{self, Admin, Applied, DryRun, Pending};
+use crate::report::{self, Admin, Applied, DryRun, Pending, Totals};
 use crate::seed;
 
 pub(super) async fn run(
@@ -230,10 +230,12 @@ fn report_apply(ctx: &Ctx, track: &Track, done: Done<'_>) {
         ok: outcome.error.is_none(),
         applied: Applied::files(&outcome.applied, done.rows),
         concurrent: outcome.concurrent.clone(),
-        already_applied: done.already,
-        total_applied: done.rows.len(),
-        lock_waited_ms: done.waited.as_millis() as u64,
-        duration_ms: done.elapsed.as_millis() as u64,
+        totals: Totals {
+            already_applied: done.already,
+            total_applied: done.rows.len(),
+            lock_waited_ms: done.waited.as_millis() as u64,
+            duration_ms: done.elapsed.as_millis() as u64,
+        },
         warnings: done.warnings,
         ledger_json: track.json_path.clone(),
         admin: done.credential.map(Admin::new),
