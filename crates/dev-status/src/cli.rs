@@ -34,16 +34,23 @@ pub struct Cli {
 pub enum Command {
     /// Can this machine run the stack? CPU, memory, disk, Docker, binaries, ports.
     Preflight,
+    /// Create the bundle's S3_BUCKET unless it exists (what `make up` runs; idempotent). Waits
+    /// up to --timeout seconds for a starting S3 server; exit 5 when it refuses us.
+    Bucket,
+    /// Ship the events appended to .devenv/events.jsonl since the last shipment to Loki
+    /// (DEVENV_LOKI_URL; nothing without it), each exactly once: scripts call it after
+    /// recording an event.
+    ShipEvents,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct CheckArgs {
     /// The secrets bundle to read [default: <workspace>/.env.local, or .env.linode with --mode remote].
-    #[arg(long, value_name = "PATH", env = "DEVENV_ENV_FILE")]
+    #[arg(long, value_name = "PATH", env = "DEVENV_ENV_FILE", global = true)]
     pub env_file: Option<PathBuf>,
 
     /// Which bundle to read when --env-file is not given [default: MODE, else DEVENV_MODE, else local].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, global = true)]
     pub mode: Option<ModeArg>,
 
     /// Extra HTTP checks and per-component thresholds [default: <workspace>/configs/health.yaml if present].
@@ -54,8 +61,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub wait: bool,
 
-    /// With --wait: give up after this many seconds (exit 4).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    /// With --wait (and `bucket`): give up after this many seconds (exit 4).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, global = true)]
     pub timeout: f64,
 
     /// Re-check every N seconds until interrupted.

@@ -17,6 +17,9 @@ pub enum Error {
     /// `--wait` gave up.
     #[error("{0}")]
     Timeout(String),
+    /// A service refused us or answered with an error.
+    #[error("{0}")]
+    External(String),
 }
 
 impl ExitCoded for Error {
@@ -26,6 +29,7 @@ impl ExitCoded for Error {
             Error::Stack(e) => e.exit_code(),
             Error::Usage(_) => exit::USAGE,
             Error::Timeout(_) => exit::TIMEOUT,
+            Error::External(_) => exit::EXTERNAL,
         }
     }
 }

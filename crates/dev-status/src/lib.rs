@@ -47,6 +47,8 @@ pub fn run() -> std::process::ExitCode {
     let result = devenv_core::runtime::block_on(builder, async {
         match &cli.command {
             Some(Command::Preflight) => commands::preflight::run(format).await,
+            Some(Command::Bucket) => commands::bucket::run(&cli.check, format).await,
+            Some(Command::ShipEvents) => commands::ship_events::run().await,
             None => commands::status::run(&cli.check, format).await,
         }
         .map_err(|e| Failure::from_coded(&e))

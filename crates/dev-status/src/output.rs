@@ -42,6 +42,23 @@ pub fn preflight(report: &preflight::Report, format: Format) {
     }
 }
 
+/// The bucket command's result: `{"kind":"bucket","bucket":…,"created":…}` or one line.
+pub fn bucket(bucket: &str, created: bool, format: Format) {
+    #[derive(Serialize)]
+    struct Bucket<'a> {
+        bucket: &'a str,
+        created: bool,
+    }
+    match format {
+        Format::Json => print_document("bucket", &Bucket { bucket, created }),
+        Format::Human => output::println_redacted(&format!(
+            "  bucket {bucket}: {}",
+            if created { "created" } else { "exists" }
+        )),
+        Format::Quiet => {}
+    }
+}
+
 /// `--watch` on a colour terminal: clears the screen and names the refresh.
 pub fn watch_header(format: Format, checked_at: &str, every: f64) {
     if format == Format::Human && Style::stdout().color {

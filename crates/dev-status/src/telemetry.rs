@@ -597,6 +597,15 @@ pub async fn after_check(
         Ok(None) => Ok(()),
         Err(e) => Err(e),
     };
+    if let Err(err) = pushed {
+        tracing::warn!("{}", redact::error_chain(&err));
+    }
+    ship_workspace_events(ws).await;
+}
+
+/// Ships the workspace's new events to Loki when `DEVENV_LOKI_URL` is set (a failure is a
+/// warning: observability, not state).
+pub async fn ship_workspace_events(ws: &devenv_core::paths::Workspace) {
     let shipped = match LokiClient::from_env() {
         Ok(Some(client)) if ws.state_dir().is_dir() => ship_events_file(
             &client,
@@ -608,7 +617,7 @@ pub async fn after_check(
         Ok(_) => Ok(()),
         Err(e) => Err(e),
     };
-    for err in [pushed.err(), shipped.err()].into_iter().flatten() {
+    if let Err(err) = shipped {
         tracing::warn!("{}", redact::error_chain(&err));
     }
 }

@@ -5,7 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use std::path::Path;
+
 use common::*;
+use devenv_core::bundle::Bundle;
 use devenv_core::testkit::Stack;
 
 fn filters() -> Vec<(&'static str, &'static str)> {
@@ -444,4 +447,62 @@ fn preflight_reports_the_machine_and_names_port_holders() {
     assert_eq!(doc["pass"], false);
     assert_eq!(out.status.code(), Some(1));
     drop(listener);
+}
+
+/// `dev-status bucket` creates the bundle's bucket through the S3 API (what `make up` runs),
+/// says so once, then finds it; a server that never answers is a timeout (exit 4), a wrong
+/// secret key an external refusal (exit 5) that never shows the key.
+#[test]
+fn bucket_is_created_once_then_found() {
+    let stack = devenv_core::testkit::S3::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut bundle = Bundle::new();
+    bundle.set("S3_ENDPOINT", stack.endpoint());
+    bundle.set("S3_REGION", &stack.region);
+    bundle.set("S3_ACCESS_KEY", &stack.access_key);
+    bundle.set("S3_SECRET_KEY", &stack.secret_key);
+    bundle.set("S3_BUCKET", "made-by-dev-status");
+    let env = write_bundle(dir.path(), ".env.local", &bundle);
+    let bucket = |env: &Path, extra: &[&str]| {
+        let mut cmd = dev_status(dir.path());
+        cmd.args(["bucket", "--json", "--env-file"])
+            .arg(env)
+            .args(extra);
+        run_json(&mut cmd)
+    };
+    let (code, doc, err) = bucket(&env, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc["kind"], "bucket");
+    assert_eq!(doc["created"], true, "{doc}");
+    let (code, doc, _) = bucket(&env, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["created"], false, "the second run finds it: {doc}");
+    // The status probe (HeadBucket) now sees it.
+    let mut cmd = dev_status(dir.path());
+    cmd.args(["--json", "--only", "s3", "--env-file"]).arg(&env);
+    let (code, doc, _) = run_json(&mut cmd);
+    assert_eq!(code, 0, "{doc}");
+
+    bundle.set("S3_SECRET_KEY", "wrong-Secret-4242");
+    bundle.set("S3_BUCKET", "another-bucket");
+    let wrong = write_bundle(dir.path(), "wrong.env", &bundle);
+    let mut cmd = dev_status(dir.path());
+    cmd.args(["bucket", "--env-file"]).arg(&wrong);
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong-Secret-4242"));
+
+    bundle.set("S3_ENDPOINT", format!("http://127.0.0.1:{}", closed_port()));
+    let closed = write_bundle(dir.path(), "closed.env", &bundle);
+    let mut cmd = dev_status(dir.path());
+    cmd.args(["bucket", "--timeout", "0.3", "--env-file"])
+        .arg(&closed);
+    let (code, err) = run_stderr(&mut cmd);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("did not answer within"), "{err}");
 }

@@ -1,7 +1,9 @@
 //! One module per command: `status` (the default, with `--wait` and `--watch`) and
 //! `preflight`. Each returns an exit code or an [`Error`](crate::error::Error).
 
+pub mod bucket;
 pub mod preflight;
+pub mod ship_events;
 pub mod status;
 mod wait;
 mod watch;

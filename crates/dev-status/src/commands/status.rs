@@ -16,14 +16,14 @@ use crate::probe::{self, Plan, State};
 use crate::report::{self, StatusReport, WaitReport};
 use crate::{output, telemetry};
 
-fn health_config(args: &CheckArgs, ws: &Workspace) -> Option<PathBuf> {
+pub(crate) fn health_config(args: &CheckArgs, ws: &Workspace) -> Option<PathBuf> {
     args.config.clone().or_else(|| {
         let default = ws.root.join("configs/health.yaml");
         default.is_file().then_some(default)
     })
 }
 
-fn positive_seconds(flag: &str, value: f64) -> Result<(), Error> {
+pub(crate) fn positive_seconds(flag: &str, value: f64) -> Result<(), Error> {
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {

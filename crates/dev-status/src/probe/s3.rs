@@ -57,6 +57,33 @@ impl Target {
         aws_sdk_s3::Client::from_conf(config)
     }
 
+    /// Creates the bucket unless it exists: Ok(true) when this call created it.
+    pub async fn ensure(&self, ctx: &Ctx, deadline: Duration) -> Result<bool, Problem> {
+        ctx.resolve().await?;
+        let client = self.client(deadline);
+        match client.head_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => return Ok(false),
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => {}
+            Err(err) => return Err(self.classify(&err, ctx, deadline)),
+        }
+        match client.create_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => Ok(true),
+            // Created by a concurrent run between the two calls: it exists, which is the goal.
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 409 => Ok(false),
+            Err(SdkError::ServiceError(e)) => {
+                let status = e.raw().status().as_u16();
+                Err(match status {
+                    401 | 403 => ctx.auth(&self.access_key, &format!("HTTP {status}")),
+                    _ => ctx.protocol(&format!(
+                        "CreateBucket `{}` answered HTTP {status}",
+                        self.bucket
+                    )),
+                })
+            }
+            Err(err) => Err(ctx.protocol(&super::chain_text(&err))),
+        }
+    }
+
     pub async fn check(&self, ctx: &Ctx, deadline: Duration) -> Result<String, Problem> {
         ctx.resolve().await?;
         let client = self.client(deadline);
