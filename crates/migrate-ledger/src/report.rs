@@ -40,10 +40,6 @@ pub(crate) fn print(format: Format, style: &Style, report: &impl Report) {
     }
 }
 
-fn path_string<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&path.display().to_string())
-}
-
 /// The document kind of `up` and `seed`.
 fn apply_kind(track: TrackKind) -> &'static str {
     match track {
@@ -115,8 +111,7 @@ pub(crate) struct Applied {
     pub totals: Totals,
     /// Accepted deviations (`--allow-out-of-order`, `--accept-formatting`).
     pub warnings: Vec<String>,
-    #[serde(serialize_with = "path_string")]
-    pub ledger_json: std::path::PathBuf,
+    pub ledger_json: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin: Option<Admin>,
     #[serde(skip)]
@@ -143,8 +138,7 @@ pub(crate) struct AppliedFile {
 #[derive(Serialize)]
 pub(crate) struct Admin {
     pub email: String,
-    #[serde(serialize_with = "path_string")]
-    pub credentials_file: std::path::PathBuf,
+    pub credentials_file: String,
     pub password_variable: &'static str,
 }
 
@@ -152,7 +146,7 @@ impl Admin {
     pub fn new(g: &seed::Generated) -> Self {
         Self {
             email: g.email.clone(),
-            credentials_file: g.credentials_file.clone(),
+            credentials_file: g.credentials_file.display().to_string(),
             password_variable: seed::PASSWORD_KEY,
         }
     }
@@ -163,7 +157,7 @@ impl Admin {
             "{} system admin {} created; its password is in {} (key {}, mode 0600)",
             style.yellow("!"),
             self.email,
-            self.credentials_file.display(),
+            self.credentials_file,
             self.password_variable
         )
     }
@@ -232,8 +226,7 @@ pub(crate) struct Status {
     pub summary: Summary,
     pub files: Vec<FileStatus>,
     pub track: TrackKind,
-    #[serde(serialize_with = "path_string")]
-    pub directory: std::path::PathBuf,
+    pub directory: String,
 }
 
 #[derive(Serialize)]
@@ -323,7 +316,7 @@ impl Status {
             },
             files,
             track,
-            directory: directory.to_path_buf(),
+            directory: directory.display().to_string(),
         }
     }
 }
@@ -426,10 +419,25 @@ impl Report for Verify {
 /// `new`.
 #[derive(Serialize)]
 pub(crate) struct New {
+    #[serde(flatten)]
+    pub file: TrackFile,
+    pub path: String,
+}
+
+/// The file a `new`, `repair` or `resolve` document is about.
+#[derive(Serialize)]
+pub(crate) struct TrackFile {
     pub track: TrackKind,
     pub filename: String,
-    #[serde(serialize_with = "path_string")]
-    pub path: std::path::PathBuf,
+}
+
+impl TrackFile {
+    pub fn new(track: TrackKind, filename: &str) -> Self {
+        Self {
+            track,
+            filename: filename.to_string(),
+        }
+    }
 }
 
 impl Report for New {
@@ -437,23 +445,19 @@ impl Report for New {
         "migrate_new"
     }
     fn human(&self, style: &Style) -> Vec<String> {
-        vec![format!(
-            "{} created {}",
-            style.green("✓"),
-            self.path.display()
-        )]
+        vec![format!("{} created {}", style.green("✓"), self.path)]
     }
     /// Scripts want the path even when quiet.
     fn quiet(&self, _style: &Style) -> Vec<String> {
-        vec![self.path.display().to_string()]
+        vec![self.path.clone()]
     }
 }
 
 /// `repair`.
 #[derive(Serialize)]
 pub(crate) struct Repair {
-    pub track: TrackKind,
-    pub filename: String,
+    #[serde(flatten)]
+    pub file: TrackFile,
     pub changed: bool,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub accepted: Option<Accepted>,
@@ -472,7 +476,7 @@ impl Report for Repair {
     }
     fn human(&self, style: &Style) -> Vec<String> {
         let ok = style.green("✓");
-        let name = &self.filename;
+        let name = &self.file.filename;
         vec![match &self.accepted {
             None => format!("{ok} {name} matches the ledger; nothing to repair"),
             Some(a) => format!(
@@ -489,8 +493,8 @@ impl Report for Repair {
 /// `resolve`.
 #[derive(Serialize)]
 pub(crate) struct Resolve {
-    pub track: TrackKind,
-    pub filename: String,
+    #[serde(flatten)]
+    pub file: TrackFile,
     pub resolved_as: Resolution,
 }
 
@@ -531,7 +535,7 @@ impl Report for Resolve {
         vec![format!(
             "{} {} resolved as {outcome} (audited in {})",
             style.green("✓"),
-            self.filename,
+            self.file.filename,
             ledger::AUDIT_TABLE
         )]
     }

@@ -525,9 +525,29 @@ fn audit_notes_are_stored_verbatim() {
     );
     // A no-transaction file left in doubt (as a killed runner leaves it).
     env.sql("INSERT INTO schema_migrations (filename, version, checksum, normalized_checksum, state, applied_by) VALUES ('003_gone.sql', 3, 'sha256:00', 'sha256:00', 'started', 'test')");
-    assert_code(
-        &env.run(&["resolve", "--applied", "003_gone.sql", "--note", NOTE]),
-        0,
+    let resolved = env.run(&[
+        "resolve",
+        "--applied",
+        "003_gone.sql",
+        "--note",
+        NOTE,
+        "--json",
+    ]);
+    assert_code(&resolved, 0);
+    let doc = json(&resolved);
+    assert_eq!(
+        (
+            &doc["kind"],
+            &doc["track"],
+            &doc["filename"],
+            &doc["resolved_as"]
+        ),
+        (
+            &"migrate_resolve".into(),
+            &"migrations".into(),
+            &"003_gone.sql".into(),
+            &"applied".into()
+        )
     );
     let notes = env.sql(
         "SELECT string_agg(action || '=' || note, E'\\n' ORDER BY id) FROM schema_migrations_audit",

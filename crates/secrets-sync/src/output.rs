@@ -1,12 +1,12 @@
 //! The one place secrets-sync prints: a typed report per command, shown as one JSON document
 //! (`--json`), human lines, or nothing (`--quiet`); and the notices that go to stderr.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use devenv_core::bundle_expiry::Expiry;
 use devenv_core::output::{self, Format, Style};
 use devenv_core::stack::{self, PortAssignment};
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use crate::diff::KeyDiff;
 
@@ -31,10 +31,6 @@ pub(crate) fn print<R: Report>(format: Format, report: &R) {
             }
         }
     }
-}
-
-fn path_string<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&path.display().to_string())
 }
 
 /// What a sync did with the bundle.
@@ -81,8 +77,7 @@ impl CredentialSource {
 pub(crate) struct Synced {
     pub audit_id: String,
     pub mode: devenv_core::paths::Mode,
-    #[serde(serialize_with = "path_string")]
-    pub path: PathBuf,
+    pub path: String,
     pub action: BundleAction,
     pub source: CredentialSource,
     /// Remote bundles only.
@@ -119,7 +114,7 @@ impl Report for Synced {
         };
         let mut lines = vec![format!(
             "{verb} {} ({} keys, {what})",
-            self.path.display(),
+            self.path,
             self.keys.len()
         )];
         if let Some(exp) = &self.expires_at {
@@ -144,16 +139,14 @@ impl Report for Synced {
 /// `render`.
 #[derive(Serialize)]
 pub(crate) struct Rendered {
-    #[serde(serialize_with = "path_string")]
-    pub bundle: PathBuf,
+    pub bundle: String,
     pub rendered: Vec<RenderedConfig>,
 }
 
 #[derive(Serialize)]
 pub(crate) struct RenderedConfig {
     pub service: String,
-    #[serde(serialize_with = "path_string")]
-    pub path: PathBuf,
+    pub path: String,
     pub keys: Vec<String>,
 }
 
@@ -167,7 +160,7 @@ impl Report for Rendered {
                     "{} {} → {} ({} keys)",
                     style.green("rendered"),
                     r.service,
-                    r.path.display(),
+                    r.path,
                     r.keys.len()
                 )
             })
@@ -178,8 +171,7 @@ impl Report for Rendered {
 /// `check-expiry`.
 #[derive(Serialize)]
 pub(crate) struct ExpiryReport {
-    #[serde(serialize_with = "path_string")]
-    pub path: PathBuf,
+    pub path: String,
     pub expires_at: Option<String>,
     pub expired: bool,
     #[serde(skip)]
@@ -189,7 +181,7 @@ pub(crate) struct ExpiryReport {
 impl Report for ExpiryReport {
     const KIND: &'static str = "secrets-sync-expiry";
     fn human(&self, _style: &Style) -> Vec<String> {
-        let path = self.path.display();
+        let path = &self.path;
         vec![match &self.state {
             Expiry::Never => format!("{path} does not expire"),
             Expiry::Valid { expires_at, .. } => format!("{path} is valid until {expires_at}"),

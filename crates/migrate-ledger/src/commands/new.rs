@@ -6,7 +6,7 @@ use crate::context::Ctx;
 use crate::error::MigrateError;
 use crate::files;
 use crate::ledger::Track;
-use crate::report::{self, New};
+use crate::report::{self, New, TrackFile};
 
 pub(super) fn run(ctx: &Ctx, track: &Track, name: &str) -> Result<u8, MigrateError> {
     let files = files::load(&track.dir, true)?;
@@ -31,9 +31,8 @@ pub(super) fn run(ctx: &Ctx, track: &Track, name: &str) -> Result<u8, MigrateErr
         ctx.format,
         &ctx.style,
         &New {
-            track: track.kind,
-            filename,
-            path,
+            file: TrackFile::new(track.kind, &filename),
+            path: path.display().to_string(),
         },
     );
     Ok(exit::OK)

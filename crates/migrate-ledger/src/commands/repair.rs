@@ -6,7 +6,7 @@ use crate::context::{self, Ctx};
 use crate::error::MigrateError;
 use crate::ledger::{Audit, Track};
 use crate::plan;
-use crate::report::{self, Accepted, Repair};
+use crate::report::{self, Accepted, Repair, TrackFile};
 
 pub(super) async fn run(
     ctx: &Ctx,
@@ -67,8 +67,7 @@ pub(super) async fn run(
             .emit();
     }
     let report = Repair {
-        track: track.kind,
-        filename: accept.to_string(),
+        file: TrackFile::new(track.kind, accept),
         changed: accepted.is_some(),
         accepted,
     };

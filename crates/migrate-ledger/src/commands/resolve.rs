@@ -5,7 +5,7 @@ use devenv_core::exit;
 use crate::context::{self, Ctx};
 use crate::error::{MigrateError, db};
 use crate::ledger::{Audit, Track};
-use crate::report::{self, Resolution, Resolve};
+use crate::report::{self, Resolution, Resolve, TrackFile};
 
 pub(super) async fn run(
     ctx: &Ctx,
@@ -51,8 +51,7 @@ pub(super) async fn run(
         .field("as", how.as_str())
         .emit();
     let report = Resolve {
-        track: track.kind,
-        filename: name.to_string(),
+        file: TrackFile::new(track.kind, name),
         resolved_as: how,
     };
     report::print(ctx.format, &ctx.style, &report);

@@ -237,7 +237,7 @@ fn report_apply(ctx: &Ctx, track: &Track, done: Done<'_>) {
             duration_ms: done.elapsed.as_millis() as u64,
         },
         warnings: done.warnings,
-        ledger_json: track.json_path.clone(),
+        ledger_json: track.json_path.display().to_string(),
         admin: done.credential.map(Admin::new),
         elapsed: done.elapsed,
     };

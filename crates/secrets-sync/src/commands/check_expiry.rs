@@ -19,7 +19,7 @@ pub(crate) fn run(args: &CheckExpiryArgs, format: Format) -> Result<u8, SyncErro
     let expired = bundle_expiry::warn_if_expired(&bundle, &path);
     let report = ExpiryReport {
         expires_at: bundle.get(EXPIRES_AT_KEY).map(String::from),
-        path,
+        path: path.display().to_string(),
         expired,
         state,
     };

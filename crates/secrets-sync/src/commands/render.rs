@@ -64,13 +64,13 @@ pub(crate) fn run(args: &RenderArgs, format: Format) -> Result<u8, SyncError> {
         )
         .append_to(&ws.events_file());
     let report = Rendered {
-        bundle: bundle_path,
+        bundle: bundle_path.display().to_string(),
         rendered: rendered
             .iter()
             .zip(targets)
             .map(|((service, values), path)| RenderedConfig {
                 service: service.clone(),
-                path,
+                path: path.display().to_string(),
                 keys: values.keys().map(String::from).collect(),
             })
             .collect(),

@@ -168,7 +168,7 @@ pub(crate) fn run(args: &SyncArgs, format: Format) -> Result<u8, SyncError> {
     let report = Synced {
         audit_id: ids::correlation_id().to_string(),
         mode,
-        path: out,
+        path: out.display().to_string(),
         action,
         source,
         expires_at: bundle.get(EXPIRES_AT_KEY).map(String::from),
