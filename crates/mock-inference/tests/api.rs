@@ -4,25 +4,23 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Server, client, metric, post, sse_events};
+use common::{
+    Server, assert_metrics, client, merged, metric, post, post_json, post_ok, post_stream,
+    sse_events,
+};
 use serde_json::{Value, json};
 
 fn chat_body(extra: Value) -> Value {
-    let mut b =
-        json!({"model": "mock-gpt", "messages": [{"role": "user", "content": "Say hello"}]});
-    b.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    b
+    merged(
+        json!({"model": "mock-gpt", "messages": [{"role": "user", "content": "Say hello"}]}),
+        extra,
+    )
 }
 
 #[tokio::test]
 async fn chat_completion_matches_openai_shape() {
     let s = Server::start(&[]);
-    let (status, headers, body) = post(&s, "/v1/chat/completions", &chat_body(json!({}))).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(headers["content-type"], "application/json");
-    let v: Value = serde_json::from_str(&body).unwrap();
+    let v = post_ok(&s, "/v1/chat/completions", &[], &chat_body(json!({}))).await;
     assert!(v["id"].as_str().unwrap().starts_with("chatcmpl-"));
     assert_eq!(v["object"], "chat.completion");
     assert!(v["created"].as_u64().unwrap() > 1_600_000_000);
@@ -46,14 +44,7 @@ async fn stream_has_role_content_finish_usage_done() {
     let body = chat_body(
         json!({"stream": true, "stream_options": {"include_usage": true}, "max_tokens": 4}),
     );
-    let (status, headers, text) = post(&s, "/v1/chat/completions", &body).await;
-    assert_eq!(status, 200);
-    assert!(
-        headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream")
-    );
+    let text = post_stream(&s, "/v1/chat/completions", &[], &body).await;
     let events = sse_events(&text);
     assert_eq!(events.last().unwrap(), "[DONE]");
     let chunks: Vec<Value> = events[..events.len() - 1]
@@ -107,24 +98,18 @@ async fn honoured_fields_stop_n_seed_and_json() {
     assert_ne!(text(&a, 0), text(&a, 1), "choices differ");
 
     let fixed = Server::start(&[]);
-    let (_, _, body) = post(
+    let (_, v) = post_json(
         &fixed,
         "/v1/chat/completions",
+        &[],
         &chat_body(json!({"stop": ["mock"]})),
     )
     .await;
-    let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], "This is a ");
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
 
     let schema = json!({"type": "object", "properties": {"answer": {"type": "integer", "minimum": 3}, "tags": {"type": "array", "items": {"type": "string"}}}, "required": ["answer", "tags"]});
-    let (_, _, body) = post(
-        &fixed,
-        "/v1/chat/completions",
-        &chat_body(json!({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}})),
-    )
-    .await;
-    let v: Value = serde_json::from_str(&body).unwrap();
+    let (_, v) = post_json(&fixed, "/v1/chat/completions", &[], &chat_body(json!({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}))).await;
     let content: Value =
         serde_json::from_str(v["choices"][0]["message"]["content"].as_str().unwrap()).unwrap();
     assert_eq!(content["answer"], 3);
@@ -166,28 +151,26 @@ async fn tool_calls_stream_with_index_and_valid_arguments() {
 #[tokio::test]
 async fn completions_embeddings_models() {
     let s = Server::start_env(&[], &[("MODEL_NAME", "team-model")]);
-    let (status, _, body) = post(
+    let v = post_ok(
         &s,
         "/v1/completions",
+        &[],
         &json!({"model": "team-model", "prompt": "Once upon", "max_tokens": 3, "echo": true}),
     )
     .await;
-    assert_eq!(status, 200, "{body}");
-    let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["object"], "text_completion");
     assert_eq!(v["choices"][0]["text"], "Once uponThis is a");
     assert_eq!(v["choices"][0]["finish_reason"], "length");
     assert_eq!(v["usage"]["prompt_tokens"], 2);
     assert_eq!(v["usage"]["completion_tokens"], 3);
 
-    let (status, _, body) = post(
+    let v = post_ok(
         &s,
         "/v1/embeddings",
+        &[],
         &json!({"model": "team-model", "input": ["a", "b"], "dimensions": 8}),
     )
     .await;
-    assert_eq!(status, 200, "{body}");
-    let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["data"].as_array().unwrap().len(), 2);
     assert_eq!(v["data"][1]["embedding"].as_array().unwrap().len(), 8);
 
@@ -351,13 +334,13 @@ async fn malformed_requests_get_4xx_openai_errors() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
-    let (_, _, body) = post(
+    let (_, v) = post_json(
         &s,
         "/v1/chat/completions",
+        &[],
         &chat_body(json!({"max_tokens": "5"})),
     )
     .await;
-    let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["error"]["param"], "max_tokens");
     assert_eq!(v["error"]["type"], "invalid_request_error");
 }
@@ -655,16 +638,16 @@ async fn metrics_count_and_pass_promtool() {
         .await;
         assert_eq!(status, 200);
     }
-    assert_eq!(metric(&s, "vllm:generation_tokens_total").await, 22.0);
-    assert_eq!(metric(&s, "vllm:prompt_tokens_total").await, 18.0);
-    assert_eq!(
-        metric(&s, "vllm:time_to_first_token_seconds_count").await,
-        2.0
-    );
-    assert_eq!(
-        metric(&s, "vllm:inter_token_latency_seconds_count").await,
-        10.0
-    );
+    assert_metrics(
+        &s,
+        &[
+            ("vllm:generation_tokens_total", 22.0),
+            ("vllm:prompt_tokens_total", 18.0),
+            ("vllm:time_to_first_token_seconds_count", 2.0),
+            ("vllm:inter_token_latency_seconds_count", 10.0),
+        ],
+    )
+    .await;
     let text = common::metrics_text(&s).await;
     for name in [
         "vllm:time_to_first_token_seconds",
@@ -843,8 +826,7 @@ async fn config_file_and_scenario() {
     let s = Server::start(&["--config", cfg.to_str().unwrap()]);
     let msg =
         |text: &str| json!({"model": "beta", "messages": [{"role": "user", "content": text}]});
-    let (_, _, body) = post(&s, "/v1/chat/completions", &msg("What's the weather?")).await;
-    let v: Value = serde_json::from_str(&body).unwrap();
+    let (_, v) = post_json(&s, "/v1/chat/completions", &[], &msg("What's the weather?")).await;
     assert_eq!(
         v["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
         "{\"city\":\"Paris\"}"
@@ -879,8 +861,7 @@ async fn config_file_and_scenario() {
 #[tokio::test]
 async fn response_bodies_snapshot() {
     let s = Server::start(&[]);
-    let (_, _, body) = post(&s, "/v1/chat/completions", &chat_body(json!({}))).await;
-    let v: Value = serde_json::from_str(&body).unwrap();
+    let (_, v) = post_json(&s, "/v1/chat/completions", &[], &chat_body(json!({}))).await;
     insta::assert_json_snapshot!("chat_completion", v, {".id" => "[id]", ".created" => "[created]"});
     let body = chat_body(
         json!({"stream": true, "stream_options": {"include_usage": true}, "max_tokens": 2}),

@@ -5,7 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{SENTENCE, Server, client, metric, post, post_with, sse_named};
+use common::{
+    SENTENCE, Server, assert_metrics, client, merged, post, post_ok, post_stream, post_with,
+    sse_named, stream_error_at_2,
+};
 use serde_json::{Value, json};
 
 const HEADERS: &[(&str, &str)] = &[
@@ -14,11 +17,10 @@ const HEADERS: &[(&str, &str)] = &[
 ];
 
 fn body(extra: Value) -> Value {
-    let mut b = json!({"model": "mock-gpt", "max_tokens": 256, "messages": [{"role": "user", "content": "Say hello"}]});
-    b.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    b
+    merged(
+        json!({"model": "mock-gpt", "max_tokens": 256, "messages": [{"role": "user", "content": "Say hello"}]}),
+        extra,
+    )
 }
 
 async fn create(s: &Server, extra: Value) -> Value {
@@ -77,15 +79,7 @@ async fn message_matches_anthropic_shape_and_stop_reasons() {
 #[tokio::test]
 async fn stream_sends_named_events_with_cumulative_usage() {
     let s = Server::start(&["--itl-ms", "2"]);
-    let (status, headers, text) =
-        post_with(&s, "/v1/messages", HEADERS, &body(json!({"stream": true}))).await;
-    assert_eq!(status, 200);
-    assert!(
-        headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream")
-    );
+    let text = post_stream(&s, "/v1/messages", HEADERS, &body(json!({"stream": true}))).await;
     let events = sse_named(&text);
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     let mut want = vec!["message_start", "content_block_start", "ping"];
@@ -120,11 +114,14 @@ async fn stream_sends_named_events_with_cumulative_usage() {
         delta["usage"]["input_tokens"],
         start["usage"]["input_tokens"]
     );
-    assert_eq!(
-        metric(&s, "vllm:time_to_first_token_seconds_count").await,
-        1.0
-    );
-    assert_eq!(metric(&s, "vllm:generation_tokens_total").await, 11.0);
+    assert_metrics(
+        &s,
+        &[
+            ("vllm:time_to_first_token_seconds_count", 1.0),
+            ("vllm:generation_tokens_total", 11.0),
+        ],
+    )
+    .await;
     // A stop sequence in a stream.
     let (_, _, text) = post(
         &s,
@@ -253,9 +250,7 @@ async fn count_tokens_agrees_with_usage() {
     let created = create(&s, req.clone()).await;
     let mut count_req = body(req);
     count_req.as_object_mut().unwrap().remove("max_tokens");
-    let (status, _, text) = post_with(&s, "/v1/messages/count_tokens", HEADERS, &count_req).await;
-    assert_eq!(status, 200, "{text}");
-    let v: Value = serde_json::from_str(&text).unwrap();
+    let v = post_ok(&s, "/v1/messages/count_tokens", HEADERS, &count_req).await;
     assert_eq!(v["input_tokens"], created["usage"]["input_tokens"]);
     assert!(v["input_tokens"].as_u64().unwrap() > 20);
     let (status, _, text) = post(
@@ -367,19 +362,13 @@ async fn faults_speak_anthropic() {
         }
     }
     // A mid-stream error: two deltas, then an `error` event, no message_stop.
-    let (_, _, text) = post_with(
+    let events = stream_error_at_2(
         &s,
         "/v1/messages",
-        &[("X-Mock-Fault", "error@2")],
         &body(json!({"stream": true})),
+        "content_block_delta",
     )
     .await;
-    let events = sse_named(&text);
-    let deltas = events
-        .iter()
-        .filter(|(n, _)| n == "content_block_delta")
-        .count();
-    assert_eq!(deltas, 2);
     let (name, last) = events.last().unwrap();
     assert_eq!(name, "error");
     assert_eq!(last["error"]["type"], "overloaded_error");

@@ -3,15 +3,14 @@
 
 mod common;
 
-use common::{SENTENCE, Server, client, metric, post, post_with, sse_named};
+use common::{
+    SENTENCE, Server, assert_metrics, get_json, merged, post, post_json, post_ok, post_stream,
+    post_with, sse_named, stream_error_at_2,
+};
 use serde_json::{Value, json};
 
 fn body(extra: Value) -> Value {
-    let mut b = json!({"model": "mock-gpt", "input": "Say hello"});
-    b.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    b
+    merged(json!({"model": "mock-gpt", "input": "Say hello"}), extra)
 }
 
 fn weather_tools() -> Value {
@@ -19,15 +18,6 @@ fn weather_tools() -> Value {
         {"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}},
         {"type": "function", "name": "get_weather", "strict": true, "parameters": {"type": "object", "properties": {"city": {"type": "string", "minLength": 5}, "unit": {"enum": ["c", "f"]}}, "required": ["city", "unit"], "additionalProperties": false}}
     ])
-}
-
-async fn get(s: &Server, path: &str) -> (u16, Value) {
-    let r = client()
-        .get(format!("{}{path}", s.url))
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
 }
 
 fn output_text(v: &Value) -> String {
@@ -43,10 +33,7 @@ async fn response_object_matches_openai_and_is_stored() {
     let req = body(
         json!({"instructions": "Be brief.", "metadata": {"team": "qa"}, "temperature": 0.3, "top_p": 0.9}),
     );
-    let (status, headers, text) = post(&s, "/v1/responses", &req).await;
-    assert_eq!(status, 200, "{text}");
-    assert_eq!(headers["content-type"], "application/json");
-    let v: Value = serde_json::from_str(&text).unwrap();
+    let v = post_ok(&s, "/v1/responses", &[], &req).await;
     assert!(v["id"].as_str().unwrap().starts_with("resp_"));
     assert_eq!(v["object"], "response");
     assert!(v["created_at"].as_u64().unwrap() > 1_600_000_000);
@@ -74,18 +61,16 @@ async fn response_object_matches_openai_and_is_stored() {
         u["input_tokens"].as_u64().unwrap() + 11
     );
     // Instructions count as input.
-    let (_, _, plain) = post(&s, "/v1/responses", &body(json!({}))).await;
-    let plain: Value = serde_json::from_str(&plain).unwrap();
+    let (_, plain) = post_json(&s, "/v1/responses", &[], &body(json!({}))).await;
     assert!(u["input_tokens"].as_u64() > plain["usage"]["input_tokens"].as_u64());
 
     let id = v["id"].as_str().unwrap();
-    let (status, stored) = get(&s, &format!("/v1/responses/{id}")).await;
+    let (status, stored) = get_json(&s, &format!("/v1/responses/{id}")).await;
     assert_eq!(status, 200);
     assert_eq!(stored, v, "GET returns the response as created");
-    let (_, _, unstored) = post(&s, "/v1/responses", &body(json!({"store": false}))).await;
-    let unstored: Value = serde_json::from_str(&unstored).unwrap();
+    let (_, unstored) = post_json(&s, "/v1/responses", &[], &body(json!({"store": false}))).await;
     assert_eq!(unstored["store"], false);
-    let (status, e) = get(
+    let (status, e) = get_json(
         &s,
         &format!("/v1/responses/{}", unstored["id"].as_str().unwrap()),
     )
@@ -97,14 +82,7 @@ async fn response_object_matches_openai_and_is_stored() {
 #[tokio::test]
 async fn stream_sends_openai_semantic_events_in_order() {
     let s = Server::start(&["--itl-ms", "2"]);
-    let (status, headers, text) = post(&s, "/v1/responses", &body(json!({"stream": true}))).await;
-    assert_eq!(status, 200);
-    assert!(
-        headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream")
-    );
+    let text = post_stream(&s, "/v1/responses", &[], &body(json!({"stream": true}))).await;
     assert!(!text.contains("[DONE]"));
     let events = sse_named(&text);
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
@@ -151,7 +129,7 @@ async fn stream_sends_openai_semantic_events_in_order() {
     assert_eq!(output_text(done), SENTENCE);
     assert_eq!(done["usage"]["output_tokens"], 11);
     // The completed stream was stored.
-    let (status, stored) = get(
+    let (status, stored) = get_json(
         &s,
         &format!("/v1/responses/{}", done["id"].as_str().unwrap()),
     )
@@ -159,31 +137,30 @@ async fn stream_sends_openai_semantic_events_in_order() {
     assert_eq!(status, 200);
     assert_eq!(output_text(&stored), SENTENCE);
     // Streams reach the metrics like chat's: a first token and 10 inter-token gaps.
-    assert_eq!(
-        metric(&s, "vllm:time_to_first_token_seconds_count").await,
-        1.0
-    );
-    assert_eq!(
-        metric(&s, "vllm:inter_token_latency_seconds_count").await,
-        10.0
-    );
-    assert_eq!(metric(&s, "vllm:generation_tokens_total").await, 11.0);
+    assert_metrics(
+        &s,
+        &[
+            ("vllm:time_to_first_token_seconds_count", 1.0),
+            ("vllm:inter_token_latency_seconds_count", 10.0),
+            ("vllm:generation_tokens_total", 11.0),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn function_calls_follow_the_schema_and_round_trip() {
     let s = Server::start(&["--itl-ms", "1"]);
     let named = json!({"type": "function", "name": "get_weather"});
-    let (status, _, text) = post(
+    let v = post_ok(
         &s,
         "/v1/responses",
+        &[],
         &body(
             json!({"tools": weather_tools(), "tool_choice": named, "parallel_tool_calls": false}),
         ),
     )
     .await;
-    assert_eq!(status, 200, "{text}");
-    let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["parallel_tool_calls"], false);
     assert_eq!(v["tools"][1]["strict"], true);
     let call = &v["output"][0];
@@ -227,14 +204,13 @@ async fn function_calls_follow_the_schema_and_round_trip() {
         {"type": "function_call", "call_id": call_id, "name": "get_weather", "arguments": call["arguments"]},
         {"type": "function_call_output", "call_id": call_id, "output": "{\"temp\": 21}"}
     ]);
-    let (status, _, text) = post(
+    let v = post_ok(
         &s,
         "/v1/responses",
+        &[],
         &json!({"model": "mock-gpt", "input": input, "tools": weather_tools()}),
     )
     .await;
-    assert_eq!(status, 200, "{text}");
-    let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["output"][0]["type"], "message");
     assert_eq!(output_text(&v), SENTENCE);
 }
@@ -244,21 +220,19 @@ async fn text_format_json_schema_gives_a_valid_instance() {
     let s = Server::start(&[]);
     let schema = json!({"type": "object", "properties": {"answer": {"type": "integer", "minimum": 3}, "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2}, "mood": {"enum": ["calm", "busy"]}}, "required": ["answer", "tags", "mood"], "additionalProperties": false});
     let format = json!({"format": {"type": "json_schema", "name": "reply", "schema": schema, "strict": true}});
-    let (status, _, text) = post(&s, "/v1/responses", &body(json!({"text": format}))).await;
-    assert_eq!(status, 200, "{text}");
-    let v: Value = serde_json::from_str(&text).unwrap();
+    let v = post_ok(&s, "/v1/responses", &[], &body(json!({"text": format}))).await;
     assert_eq!(v["text"]["format"]["name"], "reply");
     let out: Value = serde_json::from_str(&output_text(&v)).unwrap();
     assert_eq!(out["answer"], 3);
     assert_eq!(out["tags"].as_array().unwrap().len(), 2);
     assert_eq!(out["mood"], "calm");
-    let (_, _, text) = post(
+    let (_, v) = post_json(
         &s,
         "/v1/responses",
+        &[],
         &body(json!({"text": {"format": {"type": "json_object"}}})),
     )
     .await;
-    let v: Value = serde_json::from_str(&text).unwrap();
     let out: Value = serde_json::from_str(&output_text(&v)).unwrap();
     assert_eq!(out["response"], SENTENCE);
 }
@@ -266,8 +240,13 @@ async fn text_format_json_schema_gives_a_valid_instance() {
 #[tokio::test]
 async fn max_output_tokens_makes_an_incomplete_response() {
     let s = Server::start(&["--response-mode", "lorem"]);
-    let (_, _, text) = post(&s, "/v1/responses", &body(json!({"max_output_tokens": 16}))).await;
-    let v: Value = serde_json::from_str(&text).unwrap();
+    let (_, v) = post_json(
+        &s,
+        "/v1/responses",
+        &[],
+        &body(json!({"max_output_tokens": 16})),
+    )
+    .await;
     assert_eq!(v["status"], "incomplete");
     assert_eq!(v["incomplete_details"]["reason"], "max_output_tokens");
     assert_eq!(v["output"][0]["status"], "incomplete");
@@ -309,20 +288,18 @@ async fn previous_response_id_chains_or_is_404() {
             .unwrap()
             .contains("resp_doesnotexist")
     );
-    let (status, e) = get(&s, "/v1/responses/resp_nope").await;
+    let (status, e) = get_json(&s, "/v1/responses/resp_nope").await;
     assert_eq!(status, 404);
     assert!(e["error"]["message"].is_string());
 
-    let (_, _, first) = post(&s, "/v1/responses", &body(json!({}))).await;
-    let first: Value = serde_json::from_str(&first).unwrap();
-    let (status, _, second) = post(
+    let (_, first) = post_json(&s, "/v1/responses", &[], &body(json!({}))).await;
+    let second = post_ok(
         &s,
         "/v1/responses",
+        &[],
         &body(json!({"previous_response_id": first["id"]})),
     )
     .await;
-    assert_eq!(status, 200, "{second}");
-    let second: Value = serde_json::from_str(&second).unwrap();
     assert_eq!(second["previous_response_id"], first["id"]);
     // The earlier turn (its input and its answer) counts as input of the next.
     let earlier = first["usage"]["total_tokens"].as_u64().unwrap();
@@ -389,8 +366,7 @@ async fn malformed_bodies_get_4xx_openai_errors() {
         common::assert_openai_error(shown, v)
     })
     .await;
-    let (_, _, text) = post(&s, "/v1/responses", &body(json!({"temperature": 3}))).await;
-    let v: Value = serde_json::from_str(&text).unwrap();
+    let (_, v) = post_json(&s, "/v1/responses", &[], &body(json!({"temperature": 3}))).await;
     assert_eq!(v["error"]["param"], "temperature");
 }
 
@@ -409,19 +385,13 @@ async fn faults_reach_the_responses_api() {
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["error"]["type"], "server_error");
     // A mid-stream error: two deltas, then response.failed, nothing after it.
-    let (_, _, text) = post_with(
+    let events = stream_error_at_2(
         &s,
         "/v1/responses",
-        &[("X-Mock-Fault", "error@2")],
         &body(json!({"stream": true})),
+        "response.output_text.delta",
     )
     .await;
-    let events = sse_named(&text);
-    let deltas = events
-        .iter()
-        .filter(|(n, _)| n == "response.output_text.delta")
-        .count();
-    assert_eq!(deltas, 2);
     let (name, last) = events.last().unwrap();
     assert_eq!(name, "response.failed");
     assert_eq!(last["response"]["status"], "failed");

@@ -172,16 +172,94 @@ pub async fn post_with(
     (status, headers, r.text().await.unwrap())
 }
 
-/// The `/metrics` exposition.
-pub async fn metrics_text(s: &Server) -> String {
-    client()
-        .get(format!("{}/metrics", s.url))
+/// POSTs JSON (with extra headers) and returns the status and the JSON answer.
+pub async fn post_json(
+    s: &Server,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let (status, _, text) = post_with(s, path, headers, body).await;
+    let v = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}, not JSON: {text}"));
+    (status, v)
+}
+
+/// POSTs JSON that must be answered 200 with `application/json`: the JSON answer.
+pub async fn post_ok(
+    s: &Server,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    let (status, h, text) = post_with(s, path, headers, body).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(h["content-type"], "application/json");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// POSTs a streamed request that must be answered 200 with an event stream: its body.
+pub async fn post_stream(
+    s: &Server,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &serde_json::Value,
+) -> String {
+    let (status, h, text) = post_with(s, path, headers, body).await;
+    assert_eq!(status, 200, "{text}");
+    let kind = h["content-type"].to_str().unwrap();
+    assert!(kind.starts_with("text/event-stream"), "{kind}");
+    text
+}
+
+/// A named-event stream cut by the fault `error@2`: exactly two `delta` events come before
+/// the error; the events, for the caller to check the error's shape.
+pub async fn stream_error_at_2(
+    s: &Server,
+    path: &str,
+    body: &serde_json::Value,
+    delta: &str,
+) -> Vec<(String, serde_json::Value)> {
+    let (_, _, text) = post_with(s, path, &[("X-Mock-Fault", "error@2")], body).await;
+    let events = sse_named(&text);
+    let deltas = events.iter().filter(|(n, _)| n == delta).count();
+    assert_eq!(deltas, 2, "{text}");
+    events
+}
+
+/// GETs `path`: status and body text.
+pub async fn get(s: &Server, path: &str) -> (u16, String) {
+    let r = client()
+        .get(format!("{}{path}", s.url))
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// GETs `path`: status and JSON answer.
+pub async fn get_json(s: &Server, path: &str) -> (u16, serde_json::Value) {
+    let (status, text) = get(s, path).await;
+    let v = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}, not JSON: {text}"));
+    (status, v)
+}
+
+/// `base` with the fields of `extra` set over it (both JSON objects).
+pub fn merged(mut base: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+    let extra = extra.as_object().expect("an object").clone();
+    base.as_object_mut().expect("an object").extend(extra);
+    base
+}
+
+/// The `/metrics` exposition.
+pub async fn metrics_text(s: &Server) -> String {
+    get(s, "/metrics").await.1
+}
+
+/// Each named metric has the value given (see [`metric`]).
+pub async fn assert_metrics(s: &Server, want: &[(&str, f64)]) {
+    for (name, value) in want {
+        assert_eq!(metric(s, name).await, *value, "{name}");
+    }
 }
 
 /// A metric's value from `/metrics` (the first sample with labels), NaN when absent.

@@ -4,45 +4,28 @@ Run like test_openai_sdk.py: MOCK_INFERENCE_URL names a running server.
 """
 
 import json
-import os
 
 import anthropic
 import pytest
 
-BASE = os.environ["MOCK_INFERENCE_URL"].rstrip("/")
-MODEL = os.environ.get("MOCK_INFERENCE_MODEL", "mock-gpt")
-SENTENCE = "This is a mock response from the development inference engine."
+from sdk_common import MODEL, SENTENCE, URL, WEATHER_SCHEMA, check_weather_args
 
 TOOLS = [
     {
         "name": "get_weather",
         "description": "Weather for a city",
-        "input_schema": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string", "minLength": 2},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-                "days": {"type": "integer", "minimum": 1, "maximum": 7},
-            },
-            "required": ["city", "unit", "days"],
-        },
+        "input_schema": WEATHER_SCHEMA,
     }
 ]
 
 
 @pytest.fixture(scope="module")
 def client():
-    return anthropic.Anthropic(base_url=BASE, api_key="sk-ant-mock", max_retries=0)
+    return anthropic.Anthropic(base_url=URL, api_key="sk-ant-mock", max_retries=0)
 
 
 def hello():
     return [{"role": "user", "content": "Say hello"}]
-
-
-def check_weather_input(args):
-    assert isinstance(args["city"], str) and len(args["city"]) >= 2
-    assert args["unit"] in ("celsius", "fahrenheit")
-    assert isinstance(args["days"], int) and 1 <= args["days"] <= 7
 
 
 def test_messages_create(client):
@@ -85,7 +68,7 @@ def test_tool_use_round_trip(client):
     use = m.content[0]
     assert use.type == "tool_use" and use.name == "get_weather"
     assert use.id.startswith("toolu_")
-    check_weather_input(use.input)
+    check_weather_args(use.input)
     messages += [
         {"role": "assistant", "content": m.content},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "21 degrees"}]},
@@ -105,7 +88,7 @@ def test_tool_use_streamed(client):
     ) as stream:
         partial = "".join(e.delta.partial_json for e in stream if e.type == "content_block_delta")
         final = stream.get_final_message()
-    check_weather_input(json.loads(partial))
+    check_weather_args(json.loads(partial))
     assert final.content[0].input == json.loads(partial)
     assert final.stop_reason == "tool_use"
 

@@ -4,15 +4,13 @@ scripts/test/mock-inference-sdk.sh starts the server and passes its URL in MOCK_
 """
 
 import json
-import os
 
 import openai
 import pytest
 
-BASE = os.environ["MOCK_INFERENCE_URL"].rstrip("/") + "/v1"
-MODEL = os.environ.get("MOCK_INFERENCE_MODEL", "mock-gpt")
-SENTENCE = "This is a mock response from the development inference engine."
+from sdk_common import MODEL, SENTENCE, URL, WEATHER_SCHEMA, check_weather_args
 
+BASE = URL + "/v1"
 
 @pytest.fixture(scope="module")
 def client():
@@ -92,24 +90,10 @@ TOOLS = [
         "function": {
             "name": "get_weather",
             "description": "Weather for a city",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "city": {"type": "string", "minLength": 2},
-                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-                    "days": {"type": "integer", "minimum": 1, "maximum": 7},
-                },
-                "required": ["city", "unit", "days"],
-            },
+            "parameters": WEATHER_SCHEMA,
         },
     }
 ]
-
-
-def check_weather_args(args):
-    assert isinstance(args["city"], str) and len(args["city"]) >= 2
-    assert args["unit"] in ("celsius", "fahrenheit")
-    assert isinstance(args["days"], int) and 1 <= args["days"] <= 7
 
 
 def test_tool_calls(client):

@@ -1,0 +1,25 @@
+"""What both SDK test files share: the server (MOCK_INFERENCE_URL), the model, the fixed
+sentence, and the weather tool's schema with the check that arguments satisfy it."""
+
+import os
+
+URL = os.environ["MOCK_INFERENCE_URL"].rstrip("/")
+MODEL = os.environ.get("MOCK_INFERENCE_MODEL", "mock-gpt")
+SENTENCE = "This is a mock response from the development inference engine."
+
+# The weather function's parameters: OpenAI's `parameters`, Anthropic's `input_schema`.
+WEATHER_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "minLength": 2},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+        "days": {"type": "integer", "minimum": 1, "maximum": 7},
+    },
+    "required": ["city", "unit", "days"],
+}
+
+
+def check_weather_args(args):
+    assert isinstance(args["city"], str) and len(args["city"]) >= 2
+    assert args["unit"] in ("celsius", "fahrenheit")
+    assert isinstance(args["days"], int) and 1 <= args["days"] <= 7
