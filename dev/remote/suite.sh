@@ -12,6 +12,7 @@
 #
 # Configuration (environment, with the defaults a Linode workspace uses):
 #   DEVENV_BUNDLE      /opt/devenv/.env.linode   the bundle secrets-sync wrote (0600)
+#   DEVENV_DEV_STATUS  /usr/local/bin/dev-status creates the bundle's S3 bucket after s3 starts
 #   DEVENV_STATE_DIR   /var/lib/devenv           data/<service>, run/<service>.pid, conf/
 #   DEVENV_LOG_DIR     /var/log/devenv           <service>.log (process supervisor)
 #   DEVENV_LISTEN      the bundle's POSTGRES_HOST (the VLAN address); services also listen
@@ -22,6 +23,8 @@
 set -euo pipefail
 
 BUNDLE="${DEVENV_BUNDLE:-/opt/devenv/.env.linode}"
+# The workspace's dev-status (the StackScript installs the release binaries in /usr/local/bin).
+DEV_STATUS="${DEVENV_DEV_STATUS:-/usr/local/bin/dev-status}"
 STATE_DIR="${DEVENV_STATE_DIR:-/var/lib/devenv}"
 LOG_DIR="${DEVENV_LOG_DIR:-/var/log/devenv}"
 SERVICES="${DEVENV_SERVICES:-postgres redis nats s3 mock-inference}"
@@ -142,6 +145,12 @@ ready() {
 
 # post-start SERVICE — what needs the running server (the application database).
 post_start() {
+  if [[ "$1" == s3 ]]; then
+    # The bundle's bucket, through dev-status (the S3 API, as `make up` does it locally).
+    "$DEV_STATUS" bucket --quiet --env-file "$BUNDLE" --timeout "$READY_TIMEOUT" \
+      || die 1 "could not create the bucket named in $BUNDLE" "read $LOG_DIR/s3.log (suite.sh logs 50 s3)"
+    return 0
+  fi
   [[ "$1" == postgres ]] || return 0
   local exists
   exists="$(PGPASSWORD="$POSTGRES_PASSWORD" psql -h "$LISTEN" -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d postgres -tAc \

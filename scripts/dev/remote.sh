@@ -18,7 +18,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 TF_MODULE="$DEVENV_ROOT/dev/remote/terraform"
 REMOTE_DIR="$STATE_DIR/remote"
-EVENTS_FILE="$STATE_DIR/events.jsonl"
 TRANSPORT="${DEVENV_REMOTE_TRANSPORT:-ssh}"
 TIMEOUT="${DEVENV_REMOTE_TIMEOUT:-3}"
 SSH_KEY="${DEVENV_SSH_KEY:-$HOME/.ssh/id_ed25519}"
@@ -35,19 +34,16 @@ owner() { printf '%s' "${DEVENV_OWNER:-${USER:-$(id -un)}}"; }
 region() { printf '%s' "${DEVENV_REGION:-us-east}"; }
 
 # remote_event EVENT [k=v...] — the lifecycle event in .devenv/events.jsonl (with ts, actor and
-# correlation_id), and pushed to Loki when DEVENV_LOKI_URL is set (labels workspace_id, owner,
-# region; never fatal: the stream is observability, not state).
+# correlation_id) through `devenv event`; with DEVENV_LOKI_URL set, `dev-status ship-events`
+# forwards it (labels workspace_id, owner, region) through the one locked cursor, so each
+# event reaches Loki once. Never fatal: the stream is observability, not state.
 remote_event() {
   local event="$1"; shift
   log_event "$event" "workspace_id=$(workspace_id)" "transport=$TRANSPORT" "$@"
   [[ -n "${DEVENV_LOKI_URL:-}" ]] || return 0
-  local line ns payload
-  line="$(tail -n 1 "$EVENTS_FILE")"
-  ns="$(date +%s%N)"
-  payload="{\"streams\":[{\"stream\":{\"workspace_id\":\"$(json_escape "$(workspace_id)")\",\"owner\":\"$(json_escape "$(owner)")\",\"region\":\"$(json_escape "$(region)")\",\"source\":\"scripts/remote\"},\"values\":[[\"$ns\",\"$(json_escape "$line")\"]]}]}"
-  curl -fsS -o /dev/null --max-time 2 -H 'Content-Type: application/json' \
-    --data-binary "$payload" "${DEVENV_LOKI_URL%/}/loki/api/v1/push" \
-    || warn "could not push the event to Loki at $DEVENV_LOKI_URL (kept in $EVENTS_FILE)"
+  DEVENV_WORKSPACE="$(workspace_id)" DEVENV_OWNER="$(owner)" DEVENV_REGION="$(region)" \
+    "$(bin dev-status)" ship-events \
+    || warn "could not ship the event to Loki at $DEVENV_LOKI_URL (kept in .devenv/events.jsonl; the next run ships it)"
 }
 
 # ── prerequisites: each names its remedy ────────────────────────────────────────────────
@@ -109,119 +105,18 @@ remote_exec() {
 }
 
 # ── status ──────────────────────────────────────────────────────────────────────────────
-url_host() { local r="${1#*://}"; r="${r##*@}"; r="${r%%/*}"; printf '%s' "${r%:*}"; }
-url_port() { local r="${1#*://}"; r="${r##*@}"; r="${r%%/*}"; [[ "$r" =~ :([0-9]+)$ ]] && printf '%s' "${BASH_REMATCH[1]}" || printf '%s' "$2"; }
-
-# classify EXIT STDERR — timeout / refused / auth / dns / protocol.
-classify() {
-  local rc="$1" err="$2"
-  if ((rc == 124)) || [[ "$err" =~ [Tt]ime(d)?[[:space:]]?out|timeout[[:space:]]expired ]]; then printf timeout
-  elif [[ "$err" =~ [Rr]efused ]]; then printf refused
-  elif [[ "$err" =~ (NOAUTH|WRONGPASS|authentication|Authorization|password) ]]; then printf auth
-  elif [[ "$err" =~ (resolve|Name[[:space:]]or[[:space:]]service) ]]; then printf dns
-  else printf protocol; fi
-}
-
-# probe NAME OUTFILE — one protocol-level check with a hard deadline; writes
-# "name state class millis host:port message".
-probe() {
-  local name="$1" out="$2" host port rc=0 err start ms
-  start="$(date +%s%3N)"
-  err="$(mktemp)"
-  case "$name" in
-    postgres)
-      host="$POSTGRES_HOST" port="$POSTGRES_PORT"
-      local one
-      one="$(PGCONNECT_TIMEOUT="$TIMEOUT" PGPASSWORD="$POSTGRES_PASSWORD" timeout "$TIMEOUT" \
-        psql -h "$host" -p "$port" -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAc 'SELECT 1' 2>"$err")" || rc=$?
-      [[ $rc -eq 0 && "$one" == 1 ]] || ((rc)) || rc=1
-      ;;
-    redis)
-      host="$REDIS_HOST" port="$REDIS_PORT"
-      local reply
-      reply="$(REDISCLI_AUTH="$REDIS_PASSWORD" timeout "$TIMEOUT" redis-cli --no-auth-warning -h "$host" -p "$port" ping 2>"$err")" || rc=$?
-      [[ $rc -eq 0 && "$reply" == PONG ]] || { ((rc)) || rc=1; printf '%s\n' "$reply" >>"$err"; }
-      ;;
-    nats)
-      host="$(url_host "$NATS_URL")" port="$(url_port "$NATS_URL" 4222)"
-      # The client protocol: INFO, then CONNECT with the credentials and PING → +OK/PONG.
-      # shellcheck disable=SC2016 # the inner script expands its own arguments
-      timeout "$TIMEOUT" bash -c '
-        exec 3<>"/dev/tcp/$1/$2" || exit 7
-        IFS= read -r info <&3; [[ "$info" == INFO* ]] || { echo "no INFO from server" >&2; exit 3; }
-        printf "CONNECT {\"user\":\"%s\",\"pass\":\"%s\",\"verbose\":false,\"pedantic\":false}\r\nPING\r\n" "$NATS_USER" "$NATS_PASSWORD" >&3
-        IFS= read -r reply <&3; [[ "$reply" == PONG* ]] || { echo "$reply" >&2; exit 3; }' _ "$host" "$port" 2>"$err" || rc=$?
-      ((rc == 7)) && echo "connection refused" >>"$err"
-      ;;
-    s3)
-      host="$(url_host "$S3_ENDPOINT")" port="$(url_port "$S3_ENDPOINT" 9000)"
-      curl -sS -o /dev/null --max-time "$TIMEOUT" "$S3_ENDPOINT/" 2>"$err" || rc=$?
-      ((rc == 28)) && rc=124
-      ;;
-    mock-inference)
-      host="$(url_host "$MOCK_INFERENCE_URL")" port="$(url_port "$MOCK_INFERENCE_URL" 8000)"
-      curl -fsS -o /dev/null --max-time "$TIMEOUT" "http://$host:$port/health" 2>"$err" || rc=$?
-      ((rc == 28)) && rc=124
-      ;;
-  esac
-  ms=$(($(date +%s%3N) - start))
-  local msg class
-  msg="$(tr '\n\t' '  ' <"$err" | cut -c1-200)"
-  rm -f "$err"
-  if ((rc == 0)); then
-    printf '%s\thealthy\t-\t%s\t%s:%s\t-\n' "$name" "$ms" "$host" "$port" >"$out"
-  else
-    class="$(classify "$rc" "$msg")"
-    [[ "$class" == timeout ]] && msg="no answer from $host:$port within ${TIMEOUT}s — is the link up? check the firewall and \`make remote-logs\`"
-    printf '%s\tunhealthy\t%s\t%s\t%s:%s\t%s\n' "$name" "$class" "$ms" "$host" "$port" "$msg" >"$out"
-  fi
-}
-
+# status_direct — dev-status against the remote bundle: every probe in parallel, each with a
+# deadline of DEVENV_REMOTE_TIMEOUT seconds, classified, with remedies; --json as it prints it.
 status_direct() {
   need_bundle
-  set -a
-  # shellcheck disable=SC1090
-  . "$REMOTE_BUNDLE"
-  set +a
-  local tmp svc pids=() rc=0 started
-  tmp="$(mktemp -d)"
-  started="$(date +%s%3N)"
-  for svc in ${DEVENV_REMOTE_SERVICES:-postgres redis nats s3 mock-inference}; do
-    probe "$svc" "$tmp/$svc" &
-    pids+=("$!")
-  done
-  wait "${pids[@]}" || true
-  local total=$(($(date +%s%3N) - started))
-  local rows=() line name state class ms addr msg
-  for svc in ${DEVENV_REMOTE_SERVICES:-postgres redis nats s3 mock-inference}; do
-    line="$(cat "$tmp/$svc")"
-    rows+=("$line")
-    IFS=$'\t' read -r name state class ms addr msg <<<"$line"
-    [[ "$state" == healthy ]] || rc=1
-  done
-  rm -rf "$tmp"
-  if ((JSON)); then
-    local first=1
-    printf '{"schema_version":1,"kind":"remote-status","workspace_id":"%s","transport":"%s","timeout_s":%s,"elapsed_ms":%s,"healthy":%s,"components":[' \
-      "$(json_escape "$(workspace_id)")" "$TRANSPORT" "$TIMEOUT" "$total" "$( ((rc == 0)) && echo true || echo false)"
-    for line in "${rows[@]}"; do
-      IFS=$'\t' read -r name state class ms addr msg <<<"$line"
-      ((first)) || printf ','
-      first=0
-      printf '{"name":"%s","state":"%s","class":%s,"latency_ms":%s,"address":"%s","message":%s}' \
-        "$name" "$state" "$([[ "$class" == - ]] && echo null || echo "\"$class\"")" "$ms" "$addr" \
-        "$([[ "$msg" == - ]] && echo null || echo "\"$(json_escape "$msg")\"")"
-    done
-    printf ']}\n'
-  else
-    for line in "${rows[@]}"; do
-      IFS=$'\t' read -r name state class ms addr msg <<<"$line"
-      if [[ "$state" == healthy ]]; then ok "$(printf '%-15s healthy   %5s ms  %s' "$name" "$ms" "$addr")"
-      else printf '%s✗%s %-15s %-9s %5s ms  %s  %s\n' "$C_RED" "$C_OFF" "$name" "$class" "$ms" "$addr" "$msg"; fi
-    done
-    info "remote workspace $(workspace_id): checked in ${total} ms (deadline ${TIMEOUT}s per component)"
-  fi
-  return "$rc"
+  local only services
+  services="${DEVENV_REMOTE_SERVICES:-postgres redis nats s3 mock-inference}"
+  only="$(tr ' -' ',_' <<<"$services")"
+  local format=(--human)
+  ((JSON)) && format=(--json)
+  DEVENV_WORKSPACE="$(workspace_id)" DEVENV_OWNER="$(owner)" DEVENV_REGION="$(region)" \
+    "$(bin dev-status)" "${format[@]}" --env-file "$REMOTE_BUNDLE" --only "$only" \
+    --probe-timeout-ms "$((TIMEOUT * 1000))" --threshold-ms "$((TIMEOUT * 1000))"
 }
 
 cmd_status() {
