@@ -120,7 +120,7 @@ if grep -q 'instance 103 (garbled): unreadable ttl tag' "$work/reap.err"; then o
 if python3 - "$work/root/.devenv/events.jsonl" <<'PY'
 import json, sys
 reaped = [e for e in map(json.loads, open(sys.argv[1])) if e["event"] == "remote_reaped"]
-assert sorted(e["instance_id"] for e in reaped) == ["101", "105"], reaped
+assert sorted(e["instance_id"] for e in reaped) == [101, 105], reaped  # numbers as numbers
 for e in reaped:
     assert e["actor"] == "tester" and e["ts"] and e["correlation_id"], e
     assert e["workspace_id"] in ("old", "older"), e
