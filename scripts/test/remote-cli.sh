@@ -16,6 +16,9 @@ trap cleanup EXIT
 failures=0
 fail() { printf 'FAIL: %s\n' "$*" >&2; failures=$((failures + 1)); }
 
+# remote.sh records events with the workspace's devenv binary (built here, not in the copy).
+build_bins devenv dev-status
+BIN_DIR="${DEVENV_BIN_DIR:-$(bin_dir)}"
 mkdir -p "$work/root/scripts/dev" "$work/root/dev/remote" "$work/home"
 cp scripts/dev/lib.sh scripts/dev/remote.sh "$work/root/scripts/dev/"
 cp -r dev/remote/terraform "$work/root/dev/remote/"
@@ -26,7 +29,7 @@ remote() {
   local envs=()
   while [[ $1 != -- ]]; do envs+=("$1"); shift; done
   shift
-  env -i PATH="$PATH" HOME="$work/home" USER=tester NO_COLOR=1 "${envs[@]}" bash "$work/root/scripts/dev/remote.sh" "$@"
+  env -i PATH="$PATH" HOME="$work/home" USER=tester NO_COLOR=1 DEVENV_BIN_DIR="$BIN_DIR" "${envs[@]}" bash "$work/root/scripts/dev/remote.sh" "$@"
 }
 # expect NAME CODE NEEDLE ENV... -- ARGS
 expect() {
