@@ -5,10 +5,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    Server, assert_metrics, client, merged, metric, post, post_json, post_ok, post_stream,
-    sse_events,
+    Server, assert_metrics, client, merged, metric, post, post_fault, post_json, post_ok,
+    post_stream, sse_events,
 };
 use serde_json::{Value, json};
+
+const CHAT: &str = "/v1/chat/completions";
 
 fn chat_body(extra: Value) -> Value {
     merged(
@@ -188,18 +190,8 @@ async fn completions_embeddings_models() {
         1,
         "MODEL_NAME replaces the default"
     );
-    let r = client()
-        .get(format!("{}/v1/models/team-model", s.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = client()
-        .get(format!("{}/v1/models/nope", s.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    assert_eq!(common::get(&s, "/v1/models/team-model").await.0, 200);
+    assert_eq!(common::get(&s, "/v1/models/nope").await.0, 404);
     let (status, _, body) = post(
         &s,
         "/v1/chat/completions",
@@ -348,15 +340,9 @@ async fn malformed_requests_get_4xx_openai_errors() {
 #[tokio::test]
 async fn fault_header_and_seeded_schedule() {
     let s = Server::start(&[]);
-    let http = client();
+    let streamed = chat_body(json!({"stream": true}));
     for (fault, status) in [("429", 429), ("500", 500), ("503", 503)] {
-        let r = http
-            .post(format!("{}/v1/chat/completions", s.url))
-            .header("X-Mock-Fault", fault)
-            .json(&chat_body(json!({})))
-            .send()
-            .await
-            .unwrap();
+        let r = post_fault(&s, CHAT, fault, &chat_body(json!({}))).await;
         assert_eq!(r.status().as_u16(), status);
         if status != 500 {
             assert!(r.headers().contains_key("retry-after"));
@@ -365,13 +351,7 @@ async fn fault_header_and_seeded_schedule() {
         assert!(v["error"]["message"].is_string());
     }
     // Error event at token 3: three content deltas, then the error, no [DONE].
-    let r = http
-        .post(format!("{}/v1/chat/completions", s.url))
-        .header("X-Mock-Fault", "error@3")
-        .json(&chat_body(json!({"stream": true})))
-        .send()
-        .await
-        .unwrap();
+    let r = post_fault(&s, CHAT, "error@3", &streamed).await;
     let events = sse_events(&r.text().await.unwrap());
     assert!(events.last().unwrap().contains("\"error\""));
     assert!(!events.iter().any(|e| e == "[DONE]"));
@@ -381,23 +361,11 @@ async fn fault_header_and_seeded_schedule() {
         .count();
     assert_eq!(contents, 3);
     // Reset: the body ends abruptly, the client sees an error.
-    let r = http
-        .post(format!("{}/v1/chat/completions", s.url))
-        .header("X-Mock-Fault", "reset@2")
-        .json(&chat_body(json!({"stream": true})))
-        .send()
-        .await
-        .unwrap();
+    let r = post_fault(&s, CHAT, "reset@2", &streamed).await;
     assert!(r.text().await.is_err(), "reset must break the body");
     // Stall: the gap shows up in the timing.
     let t = Instant::now();
-    let r = http
-        .post(format!("{}/v1/chat/completions", s.url))
-        .header("X-Mock-Fault", "stall@2:300")
-        .json(&chat_body(json!({"stream": true})))
-        .send()
-        .await
-        .unwrap();
+    let r = post_fault(&s, CHAT, "stall@2:300", &streamed).await;
     let events = sse_events(&r.text().await.unwrap());
     assert!(t.elapsed() >= Duration::from_millis(300));
     assert_eq!(events.last().unwrap(), "[DONE]");

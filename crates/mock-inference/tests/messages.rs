@@ -6,8 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    SENTENCE, Server, assert_metrics, client, merged, post, post_ok, post_stream, post_with,
-    sse_named, stream_error_at_2,
+    SENTENCE, Server, assert_metrics, client, merged, post, post_fault, post_ok, post_stream,
+    post_with, sse_named, stream_error_at_2,
 };
 use serde_json::{Value, json};
 
@@ -271,50 +271,47 @@ async fn malformed_bodies_get_4xx_anthropic_errors() {
     let s = Server::start(&[]);
     let msgs = json!([{"role": "user", "content": "x"}]);
     let tool = json!({"name": "f", "input_schema": {"type": "object"}});
-    let mut cases: Vec<Vec<u8>> = ["", "{", "[]", "null", "7", "{\"model\":\"mock-gpt\",}"]
-        .iter()
-        .map(|b| b.as_bytes().to_vec())
-        .collect();
-    for c in [
-        json!({}),
-        json!({"model": "mock-gpt", "messages": msgs}),
-        json!({"max_tokens": 5, "messages": msgs}),
-        json!({"model": "mock-gpt", "max_tokens": 5}),
-        json!({"model": 5, "max_tokens": 5, "messages": msgs}),
-        json!({"model": "mock-gpt", "max_tokens": "5", "messages": msgs}),
-        json!({"model": "mock-gpt", "max_tokens": 0, "messages": msgs}),
-        json!({"model": "mock-gpt", "max_tokens": -3, "messages": msgs}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": []}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": "hi"}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": [1]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "user"}]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "user", "content": 5}]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "text"}]}]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "video"}]}]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "tool_result"}]}]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": "x"}]}]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "image"}]}]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "system": 5}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "system": [{"type": "text"}]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "stop_sequences": "x"}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "stop_sequences": [1]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "stream": "yes"}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "temperature": 1.5}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "top_k": -1}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "metadata": {"user_id": 5}}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tools": {}}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tools": [{"name": "f"}]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tools": [{"name": "bad name!", "input_schema": {}}]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tools": [{"type": "web_search_20250305", "name": "w"}]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tool_choice": "auto", "tools": [tool]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tool_choice": {"type": "sometimes"}, "tools": [tool]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tool_choice": {"type": "tool", "name": "g"}, "tools": [tool]}),
-        json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tool_choice": {"type": "any"}}),
-        json!({"model": "nope", "max_tokens": 5, "messages": msgs}),
-    ] {
-        cases.push(serde_json::to_vec(&c).unwrap());
-    }
+    let cases = common::bodies(
+        &["", "{", "[]", "null", "7", "{\"model\":\"mock-gpt\",}"],
+        &[
+            json!({}),
+            json!({"model": "mock-gpt", "messages": msgs}),
+            json!({"max_tokens": 5, "messages": msgs}),
+            json!({"model": "mock-gpt", "max_tokens": 5}),
+            json!({"model": 5, "max_tokens": 5, "messages": msgs}),
+            json!({"model": "mock-gpt", "max_tokens": "5", "messages": msgs}),
+            json!({"model": "mock-gpt", "max_tokens": 0, "messages": msgs}),
+            json!({"model": "mock-gpt", "max_tokens": -3, "messages": msgs}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": []}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": "hi"}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": [1]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "user"}]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "user", "content": 5}]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "text"}]}]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "video"}]}]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "tool_result"}]}]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": "x"}]}]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "image"}]}]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "system": 5}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "system": [{"type": "text"}]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "stop_sequences": "x"}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "stop_sequences": [1]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "stream": "yes"}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "temperature": 1.5}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "top_k": -1}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "metadata": {"user_id": 5}}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tools": {}}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tools": [{"name": "f"}]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tools": [{"name": "bad name!", "input_schema": {}}]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tools": [{"type": "web_search_20250305", "name": "w"}]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tool_choice": "auto", "tools": [tool]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tool_choice": {"type": "sometimes"}, "tools": [tool]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tool_choice": {"type": "tool", "name": "g"}, "tools": [tool]}),
+            json!({"model": "mock-gpt", "max_tokens": 5, "messages": msgs, "tool_choice": {"type": "any"}}),
+            json!({"model": "nope", "max_tokens": 5, "messages": msgs}),
+        ],
+    );
     assert!(cases.len() >= 40, "{} cases", cases.len());
     common::assert_4xx_bodies(&s, "/v1/messages", &cases, |shown, status, v| {
         assert_eq!(v["type"], "error", "{shown}");
@@ -341,6 +338,7 @@ async fn malformed_bodies_get_4xx_anthropic_errors() {
 #[tokio::test]
 async fn faults_speak_anthropic() {
     let s = Server::start(&[]);
+    let streamed = body(json!({"stream": true}));
     for (fault, status, kind) in [
         ("503", 529, "overloaded_error"),
         ("429", 429, "rate_limit_error"),
@@ -362,25 +360,13 @@ async fn faults_speak_anthropic() {
         }
     }
     // A mid-stream error: two deltas, then an `error` event, no message_stop.
-    let events = stream_error_at_2(
-        &s,
-        "/v1/messages",
-        &body(json!({"stream": true})),
-        "content_block_delta",
-    )
-    .await;
+    let events = stream_error_at_2(&s, "/v1/messages", &streamed, "content_block_delta").await;
     let (name, last) = events.last().unwrap();
     assert_eq!(name, "error");
     assert_eq!(last["error"]["type"], "overloaded_error");
     assert!(!events.iter().any(|(n, _)| n == "message_stop"));
     // The reset fault cuts the stream.
-    let r = client()
-        .post(format!("{}/v1/messages", s.url))
-        .header("X-Mock-Fault", "reset@2")
-        .json(&body(json!({"stream": true})))
-        .send()
-        .await
-        .unwrap();
+    let r = post_fault(&s, "/v1/messages", "reset@2", &streamed).await;
     assert!(r.text().await.is_err(), "reset must break the body");
     // The seeded schedule, with overloads as 529.
     let args = [

@@ -13,6 +13,15 @@ fn body(extra: Value) -> Value {
     merged(json!({"model": "mock-gpt", "input": "Say hello"}), extra)
 }
 
+/// POSTs `body(extra)` (with extra headers) to `/v1/responses`: status, headers, body text.
+async fn respond(
+    s: &Server,
+    headers: &[(&str, &str)],
+    extra: Value,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    post_with(s, "/v1/responses", headers, &body(extra)).await
+}
+
 fn weather_tools() -> Value {
     json!([
         {"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}},
@@ -271,12 +280,8 @@ async fn max_output_tokens_makes_an_incomplete_response() {
 #[tokio::test]
 async fn previous_response_id_chains_or_is_404() {
     let s = Server::start(&[]);
-    let (status, _, text) = post(
-        &s,
-        "/v1/responses",
-        &body(json!({"previous_response_id": "resp_doesnotexist"})),
-    )
-    .await;
+    let missing = json!({"previous_response_id": "resp_doesnotexist"});
+    let (status, _, text) = respond(&s, &[], missing).await;
     assert_eq!(status, 404, "{text}");
     let e: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(e["error"]["type"], "invalid_request_error");
@@ -314,53 +319,50 @@ async fn previous_response_id_chains_or_is_404() {
 async fn malformed_bodies_get_4xx_openai_errors() {
     let s = Server::start(&[]);
     let tool = json!({"type": "function", "name": "f"});
-    let mut cases: Vec<Vec<u8>> = ["", "{", "[]", "null", "\"x\"", "{\"model\":\"mock-gpt\",}"]
-        .iter()
-        .map(|b| b.as_bytes().to_vec())
-        .collect();
-    for c in [
-        json!({}),
-        json!({"model": "mock-gpt"}),
-        json!({"input": "x"}),
-        json!({"model": 5, "input": "x"}),
-        json!({"model": "mock-gpt", "input": 5}),
-        json!({"model": "mock-gpt", "input": [5]}),
-        json!({"model": "mock-gpt", "input": [{"role": "robot", "content": "x"}]}),
-        json!({"model": "mock-gpt", "input": [{"role": "user"}]}),
-        json!({"model": "mock-gpt", "input": [{"role": "user", "content": 5}]}),
-        json!({"model": "mock-gpt", "input": [{"role": "user", "content": [{"type": "input_text"}]}]}),
-        json!({"model": "mock-gpt", "input": [{"role": "user", "content": [{"type": "hologram"}]}]}),
-        json!({"model": "mock-gpt", "input": [{"type": "teleport"}]}),
-        json!({"model": "mock-gpt", "input": [{"type": "function_call", "name": "f", "arguments": "{}"}]}),
-        json!({"model": "mock-gpt", "input": [{"type": "function_call_output", "call_id": "c"}]}),
-        json!({"model": "mock-gpt", "input": "x", "instructions": 5}),
-        json!({"model": "mock-gpt", "input": "x", "max_output_tokens": "9"}),
-        json!({"model": "mock-gpt", "input": "x", "max_output_tokens": 8}),
-        json!({"model": "mock-gpt", "input": "x", "max_output_tokens": -1}),
-        json!({"model": "mock-gpt", "input": "x", "temperature": 3}),
-        json!({"model": "mock-gpt", "input": "x", "top_p": "high"}),
-        json!({"model": "mock-gpt", "input": "x", "stream": "yes"}),
-        json!({"model": "mock-gpt", "input": "x", "store": 1}),
-        json!({"model": "mock-gpt", "input": "x", "metadata": "m"}),
-        json!({"model": "mock-gpt", "input": "x", "metadata": {"k": 5}}),
-        json!({"model": "mock-gpt", "input": "x", "tools": {}}),
-        json!({"model": "mock-gpt", "input": "x", "tools": [{"type": "function"}]}),
-        json!({"model": "mock-gpt", "input": "x", "tools": [{"type": "web_search", "name": "w"}]}),
-        json!({"model": "mock-gpt", "input": "x", "tools": [{"type": "function", "name": "bad name!"}]}),
-        json!({"model": "mock-gpt", "input": "x", "tools": [{"type": "function", "name": "f", "parameters": []}]}),
-        json!({"model": "mock-gpt", "input": "x", "tool_choice": "sometimes", "tools": [tool]}),
-        json!({"model": "mock-gpt", "input": "x", "tool_choice": "required"}),
-        json!({"model": "mock-gpt", "input": "x", "tool_choice": {"type": "function", "name": "g"}, "tools": [tool]}),
-        json!({"model": "mock-gpt", "input": "x", "parallel_tool_calls": "no"}),
-        json!({"model": "mock-gpt", "input": "x", "text": "json"}),
-        json!({"model": "mock-gpt", "input": "x", "text": {"format": {"type": "xml"}}}),
-        json!({"model": "mock-gpt", "input": "x", "text": {"format": {"type": "json_schema", "name": "n"}}}),
-        json!({"model": "mock-gpt", "input": "x", "text": {"format": {"type": "json_schema", "schema": {}}}}),
-        json!({"model": "mock-gpt", "input": "x", "previous_response_id": 7}),
-        json!({"model": "nope", "input": "x"}),
-    ] {
-        cases.push(serde_json::to_vec(&c).unwrap());
-    }
+    let cases = common::bodies(
+        &["", "{", "[]", "null", "\"x\"", "{\"model\":\"mock-gpt\",}"],
+        &[
+            json!({}),
+            json!({"model": "mock-gpt"}),
+            json!({"input": "x"}),
+            json!({"model": 5, "input": "x"}),
+            json!({"model": "mock-gpt", "input": 5}),
+            json!({"model": "mock-gpt", "input": [5]}),
+            json!({"model": "mock-gpt", "input": [{"role": "robot", "content": "x"}]}),
+            json!({"model": "mock-gpt", "input": [{"role": "user"}]}),
+            json!({"model": "mock-gpt", "input": [{"role": "user", "content": 5}]}),
+            json!({"model": "mock-gpt", "input": [{"role": "user", "content": [{"type": "input_text"}]}]}),
+            json!({"model": "mock-gpt", "input": [{"role": "user", "content": [{"type": "hologram"}]}]}),
+            json!({"model": "mock-gpt", "input": [{"type": "teleport"}]}),
+            json!({"model": "mock-gpt", "input": [{"type": "function_call", "name": "f", "arguments": "{}"}]}),
+            json!({"model": "mock-gpt", "input": [{"type": "function_call_output", "call_id": "c"}]}),
+            json!({"model": "mock-gpt", "input": "x", "instructions": 5}),
+            json!({"model": "mock-gpt", "input": "x", "max_output_tokens": "9"}),
+            json!({"model": "mock-gpt", "input": "x", "max_output_tokens": 8}),
+            json!({"model": "mock-gpt", "input": "x", "max_output_tokens": -1}),
+            json!({"model": "mock-gpt", "input": "x", "temperature": 3}),
+            json!({"model": "mock-gpt", "input": "x", "top_p": "high"}),
+            json!({"model": "mock-gpt", "input": "x", "stream": "yes"}),
+            json!({"model": "mock-gpt", "input": "x", "store": 1}),
+            json!({"model": "mock-gpt", "input": "x", "metadata": "m"}),
+            json!({"model": "mock-gpt", "input": "x", "metadata": {"k": 5}}),
+            json!({"model": "mock-gpt", "input": "x", "tools": {}}),
+            json!({"model": "mock-gpt", "input": "x", "tools": [{"type": "function"}]}),
+            json!({"model": "mock-gpt", "input": "x", "tools": [{"type": "web_search", "name": "w"}]}),
+            json!({"model": "mock-gpt", "input": "x", "tools": [{"type": "function", "name": "bad name!"}]}),
+            json!({"model": "mock-gpt", "input": "x", "tools": [{"type": "function", "name": "f", "parameters": []}]}),
+            json!({"model": "mock-gpt", "input": "x", "tool_choice": "sometimes", "tools": [tool]}),
+            json!({"model": "mock-gpt", "input": "x", "tool_choice": "required"}),
+            json!({"model": "mock-gpt", "input": "x", "tool_choice": {"type": "function", "name": "g"}, "tools": [tool]}),
+            json!({"model": "mock-gpt", "input": "x", "parallel_tool_calls": "no"}),
+            json!({"model": "mock-gpt", "input": "x", "text": "json"}),
+            json!({"model": "mock-gpt", "input": "x", "text": {"format": {"type": "xml"}}}),
+            json!({"model": "mock-gpt", "input": "x", "text": {"format": {"type": "json_schema", "name": "n"}}}),
+            json!({"model": "mock-gpt", "input": "x", "text": {"format": {"type": "json_schema", "schema": {}}}}),
+            json!({"model": "mock-gpt", "input": "x", "previous_response_id": 7}),
+            json!({"model": "nope", "input": "x"}),
+        ],
+    );
     assert!(cases.len() >= 40, "{} cases", cases.len());
     common::assert_4xx_bodies(&s, "/v1/responses", &cases, |shown, _, v| {
         common::assert_openai_error(shown, v)
@@ -373,13 +375,7 @@ async fn malformed_bodies_get_4xx_openai_errors() {
 #[tokio::test]
 async fn faults_reach_the_responses_api() {
     let s = Server::start(&[]);
-    let (status, headers, text) = post_with(
-        &s,
-        "/v1/responses",
-        &[("X-Mock-Fault", "503")],
-        &body(json!({})),
-    )
-    .await;
+    let (status, headers, text) = respond(&s, &[("X-Mock-Fault", "503")], json!({})).await;
     assert_eq!(status, 503);
     assert!(headers.contains_key("retry-after"));
     let v: Value = serde_json::from_str(&text).unwrap();

@@ -7,6 +7,8 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 pub struct Server {
     pub child: Child,
     pub url: String,
@@ -128,7 +130,7 @@ pub fn sse_events(body: &str) -> Vec<String> {
 
 /// Parses an SSE body of named events into (event name, JSON data) pairs; panics on an
 /// event without an `event:` line or with data that is not JSON.
-pub fn sse_named(body: &str) -> Vec<(String, serde_json::Value)> {
+pub fn sse_named(body: &str) -> Vec<(String, Value)> {
     body.split("\n\n")
         .filter(|e| !e.trim().is_empty())
         .map(|e| {
@@ -150,9 +152,28 @@ pub fn sse_named(body: &str) -> Vec<(String, serde_json::Value)> {
 pub async fn post(
     s: &Server,
     path: &str,
-    body: &serde_json::Value,
+    body: &Value,
 ) -> (u16, reqwest::header::HeaderMap, String) {
     post_with(s, path, &[], body).await
+}
+
+/// POSTs JSON with `X-Mock-Fault: fault`: the response, its body not read yet.
+pub async fn post_fault(s: &Server, path: &str, fault: &str, body: &Value) -> reqwest::Response {
+    send_with(s, path, &[("X-Mock-Fault", fault)], body).await
+}
+
+/// POSTs JSON (with extra headers): the response, its body not read yet.
+pub async fn send_with(
+    s: &Server,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> reqwest::Response {
+    let mut req = client().post(format!("{}{path}", s.url)).json(body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap()
 }
 
 /// POSTs JSON (with extra headers) and returns status, headers and body text.
@@ -160,13 +181,9 @@ pub async fn post_with(
     s: &Server,
     path: &str,
     headers: &[(&str, &str)],
-    body: &serde_json::Value,
+    body: &Value,
 ) -> (u16, reqwest::header::HeaderMap, String) {
-    let mut req = client().post(format!("{}{path}", s.url)).json(body);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let r = req.send().await.unwrap();
+    let r = send_with(s, path, headers, body).await;
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     (status, headers, r.text().await.unwrap())
@@ -177,20 +194,15 @@ pub async fn post_json(
     s: &Server,
     path: &str,
     headers: &[(&str, &str)],
-    body: &serde_json::Value,
-) -> (u16, serde_json::Value) {
+    body: &Value,
+) -> (u16, Value) {
     let (status, _, text) = post_with(s, path, headers, body).await;
     let v = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}, not JSON: {text}"));
     (status, v)
 }
 
 /// POSTs JSON that must be answered 200 with `application/json`: the JSON answer.
-pub async fn post_ok(
-    s: &Server,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &serde_json::Value,
-) -> serde_json::Value {
+pub async fn post_ok(s: &Server, path: &str, headers: &[(&str, &str)], body: &Value) -> Value {
     let (status, h, text) = post_with(s, path, headers, body).await;
     assert_eq!(status, 200, "{text}");
     assert_eq!(h["content-type"], "application/json");
@@ -198,12 +210,7 @@ pub async fn post_ok(
 }
 
 /// POSTs a streamed request that must be answered 200 with an event stream: its body.
-pub async fn post_stream(
-    s: &Server,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &serde_json::Value,
-) -> String {
+pub async fn post_stream(s: &Server, path: &str, headers: &[(&str, &str)], body: &Value) -> String {
     let (status, h, text) = post_with(s, path, headers, body).await;
     assert_eq!(status, 200, "{text}");
     let kind = h["content-type"].to_str().unwrap();
@@ -216,9 +223,9 @@ pub async fn post_stream(
 pub async fn stream_error_at_2(
     s: &Server,
     path: &str,
-    body: &serde_json::Value,
+    body: &Value,
     delta: &str,
-) -> Vec<(String, serde_json::Value)> {
+) -> Vec<(String, Value)> {
     let (_, _, text) = post_with(s, path, &[("X-Mock-Fault", "error@2")], body).await;
     let events = sse_named(&text);
     let deltas = events.iter().filter(|(n, _)| n == delta).count();
@@ -237,14 +244,14 @@ pub async fn get(s: &Server, path: &str) -> (u16, String) {
 }
 
 /// GETs `path`: status and JSON answer.
-pub async fn get_json(s: &Server, path: &str) -> (u16, serde_json::Value) {
+pub async fn get_json(s: &Server, path: &str) -> (u16, Value) {
     let (status, text) = get(s, path).await;
     let v = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}, not JSON: {text}"));
     (status, v)
 }
 
 /// `base` with the fields of `extra` set over it (both JSON objects).
-pub fn merged(mut base: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+pub fn merged(mut base: Value, extra: Value) -> Value {
     let extra = extra.as_object().expect("an object").clone();
     base.as_object_mut().expect("an object").extend(extra);
     base
@@ -275,13 +282,20 @@ pub async fn metric(s: &Server, name: &str) -> f64 {
 
 pub const SENTENCE: &str = "This is a mock response from the development inference engine.";
 
+/// Request bodies: the `raw` ones as they are, then each of `values` as JSON.
+pub fn bodies(raw: &[&str], values: &[Value]) -> Vec<Vec<u8>> {
+    let raw = raw.iter().map(|b| b.as_bytes().to_vec());
+    raw.chain(values.iter().map(|v| serde_json::to_vec(v).unwrap()))
+        .collect()
+}
+
 /// Sends each raw body to `path`: every answer must be a 4xx with a JSON body, which `check`
 /// then examines (it gets the shown body for messages, the status and the JSON).
 pub async fn assert_4xx_bodies(
     s: &Server,
     path: &str,
     cases: &[Vec<u8>],
-    check: impl Fn(&str, u16, &serde_json::Value),
+    check: impl Fn(&str, u16, &Value),
 ) {
     let http = client();
     for body in cases {
@@ -299,14 +313,14 @@ pub async fn assert_4xx_bodies(
             (400..500).contains(&status),
             "{path} {shown} → {status} {text}"
         );
-        let v: serde_json::Value =
+        let v: Value =
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("{shown} → not JSON: {text}"));
         check(&format!("{path} {shown} → {text}"), status, &v);
     }
 }
 
 /// OpenAI's error body: `{"error":{"message","type","param","code"}}`.
-pub fn assert_openai_error(shown: &str, v: &serde_json::Value) {
+pub fn assert_openai_error(shown: &str, v: &Value) {
     let e = &v["error"];
     assert!(
         e["message"].as_str().is_some_and(|m| !m.is_empty()),
@@ -320,7 +334,7 @@ pub fn assert_openai_error(shown: &str, v: &serde_json::Value) {
 }
 
 /// The statuses of `n` requests to a fresh server started with `args` (a fault schedule).
-pub async fn statuses(args: &[&str], path: &str, body: &serde_json::Value, n: usize) -> Vec<u16> {
+pub async fn statuses(args: &[&str], path: &str, body: &Value, n: usize) -> Vec<u16> {
     let s = Server::start(args);
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
