@@ -284,13 +284,25 @@ impl<'de> Deserialize<'de> for Stop {
 #[derive(Debug, Deserialize)]
 pub struct FunctionDef {
     pub name: String,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub parameters: Option<Value>,
-    #[serde(default)]
     pub strict: Option<bool>,
 }
+
+impl FunctionDef {
+    /// Its name and parameter schema (what the generator calls it with).
+    pub fn schema(&self) -> (&str, Option<&Value>) {
+        (self.name.as_str(), self.parameters.as_ref())
+    }
+}
+
+/// The shape checks of a [`FunctionDef`] (a chat tool's `function`, a Responses API tool).
+pub(crate) const FUNCTION_FIELDS: &[(&str, Shape, bool)] = &[
+    ("name", Shape::Str, true),
+    ("description", Shape::Str, false),
+    ("parameters", Shape::Obj, false),
+    ("strict", Shape::Bool, false),
+];
 
 /// What the generator does with `tools`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -360,6 +372,44 @@ pub(crate) fn validate_common(
         ));
     }
     Ok(())
+}
+
+/// An OpenAI function tool `tools[i]`: its `type` must be `function` (`supported` ends that
+/// message), its name (at `tools[i].NAME_AT`) must match OpenAI's pattern.
+pub(crate) fn check_function_tool(
+    i: usize,
+    kind: &str,
+    supported: &str,
+    name_at: &str,
+    name: &str,
+) -> Result<(), ApiError> {
+    if kind != "function" {
+        return Err(ApiError::invalid_value(
+            &format!("tools[{i}].type"),
+            format!("Invalid value: '{kind}'. {supported}"),
+        ));
+    }
+    if !crate::generate::valid_function_name(name) {
+        let param = format!("tools[{i}].{name_at}");
+        return Err(ApiError::invalid_value(
+            &param,
+            format!(
+                "Invalid '{param}': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$' (at most 64 characters)."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An OpenAI `tool_choice` string: `none`, `auto` or `required`.
+pub(crate) fn check_tool_choice_mode(mode: &str) -> Result<(), ApiError> {
+    if matches!(mode, "none" | "auto" | "required") {
+        return Ok(());
+    }
+    Err(ApiError::invalid_value(
+        "tool_choice",
+        format!("Invalid value: '{mode}'. Supported values are: 'none', 'auto', and 'required'."),
+    ))
 }
 
 pub(crate) fn range_error(name: &str, got: &str, lo: f64, hi: f64) -> ApiError {
@@ -561,6 +611,29 @@ pub(crate) fn check_object_array(
     }
 }
 
+/// Checks each `(field, shape, required)` of `obj` in order, naming the first wrong one.
+pub(crate) fn check_each(
+    obj: &Map<String, Value>,
+    fields: &[(&str, Shape, bool)],
+) -> Result<(), ApiError> {
+    fields
+        .iter()
+        .try_for_each(|&(field, shape, required)| check(obj, field, shape, required))
+}
+
+/// The field `name` of `obj`, when it is an object, checked by `inner`; the errors name the
+/// nested parameter (`name.field`). Its own shape is [`check`]ed separately.
+pub(crate) fn check_nested(
+    obj: &Map<String, Value>,
+    name: &str,
+    inner: impl FnOnce(&Map<String, Value>) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    match obj.get(name) {
+        Some(Value::Object(o)) => inner(o).map_err(|e| prefix_param(e, name)),
+        _ => Ok(()),
+    }
+}
+
 /// A string field that must be one of `allowed` (listed in the message in this order).
 pub(crate) fn check_enum(
     obj: &Map<String, Value>,
@@ -627,10 +700,7 @@ pub fn check_prompt(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError
 
 pub fn check_stream_options(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
     check(obj, name, Shape::Obj, false)?;
-    if let Some(Value::Object(o)) = obj.get(name) {
-        check(o, "include_usage", Shape::Bool, false).map_err(|e| prefix_param(e, name))?;
-    }
-    Ok(())
+    check_nested(obj, name, |o| check(o, "include_usage", Shape::Bool, false))
 }
 
 pub(crate) fn prefix_param(mut e: ApiError, prefix: &str) -> ApiError {

@@ -175,6 +175,15 @@ pub struct Ask<'a> {
     pub max_tokens: Option<usize>,
 }
 
+/// The callable tools of a request, for [`Ask::tools`]: each one's name and parameter
+/// schema, as `of` reads them.
+pub fn tool_schemas<'a, T>(
+    tools: &'a Option<Vec<T>>,
+    of: impl Fn(&'a T) -> (&'a str, Option<&'a serde_json::Value>),
+) -> Vec<(&'a str, Option<&'a serde_json::Value>)> {
+    tools.iter().flatten().map(of).collect()
+}
+
 impl App {
     /// Choice `i` of an answer: the scenario's plan, else a tool call when the tool mode
     /// asks for one, else text (JSON for a JSON format) cut by `stop` and `max_tokens`.

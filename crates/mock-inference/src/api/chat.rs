@@ -17,10 +17,13 @@ use crate::error::ApiError;
 use crate::generate;
 use crate::plan::{StreamKind, StreamPlan};
 use crate::request::{
-    self, FunctionDef, Shape, ToolMode, check, check_enum, check_object_array, json_kind,
-    prefix_param, request_body,
+    self, FUNCTION_FIELDS, FunctionDef, Shape, ToolMode, check, check_each, check_enum,
+    check_function_tool, check_nested, check_object_array, check_tool_choice_mode, json_kind,
+    request_body,
 };
-use crate::server::{Admitted, Api, App, Ask, Format, Incoming, non_stream_now, serve};
+use crate::server::{
+    Admitted, Api, App, Ask, Format, Incoming, non_stream_now, serve, tool_schemas,
+};
 use crate::tokenizer;
 
 request_body! {
@@ -65,13 +68,9 @@ impl Role {
 #[derive(Debug, Deserialize)]
 pub struct Message {
     pub role: Role,
-    #[serde(default)]
     pub content: Option<Content>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub tool_call_id: Option<String>,
-    #[serde(default)]
     pub tool_calls: Option<Vec<Value>>,
 }
 
@@ -229,24 +228,8 @@ impl ChatRequest {
         )?;
         if let Some(tools) = &self.tools {
             for (i, t) in tools.iter().enumerate() {
-                if t.kind != "function" {
-                    return Err(ApiError::invalid_value(
-                        &format!("tools[{i}].type"),
-                        format!(
-                            "Invalid value: '{}'. Supported values are: 'function'.",
-                            t.kind
-                        ),
-                    ));
-                }
-                let name = &t.function.name;
-                if !crate::generate::valid_function_name(name) {
-                    return Err(ApiError::invalid_value(
-                        &format!("tools[{i}].function.name"),
-                        format!(
-                            "Invalid 'tools[{i}].function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$' (at most 64 characters)."
-                        ),
-                    ));
-                }
+                let supported = "Supported values are: 'function'.";
+                check_function_tool(i, &t.kind, supported, "function.name", &t.function.name)?;
                 if let Some(p) = &t.function.parameters
                     && !p.is_object()
                 {
@@ -261,14 +244,7 @@ impl ChatRequest {
         match &self.tool_choice {
             None => {}
             Some(ToolChoice::Mode(m)) => {
-                if !matches!(m.as_str(), "none" | "auto" | "required") {
-                    return Err(ApiError::invalid_value(
-                        "tool_choice",
-                        format!(
-                            "Invalid value: '{m}'. Supported values are: 'none', 'auto', and 'required'."
-                        ),
-                    ));
-                }
+                check_tool_choice_mode(m)?;
                 if m != "none" && self.tools.as_ref().is_none_or(|t| t.is_empty()) {
                     return Err(ApiError::invalid_value(
                         "tool_choice",
@@ -355,50 +331,47 @@ fn check_messages(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> 
 
 fn check_tools(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
     check(obj, name, Shape::Arr, false)?;
-    check_object_array(obj, name, |p, to| {
-        check(to, "type", Shape::Str, true)?;
-        check(to, "function", Shape::Obj, true)?;
-        let fo = to["function"].as_object().expect("checked above");
-        let fp = format!("{p}.function");
-        let ferr = |e: ApiError| prefix_param(e, &fp);
-        check(fo, "name", Shape::Str, true).map_err(ferr)?;
-        check(fo, "description", Shape::Str, false).map_err(ferr)?;
-        check(fo, "parameters", Shape::Obj, false).map_err(ferr)?;
-        check(fo, "strict", Shape::Bool, false).map_err(ferr)
+    check_object_array(obj, name, |_, to| {
+        check_each(
+            to,
+            &[("type", Shape::Str, true), ("function", Shape::Obj, true)],
+        )?;
+        check_nested(to, "function", |fo| check_each(fo, FUNCTION_FIELDS))
     })
 }
 
 fn check_tool_choice(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
     check(obj, name, Shape::StrOrObj, false)?;
-    if let Some(Value::Object(tc)) = obj.get(name) {
-        let err = |e: ApiError| prefix_param(e, name);
-        check(tc, "type", Shape::Str, true).map_err(err)?;
-        check(tc, "function", Shape::Obj, true).map_err(err)?;
-        check(
-            tc["function"].as_object().expect("checked above"),
-            "name",
-            Shape::Str,
-            true,
-        )
-        .map_err(|e| prefix_param(e, "tool_choice.function"))?;
-    }
-    Ok(())
+    check_nested(obj, name, |tc| {
+        check_each(
+            tc,
+            &[("type", Shape::Str, true), ("function", Shape::Obj, true)],
+        )?;
+        check_nested(tc, "function", |f| check(f, "name", Shape::Str, true))
+    })
 }
 
 fn check_response_format(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
     check(obj, name, Shape::Obj, false)?;
-    if let Some(Value::Object(rf)) = obj.get(name) {
-        let err = |e: ApiError| prefix_param(e, name);
-        check(rf, "type", Shape::Str, true).map_err(err)?;
-        check(rf, "json_schema", Shape::Obj, false).map_err(err)?;
-        if let Some(Value::Object(js)) = rf.get("json_schema") {
-            let err = |e: ApiError| prefix_param(e, "response_format.json_schema");
-            check(js, "name", Shape::Str, true).map_err(err)?;
-            check(js, "schema", Shape::Obj, false).map_err(err)?;
-            check(js, "strict", Shape::Bool, false).map_err(err)?;
-        }
-    }
-    Ok(())
+    check_nested(obj, name, |rf| {
+        check_each(
+            rf,
+            &[
+                ("type", Shape::Str, true),
+                ("json_schema", Shape::Obj, false),
+            ],
+        )?;
+        check_nested(rf, "json_schema", |js| {
+            check_each(
+                js,
+                &[
+                    ("name", Shape::Str, true),
+                    ("schema", Shape::Obj, false),
+                    ("strict", Shape::Bool, false),
+                ],
+            )
+        })
+    })
 }
 
 pub async fn handle(app: State<Arc<App>>, req: Request) -> Response {
@@ -467,12 +440,7 @@ impl Api for ChatRequest {
             text: req.last_user_text(),
             hash: &hash,
             seed,
-            tools: req
-                .tools
-                .iter()
-                .flatten()
-                .map(|t| (t.function.name.as_str(), t.function.parameters.as_ref()))
-                .collect(),
+            tools: tool_schemas(&req.tools, |t| t.function.schema()),
             tool_mode: req.tool_mode(),
             format,
             stop: req.stop(),

@@ -21,10 +21,10 @@ use crate::error::ApiError;
 use crate::generate::{self, ChoiceOut};
 use crate::plan::{StreamPlan, Wire};
 use crate::request::{
-    self, Req, Shape, ToolMode, check, check_array_of, check_enum, check_object_array, json_kind,
-    prefix_param, range_error, request_body,
+    self, Req, Shape, ToolMode, check, check_array_of, check_each, check_enum, check_nested,
+    check_object_array, json_kind, range_error, request_body,
 };
-use crate::server::{Admitted, Api, App, Ask, Format, Incoming};
+use crate::server::{Admitted, Api, App, Ask, Format, Incoming, tool_schemas};
 use crate::tokenizer;
 
 request_body! {
@@ -73,17 +73,6 @@ pub struct ToolChoice {
     pub name: Option<String>,
 }
 
-const BLOCK_TYPES: &[&str] = &[
-    "text",
-    "image",
-    "document",
-    "tool_use",
-    "tool_result",
-    "thinking",
-    "redacted_thinking",
-    "search_result",
-];
-
 fn check_messages(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
     check(obj, name, Shape::Arr, true)?;
     check_object_array(obj, name, |_, mo| {
@@ -111,10 +100,7 @@ fn check_stop_sequences(obj: &Map<String, Value>, name: &str) -> Result<(), ApiE
 
 fn check_metadata(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
     check(obj, name, Shape::Obj, false)?;
-    if let Some(Value::Object(m)) = obj.get(name) {
-        check(m, "user_id", Shape::Str, false).map_err(|e| prefix_param(e, name))?;
-    }
-    Ok(())
+    check_nested(obj, name, |m| check(m, "user_id", Shape::Str, false))
 }
 
 fn check_tools(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
@@ -122,22 +108,37 @@ fn check_tools(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
     check_object_array(obj, name, |_, to| {
         // The mock serves custom (client) tools only.
         check_enum(to, "type", &["custom"], false)?;
-        check(to, "name", Shape::Str, true)?;
-        check(to, "description", Shape::Str, false)?;
-        check(to, "input_schema", Shape::Obj, true)
+        check_each(
+            to,
+            &[
+                ("name", Shape::Str, true),
+                ("description", Shape::Str, false),
+                ("input_schema", Shape::Obj, true),
+            ],
+        )
     })
 }
 
 fn check_tool_choice(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
     check(obj, name, Shape::Obj, false)?;
-    if let Some(Value::Object(tc)) = obj.get(name) {
-        let err = |e: ApiError| prefix_param(e, name);
-        check_enum(tc, "type", &["auto", "any", "tool", "none"], true).map_err(err)?;
-        check(tc, "name", Shape::Str, false).map_err(err)?;
-        check(tc, "disable_parallel_tool_use", Shape::Bool, false).map_err(err)?;
-    }
-    Ok(())
+    check_nested(obj, name, |tc| {
+        check_enum(tc, "type", &["auto", "any", "tool", "none"], true)?;
+        let flag = ("disable_parallel_tool_use", Shape::Bool, false);
+        check_each(tc, &[("name", Shape::Str, false), flag])
+    })
 }
+
+/// The content block types a message or `system` may hold.
+const BLOCK_TYPES: &[&str] = &[
+    "text",
+    "image",
+    "document",
+    "tool_use",
+    "tool_result",
+    "thinking",
+    "redacted_thinking",
+    "search_result",
+];
 
 fn check_block(_: &str, b: &Map<String, Value>) -> Result<(), ApiError> {
     check_enum(b, "type", BLOCK_TYPES, true)?;
@@ -402,12 +403,7 @@ impl Api for MessagesRequest {
             text: last_user,
             hash: &hash,
             seed,
-            tools: self
-                .tools
-                .iter()
-                .flatten()
-                .map(|t| (t.name.as_str(), t.input_schema.as_ref()))
-                .collect(),
+            tools: tool_schemas(&self.tools, |t| (t.name.as_str(), t.input_schema.as_ref())),
             tool_mode: self.tool_mode(),
             format: Format::Text,
             stop,

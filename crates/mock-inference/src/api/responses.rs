@@ -20,10 +20,11 @@ use crate::error::ApiError;
 use crate::generate::{self, ChoiceOut};
 use crate::plan::{StreamPlan, Wire};
 use crate::request::{
-    self, FunctionDef, Req, Shape, ToolMode, check, check_enum, check_object_array, prefix_param,
-    range_error, request_body,
+    self, FUNCTION_FIELDS, FunctionDef, Req, Shape, ToolMode, check, check_each, check_enum,
+    check_function_tool, check_nested, check_object_array, check_tool_choice_mode, range_error,
+    request_body,
 };
-use crate::server::{Admitted, Api, App, Ask, Format, Incoming};
+use crate::server::{Admitted, Api, App, Ask, Format, Incoming, tool_schemas};
 use crate::tokenizer;
 
 /// OpenAI's lower bound for `max_output_tokens`.
@@ -120,37 +121,37 @@ fn check_tools(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
     check(obj, name, Shape::Arr, false)?;
     check_object_array(obj, name, |_, to| {
         check(to, "type", Shape::Str, true)?;
-        check(to, "name", Shape::Str, true)?;
-        check(to, "description", Shape::Str, false)?;
-        check(to, "parameters", Shape::Obj, false)?;
-        check(to, "strict", Shape::Bool, false)
+        check_each(to, FUNCTION_FIELDS)
     })
 }
 
 fn check_tool_choice(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
     check(obj, name, Shape::StrOrObj, false)?;
-    if let Some(Value::Object(tc)) = obj.get(name) {
-        let err = |e: ApiError| prefix_param(e, name);
-        check(tc, "type", Shape::Str, true).map_err(err)?;
-        check(tc, "name", Shape::Str, false).map_err(err)?;
-    }
-    Ok(())
+    check_nested(obj, name, |tc| {
+        check_each(
+            tc,
+            &[("type", Shape::Str, true), ("name", Shape::Str, false)],
+        )
+    })
 }
 
 fn check_text(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
     check(obj, name, Shape::Obj, false)?;
-    if let Some(Value::Object(text)) = obj.get(name) {
-        check(text, "format", Shape::Obj, false).map_err(|e| prefix_param(e, name))?;
-        if let Some(Value::Object(f)) = text.get("format") {
-            let err = |e: ApiError| prefix_param(e, "text.format");
-            check_enum(f, "type", &["text", "json_object", "json_schema"], true).map_err(err)?;
-            check(f, "name", Shape::Str, false).map_err(err)?;
-            check(f, "schema", Shape::Obj, false).map_err(err)?;
-            check(f, "strict", Shape::Bool, false).map_err(err)?;
-            check(f, "description", Shape::Str, false).map_err(err)?;
-        }
-    }
-    Ok(())
+    check_nested(obj, name, |text| {
+        check(text, "format", Shape::Obj, false)?;
+        check_nested(text, "format", |f| {
+            check_enum(f, "type", &["text", "json_object", "json_schema"], true)?;
+            check_each(
+                f,
+                &[
+                    ("name", Shape::Str, false),
+                    ("schema", Shape::Obj, false),
+                    ("strict", Shape::Bool, false),
+                    ("description", Shape::Str, false),
+                ],
+            )
+        })
+    })
 }
 
 fn check_item(_: &str, o: &Map<String, Value>) -> Result<(), ApiError> {
@@ -203,36 +204,14 @@ impl ResponsesRequest {
             }
         }
         for (i, t) in self.tools.iter().flatten().enumerate() {
-            if t.kind != "function" {
-                return Err(ApiError::invalid_value(
-                    &format!("tools[{i}].type"),
-                    format!(
-                        "Invalid value: '{}'. The mock serves function tools only: 'function'.",
-                        t.kind
-                    ),
-                ));
-            }
-            if !generate::valid_function_name(&t.function.name) {
-                return Err(ApiError::invalid_value(
-                    &format!("tools[{i}].name"),
-                    format!(
-                        "Invalid 'tools[{i}].name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$' (at most 64 characters)."
-                    ),
-                ));
-            }
+            let supported = "The mock serves function tools only: 'function'.";
+            check_function_tool(i, &t.kind, supported, "name", &t.function.name)?;
         }
         let has_tools = self.tools.as_ref().is_some_and(|t| !t.is_empty());
         match &self.tool_choice {
             None => {}
             Some(Value::String(m)) => {
-                if !matches!(m.as_str(), "none" | "auto" | "required") {
-                    return Err(ApiError::invalid_value(
-                        "tool_choice",
-                        format!(
-                            "Invalid value: '{m}'. Supported values are: 'none', 'auto', and 'required'."
-                        ),
-                    ));
-                }
+                check_tool_choice_mode(m)?;
                 if m == "required" && !has_tools {
                     return Err(ApiError::invalid_value(
                         "tool_choice",
@@ -517,12 +496,7 @@ impl Api for ResponsesRequest {
             text: last_user,
             hash: &hash,
             seed,
-            tools: self
-                .tools
-                .iter()
-                .flatten()
-                .map(|t| (t.function.name.as_str(), t.function.parameters.as_ref()))
-                .collect(),
+            tools: tool_schemas(&self.tools, |t| t.function.schema()),
             tool_mode: self.tool_mode(ends_with_output),
             format: self.format(),
             stop: &[],
