@@ -2,7 +2,7 @@
 //! PostgreSQL, Redis, NATS and S3 through the testkit on free loopback ports, writes their
 //! bundle to the path given, prints `ready`, and stops every server on SIGTERM or Ctrl-C.
 
-use devenv_core::testkit::Stack;
+use devenv_testkit::Stack;
 use tokio::signal::unix::{SignalKind, signal};
 
 fn main() {

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use devenv_core::testkit::Stack;
+use devenv_testkit::Stack;
 
 fn class_of<'a>(doc: &'a serde_json::Value, name: &str) -> &'a str {
     let c = component(doc, name);
@@ -191,7 +191,7 @@ fn rabbitmq_handshake_classes() {
     // No RabbitMQ server runs here; what can be produced for real: nothing listening
     // (refused), a NATS server, which greets first (protocol), and an HTTP server, which waits
     // for a request line and so never answers the AMQP protocol header (timeout).
-    let nats = devenv_core::testkit::Nats::start();
+    let nats = devenv_testkit::Nats::start();
     let dir = tempfile::tempdir().unwrap();
     for (port, class, needle) in [
         (closed_port(), "refused", "connection refused"),

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use common::*;
 use devenv_core::bundle::Bundle;
-use devenv_core::testkit::Stack;
+use devenv_testkit::Stack;
 
 fn filters() -> Vec<(&'static str, &'static str)> {
     vec![
@@ -211,7 +211,7 @@ fn wait_sees_a_service_come_up() {
     let mut first = String::new();
     stderr.read_line(&mut first).unwrap();
     assert!(first.starts_with("waiting up to 30 s for redis"), "{first}");
-    let _server = devenv_core::testkit::Redis::start_on(port, &password);
+    let _server = devenv_testkit::Redis::start_on(port, &password);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let status = child.wait().unwrap();
@@ -454,7 +454,7 @@ fn preflight_reports_the_machine_and_names_port_holders() {
 /// secret key an external refusal (exit 5) that never shows the key.
 #[test]
 fn bucket_is_created_once_then_found() {
-    let stack = devenv_core::testkit::S3::start();
+    let stack = devenv_testkit::S3::start();
     let dir = tempfile::tempdir().unwrap();
     let mut bundle = Bundle::new();
     bundle.set("S3_ENDPOINT", stack.endpoint());

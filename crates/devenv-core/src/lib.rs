@@ -21,6 +21,3 @@ pub mod stack;
 pub mod state;
 pub mod tools;
 pub mod yaml;
-
-#[cfg(feature = "testkit")]
-pub mod testkit;

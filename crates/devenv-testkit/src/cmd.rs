@@ -59,6 +59,12 @@ pub fn bin_path(name: &str) -> PathBuf {
     path
 }
 
+/// The binary `name` as a `std::process::Command` with [`Cmd`]'s cleared environment, for a
+/// crate's own helpers (assert_cmd wraps it: `assert_cmd::Command::from_std(command(name))`).
+pub fn command(name: &str) -> Command {
+    Cmd::bin(name).command
+}
+
 /// A run of one of the workspace's binaries.
 #[derive(Debug)]
 pub struct Cmd {

@@ -294,7 +294,7 @@ fn failing_statement_names_file_line_column_and_rolls_back() {
 fn lock_timeout_exits_4_naming_the_holder() {
     let env = Env::new("lock");
     write_logged_migrations(&env, 2);
-    let mut holder = std::process::Command::new(devenv_core::testkit::require_tool("psql"))
+    let mut holder = std::process::Command::new(devenv_testkit::require_tool("psql"))
         .args([
             "-X",
             "-q",
@@ -415,7 +415,7 @@ fn dry_run_and_new_change_nothing_in_the_database() {
 #[test]
 fn wait_timeout_and_unreachable_database_have_distinct_codes() {
     let env = Env::new("wait");
-    let port = devenv_core::testkit::free_port();
+    let port = devenv_testkit::free_port();
     let password = "unreachable-Secret-8c1f";
     let url = format!("postgres://devenv:{password}@127.0.0.1:{port}/none");
     let out = env
@@ -568,7 +568,7 @@ fn the_mode_picks_the_bundle_mode_before_devenv_mode() {
     env.write("001_a.sql", "CREATE TABLE a (id int);\n");
     let dead = format!(
         "postgres://devenv:x@127.0.0.1:{}/none",
-        devenv_core::testkit::free_port()
+        devenv_testkit::free_port()
     );
     std::fs::write(
         env.root.path().join(".env.local"),

@@ -329,7 +329,7 @@ fn bundle_reads_back_exactly_with_bash_and_python_dotenv() {
         .env_clear()
         .env("HOME", "/nonexistent-home-for-expansion-check");
     let bash = read_back(bash, "");
-    let mut python = std::process::Command::new(devenv_core::testkit::venv_python());
+    let mut python = std::process::Command::new(devenv_testkit::venv_python());
     python.arg("-c").arg("import sys\nfrom dotenv import dotenv_values\nv = dotenv_values(sys.argv[1])\nsys.stdout.write(''.join(v[k] + '\\0' for k in sys.argv[2:]))");
     let python = read_back(
         python,

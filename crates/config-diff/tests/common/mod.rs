@@ -23,10 +23,8 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 pub fn cmd() -> Command {
-    let mut c = Command::cargo_bin("config-diff").unwrap();
-    c.env("NO_COLOR", "1")
-        .env_remove("CLICOLOR_FORCE")
-        .env("DEVENV_ROOT", repo_root());
+    let mut c = Command::from_std(devenv_testkit::cmd::command("config-diff"));
+    c.env("DEVENV_ROOT", repo_root());
     c
 }
 
@@ -126,96 +124,10 @@ pub fn has_difference(report: &Value, svc: &str, prefix: &str) -> bool {
         .any(|d| d["field_path"].as_str().unwrap().starts_with(prefix))
 }
 
-/// The committed JSON Schema of the report.
-pub fn report_schema() -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(crate_dir().join("schema/report.schema.json")).unwrap(),
-    )
-    .unwrap()
-}
-
-/// Where `doc` breaks the report schema (empty: it conforms).
+/// Where `doc` breaks the committed report schema (empty: it conforms), judged by the one
+/// JSON-Schema validator of the workspace's tests (devenv_testkit::schema).
 pub fn schema_errors(doc: &Value) -> Vec<String> {
-    let schema = report_schema();
-    let mut errors = Vec::new();
-    check(&schema, &schema, doc, "$", &mut errors);
-    errors
-}
-
-/// A small validator for the keywords the schema uses: type, enum, required, properties,
-/// additionalProperties, items, $ref, minimum, minLength.
-pub fn check(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
-    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        let target = r
-            .trim_start_matches("#/")
-            .split('/')
-            .fold(root, |s, k| &s[k]);
-        return check(root, target, v, at, errors);
-    }
-    if let Some(t) = schema.get("type") {
-        let types: Vec<&str> = match t {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
-        };
-        let ok = types.iter().any(|t| match *t {
-            "object" => v.is_object(),
-            "array" => v.is_array(),
-            "string" => v.is_string(),
-            "integer" => v.is_u64() || v.is_i64(),
-            "number" => v.is_number(),
-            "boolean" => v.is_boolean(),
-            "null" => v.is_null(),
-            _ => false,
-        });
-        if !ok {
-            errors.push(format!("{at}: {v} is not {types:?}"));
-            return;
-        }
-    }
-    if let Some(e) = schema.get("enum").and_then(Value::as_array)
-        && !e.contains(v)
-    {
-        errors.push(format!("{at}: {v} not in {e:?}"));
-    }
-    if let (Some(min), Some(n)) = (schema.get("minimum").and_then(Value::as_f64), v.as_f64())
-        && n < min
-    {
-        errors.push(format!("{at}: {n} < {min}"));
-    }
-    if let (Some(min), Some(s)) = (schema.get("minLength").and_then(Value::as_u64), v.as_str())
-        && (s.len() as u64) < min
-    {
-        errors.push(format!("{at}: too short"));
-    }
-    if let Some(obj) = v.as_object() {
-        for req in schema
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if !obj.contains_key(req.as_str().unwrap()) {
-                errors.push(format!("{at}: missing {req}"));
-            }
-        }
-        let props = schema.get("properties").and_then(Value::as_object);
-        for (k, val) in obj {
-            match props.and_then(|p| p.get(k)) {
-                Some(s) => check(root, s, val, &format!("{at}.{k}"), errors),
-                None => match schema.get("additionalProperties") {
-                    Some(Value::Bool(false)) => errors.push(format!("{at}: unexpected {k}")),
-                    Some(s @ Value::Object(_)) => check(root, s, val, &format!("{at}.{k}"), errors),
-                    _ => {}
-                },
-            }
-        }
-    }
-    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
-        for (i, item) in arr.iter().enumerate() {
-            check(root, items, item, &format!("{at}[{i}]"), errors);
-        }
-    }
+    devenv_testkit::schema::errors(&crate_dir().join("schema/report.schema.json"), doc)
 }
 
 /// The binary run from tests/fixtures/upgrade, where the fixtures name each other relatively.

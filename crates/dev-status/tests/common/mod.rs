@@ -16,16 +16,8 @@ pub fn dev_status(root: &Path) -> assert_cmd::Command {
 
 /// [`dev_status`] as a `std::process::Command`, for tests that talk to the running process.
 pub fn dev_status_process(root: &Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("dev-status"));
-    cmd.env("DEVENV_ROOT", root)
-        .env("NO_COLOR", "1")
-        .env_remove("DEVENV_ENV_FILE")
-        .env_remove("DEVENV_HEALTH_CONFIG")
-        .env_remove("MODE")
-        .env_remove("DEVENV_MODE")
-        .env_remove("CLICOLOR_FORCE")
-        .env_remove("DEVENV_LOG")
-        .env_remove("RUST_LOG");
+    let mut cmd = devenv_testkit::cmd::command("dev-status");
+    cmd.env("DEVENV_ROOT", root);
     cmd
 }
 
@@ -57,7 +49,7 @@ pub fn run_json(cmd: &mut assert_cmd::Command) -> (i32, Value, String) {
 }
 
 /// Fails when any of the stack's passwords appears in `text`.
-pub fn assert_no_secret(stack: &devenv_core::testkit::Stack, text: &str) {
+pub fn assert_no_secret(stack: &devenv_testkit::Stack, text: &str) {
     for secret in [
         &stack.postgres.password,
         &stack.redis.password,
@@ -103,41 +95,21 @@ impl Blackhole {
 
 /// A loopback port with nothing listening.
 pub fn closed_port() -> u16 {
-    devenv_core::testkit::free_port()
+    devenv_testkit::free_port()
 }
 
-/// Validates a document against a committed JSON Schema with a real validator (Python
-/// `jsonschema`, installed by `make setup` via scripts/dev/setup.d/dev-status.sh).
+/// Validates a document against a committed JSON Schema with the workspace's one validator
+/// (devenv_testkit::schema: Python's `jsonschema` from the project venv).
 pub fn assert_valid(doc: &Value, schema: &str) {
-    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("schema")
-        .join(schema);
-    let dir = tempfile::tempdir().unwrap();
-    let doc_path = dir.path().join("doc.json");
-    std::fs::write(&doc_path, doc.to_string()).unwrap();
-    let out = std::process::Command::new(devenv_core::testkit::venv_python())
-        .args([
-            "-c",
-            "import json, sys, jsonschema\n\
-             schema = json.load(open(sys.argv[1]))\n\
-             jsonschema.Draft202012Validator.check_schema(schema)\n\
-             errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))\n\
-             [print(f\"{list(e.absolute_path)}: {e.message}\") for e in errors]\n\
-             sys.exit(1 if errors else 0)",
-        ])
-        .arg(&schema_path)
-        .arg(&doc_path)
-        .output()
-        .expect("the venv python runs");
-    assert!(
-        out.status.success(),
-        "document does not match {schema} (if `jsonschema` is missing: run `make setup`):\n{}{}\n{doc:#}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    devenv_testkit::schema::assert_valid(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("schema")
+            .join(schema),
+        doc,
     );
 }
 
 /// The stack's Redis credentials pointed at another port (a blackhole, another server).
-pub fn redis_url_at(stack: &devenv_core::testkit::Stack, port: u16) -> String {
+pub fn redis_url_at(stack: &devenv_testkit::Stack, port: u16) -> String {
     format!("redis://:{}@127.0.0.1:{port}/0", stack.redis.password)
 }

@@ -7,8 +7,7 @@ use std::process::{Command, Output};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt as _;
-use devenv_core::testkit::Postgres;
+use devenv_testkit::Postgres;
 
 /// One server per test process (cargo test shares it between tests; nextest runs one test per
 /// process). Statics are never dropped, so an `atexit` hook stops the server.
@@ -83,14 +82,8 @@ impl Env {
     /// The real binary in this workspace without a database URL, so it reads the bundle of
     /// the mode; no inherited DATABASE_URL, MODE or DEVENV_MODE.
     pub fn cmd_from_bundle(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("migrate-ledger").unwrap();
-        cmd.env_remove("DATABASE_URL")
-            .env_remove("MOCK_INFERENCE_MODEL")
-            .env_remove("MODE")
-            .env_remove("DEVENV_MODE")
-            .env("DEVENV_ROOT", self.root.path())
-            .env("NO_COLOR", "1")
-            .args(args);
+        let mut cmd = devenv_testkit::cmd::command("migrate-ledger");
+        cmd.env("DEVENV_ROOT", self.root.path()).args(args);
         cmd
     }
 

@@ -117,7 +117,9 @@ impl Workspace {
     /// The binary with a clean environment pointing at this workspace, as a std command for
     /// tests that spawn it and signal it mid-run.
     pub fn std_cmd(&self) -> StdCommand {
-        let mut cmd = StdCommand::new(assert_cmd::cargo::cargo_bin("secrets-sync"));
+        // The testkit's cleared environment, and then none at all: secrets-sync must not even
+        // see HOME (a developer's ~/.vault-token).
+        let mut cmd = devenv_testkit::cmd::command("secrets-sync");
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap())
             .env("DEVENV_ROOT", self.root())

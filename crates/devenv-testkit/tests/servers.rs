@@ -1,9 +1,8 @@
 //! The harness itself: every server starts, speaks its protocol and is gone after drop.
-#![cfg(feature = "testkit")]
 
 use std::io::{Read as _, Write as _};
 
-use devenv_core::testkit::{self, Stack};
+use devenv_testkit::Stack;
 
 #[test]
 fn stack_starts_answers_and_stops() {
@@ -37,5 +36,5 @@ fn stack_starts_answers_and_stops() {
             "port {port} still held"
         );
     }
-    assert!(testkit::tool("psql").is_some());
+    assert!(devenv_testkit::tool("psql").is_some());
 }
