@@ -13,8 +13,8 @@ export MODE
 
 DEV := scripts/dev
 
-.PHONY: help setup setup-quick setup-quick-test build up stop reset logs status secrets-sync test bench lint fmt \
-        migrate parity verify-images fuzz clean \
+.PHONY: help setup setup-quick setup-quick-test build up stop restart reset logs status secrets-sync test bench lint fmt \
+        migrate parity verify-images fuzz clean snapshot restore snapshots completions \
         remote-up remote-status remote-logs remote-reset remote-destroy remote-reap
 
 help: ## List the targets
@@ -37,16 +37,32 @@ setup-quick-test:
 build: ## Build every binary (PROFILE=dev|release)
 	@$(DEV)/build.sh
 
-up: setup-quick build ## Start the stack (native, or compose when Docker runs) and wait until healthy
+up: setup-quick build ## Start the stack and wait until healthy (SERVICE=a,b for some; FOLLOW=1 then shows the logs)
 	@$(DEV)/up.sh
+	@if [[ "$${FOLLOW:-0}" == 1 ]]; then $(DEV)/logs.sh; fi
 
-stop: ## Stop every service, keep the data
+stop: ## Stop every service (SERVICE=a,b for some), keep the data
 	@$(DEV)/stop.sh
+
+restart: build ## Stop and start every service (SERVICE=a,b for some), keep the data
+	@$(DEV)/restart.sh
+
+snapshot: build ## Snapshot the services' data as NAME (.devenv/snapshots/NAME; FORCE=1 replaces)
+	@$(DEV)/snapshot.sh create
+
+restore: build ## Restore snapshot NAME (verified first; exit 3 when it does not match its manifest)
+	@$(DEV)/snapshot.sh restore
+
+snapshots: build ## List the snapshots: name, age, size, services
+	@$(DEV)/snapshot.sh list
+
+completions: build ## Install shell completions for devenv for the current user (bash, zsh, fish)
+	@$(DEV)/completions.sh
 
 reset: ## Stop and wipe .devenv/data (asks first; FORCE=1 skips the question)
 	@$(DEV)/reset.sh
 
-logs: ## Tail the service logs (SERVICE=name for one)
+logs: build ## Every service's log, live and interleaved (SERVICE=a,b; SINCE=10m; LINES=N; FOLLOW=0)
 	@$(DEV)/logs.sh
 
 status: build ## Health of every service, as a table

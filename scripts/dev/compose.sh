@@ -1,18 +1,49 @@
 #!/usr/bin/env bash
-# The compose branch of the lifecycle: `scripts/dev/compose.sh up|stop|reset|logs [SERVICE]|ps`.
-# up.sh / stop.sh / reset.sh / logs.sh call it when `runtime` says compose; it can also be
-# sourced for its compose_* functions. Every call is
-#   docker compose --project-name devenv --env-file <bundle> -f dev/compose.local.yaml \
+# The compose branch of the lifecycle:
+#   scripts/dev/compose.sh up|stop|restart [SERVICE...] | logs [SERVICE...] | reset | ps | project
+# up.sh / stop.sh / restart.sh / reset.sh / logs.sh call it when `runtime` says compose; it can
+# also be sourced for its compose_* functions. Every call is
+#   docker compose --project-name <project> --env-file <bundle> -f dev/compose.local.yaml \
 #                  [-f dev/compose.override.yaml] <verb>
+# with DEVENV_COMPOSE_NETWORK=<network> in the environment (the compose file names its network
+# from it). Project and network derive from the workspace (compose_names), so two checkouts'
+# stacks never collide: the first checkout on this machine to use compose keeps the defaults
+# `devenv` / `ai-aas-dev-net`; any other gets `devenv-<hash>` / `ai-aas-dev-net-<hash>`, <hash>
+# the first 8 hex digits of the sha256 of its path. DEVENV_COMPOSE_PROJECT overrides both.
 # The bundle (.env.local, or .env.linode with MODE=remote) is the only source of credentials
 # and host ports. reset does not ask: the caller (reset.sh) has already confirmed.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-COMPOSE_PROJECT=devenv
 COMPOSE_FILE_MAIN="$DEVENV_ROOT/dev/compose.local.yaml"
 COMPOSE_FILE_OVERRIDE="$DEVENV_ROOT/dev/compose.override.yaml"
+
+# compose_names — sets COMPOSE_PROJECT and DEVENV_COMPOSE_NETWORK for this workspace. Which
+# checkout owns the default names is recorded in $XDG_STATE_HOME/devenv/compose-default-workspace
+# (claimed by the first checkout to run compose here; taken over once that checkout is gone).
+compose_names() {
+  local claim_dir="${XDG_STATE_HOME:-$HOME/.local/state}/devenv" claim owner here hash
+  here="$(cd "$DEVENV_ROOT" && pwd -P)"
+  hash="$(printf '%s' "$here" | sha256sum | cut -c1-8)"
+  if [[ -n "${DEVENV_COMPOSE_PROJECT:-}" ]]; then
+    COMPOSE_PROJECT="$DEVENV_COMPOSE_PROJECT"
+    DEVENV_COMPOSE_NETWORK="${DEVENV_COMPOSE_NETWORK:-ai-aas-dev-net-$COMPOSE_PROJECT}"
+  else
+    claim="$claim_dir/compose-default-workspace"
+    owner="$(cat "$claim" 2>/dev/null || true)"
+    if [[ -z "$owner" || ! -d "$owner" ]]; then
+      mkdir -p "$claim_dir" && printf '%s\n' "$here" >"$claim"
+      owner="$here"
+    fi
+    if [[ "$owner" == "$here" ]]; then
+      COMPOSE_PROJECT=devenv DEVENV_COMPOSE_NETWORK=ai-aas-dev-net
+    else
+      COMPOSE_PROJECT="devenv-$hash" DEVENV_COMPOSE_NETWORK="ai-aas-dev-net-$hash"
+    fi
+  fi
+  export COMPOSE_PROJECT DEVENV_COMPOSE_NETWORK
+}
 
 # url_port URL DEFAULT — the port of scheme://[user[:pass]@]host:port[/...], else DEFAULT.
 url_port() {
@@ -49,6 +80,7 @@ compose_cmd() {
 }
 
 compose_preflight() {
+  compose_names
   command -v docker >/dev/null 2>&1 \
     || die "$EXIT_EXTERNAL" "docker is not installed" "install Docker Engine with the compose plugin, or use DEVENV_RUNTIME=native"
   docker compose version >/dev/null 2>&1 \
@@ -68,12 +100,19 @@ compose_service() {
   esac
 }
 
+# compose_services SERVICE... — the compose names of native service names (s3 → minio, …).
+compose_services() {
+  local svc
+  for svc in "$@"; do compose_service "$svc"; printf '\n'; done
+}
+
 compose_up() {
   compose_preflight
-  local wait="${DEVENV_COMPOSE_WAIT:-180}"
+  local wait="${DEVENV_COMPOSE_WAIT:-180}" services
+  mapfile -t services < <(compose_services "$@")
   log_event compose_up_started "project=$COMPOSE_PROJECT"
   # --wait returns once every healthcheck passes (start_interval makes that quick).
-  "${COMPOSE[@]}" up --detach --build --wait --wait-timeout "$wait" \
+  "${COMPOSE[@]}" up --detach --build --wait --wait-timeout "$wait" "${services[@]}" \
     || die "$EXIT_FAILED" "docker compose up did not reach healthy within ${wait}s" \
       "look at \`scripts/dev/compose.sh logs\` (SERVICE=name for one) and \`scripts/dev/compose.sh ps\`"
   log_event compose_up_done "project=$COMPOSE_PROJECT"
@@ -82,9 +121,20 @@ compose_up() {
 
 compose_stop() {
   compose_preflight
-  "${COMPOSE[@]}" stop || die "$EXIT_FAILED" "docker compose stop failed" "run \`docker compose -p $COMPOSE_PROJECT ps\` and stop what is left"
+  local services
+  mapfile -t services < <(compose_services "$@")
+  "${COMPOSE[@]}" stop "${services[@]}" || die "$EXIT_FAILED" "docker compose stop failed" "run \`docker compose -p $COMPOSE_PROJECT ps\` and stop what is left"
   log_event compose_stopped "project=$COMPOSE_PROJECT"
-  ok "compose: stopped (volumes kept)"
+  ok "compose: stopped${services[*]:+ ${services[*]}} (volumes kept)"
+}
+
+compose_restart() {
+  compose_preflight
+  local services
+  mapfile -t services < <(compose_services "$@")
+  "${COMPOSE[@]}" restart "${services[@]}" || die "$EXIT_FAILED" "docker compose restart failed" "look at \`scripts/dev/compose.sh ps\` and \`make logs\`"
+  log_event compose_restarted "project=$COMPOSE_PROJECT" "services=${services[*]}"
+  ok "compose: restarted${services[*]:+ ${services[*]}}"
 }
 
 compose_reset() {
@@ -95,12 +145,18 @@ compose_reset() {
   ok "compose: containers and volumes removed"
 }
 
-# compose_logs [SERVICE] — follows the logs (all services, or SERVICE / $SERVICE).
+# compose_logs [SERVICE...] — the logs of every service (or those named, or $SERVICE), each
+# line prefixed with its service as docker compose does: LINES=N (default 10), SINCE=10m,
+# FOLLOW=0 to print and exit, like the native `devenv logs`.
 compose_logs() {
-  local service="${1:-${SERVICE:-}}"
+  local services=("$@")
+  ((${#services[@]})) || [[ -z "${SERVICE:-}" ]] || IFS=',' read -r -a services <<<"$SERVICE"
   compose_preflight
-  local args=(logs --follow --tail "${LINES:-200}")
-  [[ -n "$service" ]] && args+=("$(compose_service "$service")")
+  local args=(logs --tail "${LINES:-10}")
+  [[ "${FOLLOW:-1}" == 0 ]] || args+=(--follow)
+  [[ -n "${SINCE:-}" ]] && args+=(--since "$SINCE")
+  [[ -t 1 && -z "${NO_COLOR:-}" ]] || args+=(--no-color)
+  mapfile -t -O "${#args[@]}" args < <(compose_services "${services[@]}")
   "${COMPOSE[@]}" "${args[@]}"
 }
 
@@ -112,12 +168,14 @@ compose_ps() {
 compose_main() {
   local verb="${1:-}"
   case "$verb" in
-    up) compose_up ;;
-    stop) compose_stop ;;
+    up) compose_up "${@:2}" ;;
+    stop) compose_stop "${@:2}" ;;
+    restart) compose_restart "${@:2}" ;;
     reset) compose_reset ;;
-    logs) compose_logs "${2:-}" ;;
+    logs) compose_logs "${@:2}" ;;
     ps) compose_ps ;;
-    *) die "$EXIT_USAGE" "unknown verb '${verb}' for compose.sh" "use one of: up stop reset logs ps" ;;
+    project) compose_names; printf '%s %s\n' "$COMPOSE_PROJECT" "$DEVENV_COMPOSE_NETWORK" ;;
+    *) die "$EXIT_USAGE" "unknown verb '${verb}' for compose.sh" "use one of: up stop restart reset logs ps project" ;;
   esac
 }
 

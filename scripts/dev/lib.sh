@@ -173,3 +173,75 @@ scratch_workspace() {
     echo "$name: $(free_port)"
   done > "$dir/configs/ports.yaml"
 }
+
+# lifecycle_lock LABEL "$0" "$@" — one lifecycle command at a time per workspace: re-runs the
+# calling script under `devenv lock` (flock on .devenv/lifecycle.lock, holder recorded beside it;
+# a second command waits, saying who holds it; DEVENV_LOCK_TIMEOUT seconds, default 300, then
+# exit 4). Scripts run by a lock holder (restart → stop + up) see DEVENV_LOCK_HELD and go on.
+lifecycle_lock() {
+  local label="$1"; shift
+  [[ -n "${DEVENV_LOCK_HELD:-}" ]] && return 0
+  local devenv
+  if devenv="$(bin_optional devenv)"; then
+    exec "$devenv" lock --label "$label" -- "$@"
+  fi
+  # Not built yet (a first `make stop`): util-linux flock, same file, same timeout.
+  mkdir -p "$STATE_DIR"
+  export DEVENV_LOCK_HELD=1
+  flock -w "${DEVENV_LOCK_TIMEOUT:-300}" -E "$EXIT_TIMEOUT" "$STATE_DIR/lifecycle.lock" "$@"
+  exit $?
+}
+
+# service_args — the services named by SERVICE (comma separated, native names; mock-inference and
+# minio are accepted too), one per line; nothing when SERVICE is empty. Unknown names: exit 2.
+service_args() {
+  local list="${SERVICE:-}" name known="postgres redis nats s3 mock_inference"
+  [[ -n "$list" ]] || return 0
+  IFS=',' read -r -a names <<<"$list"
+  for name in "${names[@]}"; do
+    name="${name// /}"
+    case "$name" in
+      mock-inference) name=mock_inference ;;
+      minio) name=s3 ;;
+      "") continue ;;
+    esac
+    [[ " $known " == *" $name "* ]] || die "$EXIT_USAGE" "SERVICE=$list: '$name' is not a service" "use one or more of: ${known// /,}"
+    printf '%s\n' "$name"
+  done
+}
+
+# run_step NAME CMD... — one of make up's setup steps: runs CMD in a subshell (a `die` inside ends
+# the step, not the script), times it and records ✓/✗ with the error's first line and remedy for
+# step_summary. STEP_FIRST_FAILURE keeps the first failing step's exit code; STEP_FAILED its name.
+STEP_LINES=() STEP_FAILED=() STEP_FIRST_FAILURE=0
+run_step() {
+  local name="$1"; shift
+  local errfile started rc=0 ms first remedy
+  errfile="$(mktemp)"
+  started="${EPOCHREALTIME/./}"
+  ( "$@" ) 2>"$errfile" || rc=$?
+  ms=$(((${EPOCHREALTIME/./} - started) / 1000))
+  cat "$errfile" >&2
+  if ((rc == 0)); then
+    STEP_LINES+=("$(printf '%s✓%s %-12s %6.1fs' "$C_GREEN" "$C_OFF" "$name" "$((ms / 100))e-1")")
+  else
+    # The first `error:` line (else the first line) and the first `fix:` line, colours stripped.
+    first="$(sed 's/\x1b\[[0-9;]*m//g' "$errfile" | grep -m1 '^error:' | sed 's/^error: *//')" || true
+    [[ -n "$first" ]] || first="$(sed 's/\x1b\[[0-9;]*m//g' "$errfile" | grep -m1 -v '^[[:space:]]*$')" || true
+    remedy="$(grep -m1 '^ *fix:' "$errfile" | sed 's/^ *fix: *//')" || true
+    STEP_LINES+=("$(printf '%s✗%s %-12s %6.1fs  %s' "$C_RED" "$C_OFF" "$name" "$((ms / 100))e-1" "${first:-exit $rc}")")
+    [[ -n "$remedy" ]] && STEP_LINES+=("$(printf '                         fix: %s' "$remedy")")
+    STEP_FAILED+=("$name")
+    ((STEP_FIRST_FAILURE != 0)) || STEP_FIRST_FAILURE=$rc
+  fi
+  log_event step_finished "step=$name" "exit_code=$rc" "duration_ms=$ms"
+  rm -f "$errfile"
+  return 0
+}
+
+# step_summary — prints every step's line (run_step).
+step_summary() {
+  local line
+  info "setup steps"
+  for line in "${STEP_LINES[@]}"; do info "  $line"; done
+}

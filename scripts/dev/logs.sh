@@ -1,21 +1,19 @@
 #!/usr/bin/env bash
-# make logs: tails the service logs (SERVICE=name for one; FOLLOW=0 prints and exits; LINES=N).
+# make logs: every service's log, interleaved live, each line prefixed with its service (coloured
+# on a terminal, plain under NO_COLOR or a pipe) — `devenv logs` does it. SERVICE=a,b filters;
+# SINCE=10m or LINES=N start further back; FOLLOW=0 prints and exits. The compose runtime gives
+# the same shape through `docker compose logs`.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$DEVENV_ROOT"
+services="$(service_args)" || exit
 if [[ "$(runtime)" == compose ]]; then
-  exec "$DEVENV_ROOT/scripts/dev/compose.sh" logs ${SERVICE:+"$SERVICE"}
+  mapfile -t ONLY < <(printf '%s' "${services:+$services$'\n'}")
+  exec "$DEVENV_ROOT/scripts/dev/compose.sh" logs "${ONLY[@]}"
 fi
-LOG_DIR="$STATE_DIR/logs"
-if [[ -n "${SERVICE:-}" ]]; then
-  files=("$LOG_DIR/$SERVICE.log")
-  [[ -f "${files[0]}" ]] || die "$EXIT_USAGE" "no log for service '$SERVICE'" "pick one of: $(find "$LOG_DIR" -maxdepth 1 -name '*.log' -printf '%f ' 2>/dev/null | sed 's/\.log / /g')"
-else
-  shopt -s nullglob
-  files=("$LOG_DIR"/*.log)
-  ((${#files[@]})) || die "$EXIT_USAGE" "no logs yet in $LOG_DIR" "run \`make up\` first"
-fi
-follow=(-F)
-[[ "${FOLLOW:-1}" == 0 || ! -t 1 ]] && follow=()
-exec tail -n "${LINES:-100}" "${follow[@]}" "${files[@]}"
+args=(logs --follow "${FOLLOW:-1}")
+[[ -n "$services" ]] && args+=(--service "${services//$'\n'/,}")
+[[ -n "${SINCE:-}" ]] && args+=(--since "$SINCE")
+[[ -n "${LINES:-}" ]] && args+=(--lines "$LINES")
+exec "$(bin devenv)" "${args[@]}"

@@ -45,10 +45,23 @@ as_pg() {
 write_secret_file() { (umask 077 && cat > "$1"); }
 
 # spawn SERVICE CMD... — starts a long-running server detached, logging to its log file.
+# The pid file records the process's executable, so it is written once the child has exec'd the
+# server (until then /proc/PID/exe is bash or setsid, and the pid file would disown the server).
 spawn() {
   local svc="$1"; shift
+  local want pid
+  want="$(readlink -f "$1")"
   setsid "$@" >>"$LOG_DIR/$svc.log" 2>&1 </dev/null &
-  record_pid "$svc" "$!"
+  pid=$!
+  wait_until 10 exec_is "$pid" "$want" || true # a server that died is reported by record_pid
+  record_pid "$svc" "$pid"
+}
+
+# exec_is PID PATH — PID runs PATH now (a rebuilt binary shows as "PATH (deleted)").
+exec_is() {
+  local exe
+  exe="$(readlink "/proc/$1/exe" 2>/dev/null)" || return 1
+  [[ "${exe% (deleted)}" == "$2" ]]
 }
 
 start_postgres() {
@@ -138,11 +151,13 @@ start_mock_inference() {
   MODEL_NAME="$MOCK_INFERENCE_MODEL" spawn mock_inference "$mock" --host 127.0.0.1 --port "$MOCK_INFERENCE_PORT"
 }
 
-# native_up — starts every service that is not running; prints one line per service.
+# native_up [SERVICE...] — starts every service (or those named) that is not running; prints one
+# line per service.
 native_up() {
   native_dirs
-  local svc pid started=()
-  for svc in "${NATIVE_SERVICES[@]}"; do
+  local svc pid started=() wanted=("$@")
+  ((${#wanted[@]})) || wanted=("${NATIVE_SERVICES[@]}")
+  for svc in "${wanted[@]}"; do
     if pid="$(pid_of "$svc")"; then
       info "  $svc: already running (pid $pid)"
       continue
@@ -153,6 +168,25 @@ native_up() {
     info "  $svc: started (pid $(pid_of "$svc" || echo '?'))"
   done
   STARTED_SERVICES=("${started[@]}")
+}
+
+# native_running — the services that are running now, one per line.
+native_running() {
+  local svc
+  for svc in "${NATIVE_SERVICES[@]}"; do
+    pid_of "$svc" >/dev/null && printf '%s\n' "$svc"
+  done
+  return 0
+}
+
+# native_missing — the services that should run and do not (mock_inference only once built).
+native_missing() {
+  local svc
+  for svc in "${NATIVE_SERVICES[@]}"; do
+    [[ "$svc" == mock_inference ]] && ! bin_optional mock-inference >/dev/null && continue
+    pid_of "$svc" >/dev/null || printf '%s\n' "$svc"
+  done
+  return 0
 }
 
 # stop_pid SERVICE PID — TERM, then KILL if it has not exited after 10 s.
@@ -167,22 +201,29 @@ stop_pid() {
   kill -KILL "$pid" 2>/dev/null || true
 }
 
-native_stop() {
-  local svc pid stopped=0
-  for svc in "${NATIVE_SERVICES[@]}"; do
-    if ! pid="$(pid_of "$svc")"; then
-      rm -f "$RUN_DIR/$svc.pid"
-      continue
-    fi
-    if [[ "$svc" == postgres ]]; then
-      as_pg "$(tool pg_ctl)" stop -D "$DATA_DIR/postgres" -m fast -w -s >/dev/null 2>&1 || stop_pid "$svc" "$pid"
-    else
-      stop_pid "$svc" "$pid"
-    fi
+# stop_service SERVICE — stops one service (PostgreSQL through pg_ctl); 0 when it was running.
+stop_service() {
+  local svc="$1" pid
+  if ! pid="$(pid_of "$svc")"; then
     rm -f "$RUN_DIR/$svc.pid"
-    log_event service_stopped "service=$svc"
-    info "  $svc: stopped"
-    stopped=$((stopped + 1))
+    return 1
+  fi
+  if [[ "$svc" == postgres ]]; then
+    as_pg "$(tool pg_ctl)" stop -D "$DATA_DIR/postgres" -m fast -w -s >/dev/null 2>&1 || stop_pid "$svc" "$pid"
+  else
+    stop_pid "$svc" "$pid"
+  fi
+  rm -f "$RUN_DIR/$svc.pid"
+  log_event service_stopped "service=$svc"
+  info "  $svc: stopped"
+}
+
+# native_stop [SERVICE...] — stops every service (or those named); STOPPED_COUNT says how many ran.
+native_stop() {
+  local svc stopped=0 wanted=("$@")
+  ((${#wanted[@]})) || wanted=("${NATIVE_SERVICES[@]}")
+  for svc in "${wanted[@]}"; do
+    stop_service "$svc" && stopped=$((stopped + 1))
   done
   STOPPED_COUNT=$stopped
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # make reset: stops the stack and wipes .devenv/data (credentials and logs are kept).
-# Asks first; FORCE=1 skips the question (and is required without a terminal).
+# Asks first; FORCE=1 skips the question (and is required without a terminal). Holds the
+# workspace's lifecycle lock.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
+lifecycle_lock "make reset" "$0" "$@"
 cd "$DEVENV_ROOT"
 if [[ "${FORCE:-0}" != 1 ]]; then
   [[ -t 0 ]] || die "$EXIT_USAGE" "reset needs confirmation and there is no terminal to ask on" "run \`FORCE=1 make reset\`"

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# make up: preflight → bundle (secrets-sync) → start whatever is not running → wait until healthy
-# → bucket → migrations and seeds → summary. Idempotent: a second run starts nothing and says so.
+# make up: preflight → bundle (secrets-sync) → start whatever is not running → setup steps
+# (bucket, readiness, migrations, seeds: each attempted even when one before failed, then a
+# per-step summary; the exit code is the first failure's and the stage becomes `failed` naming
+# the failed steps) → summary. Idempotent: a second run starts nothing and says so.
+# SERVICE=redis[,postgres] starts only those and waits for their health (no setup steps); the
+# stage is `ready` only once every service runs. Holds the workspace's lifecycle lock.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
+lifecycle_lock "make up${SERVICE:+ SERVICE=$SERVICE}" "$0" "$@"
 # shellcheck source=native.sh
 source "$(dirname "$0")/native.sh"
 cd "$DEVENV_ROOT"
+services="$(service_args)" || exit
+mapfile -t ONLY < <(printf '%s' "${services:+$services$'\n'}")
 
 RUNTIME="$(runtime)"
 WAIT_TIMEOUT="${DEVENV_WAIT_TIMEOUT:-60}"
@@ -33,35 +40,67 @@ set_stage provisioning "make up ($RUNTIME)"
 info "services ($RUNTIME runtime)"
 STARTED_SERVICES=()
 if [[ "$RUNTIME" == compose ]]; then
-  "$DEVENV_ROOT/scripts/dev/compose.sh" up || fail $?
+  "$DEVENV_ROOT/scripts/dev/compose.sh" up "${ONLY[@]}" || fail $?
 else
-  native_up
+  native_up "${ONLY[@]}"
 fi
-
-# The bucket named in the bundle, through the S3 API itself (works for MinIO and s3s-fs alike),
-# before the health wait (dev-status reports a missing bucket as misconfigured). S3 may still be
-# binding its port: poll it, bounded by the wait timeout. Credentials go through curl's config
-# on stdin, never on its command line.
-wait_until "$WAIT_TIMEOUT" curl -s -o /dev/null --max-time 1 "$S3_ENDPOINT/" \
-  || die "$EXIT_TIMEOUT" "S3 at $S3_ENDPOINT did not answer within ${WAIT_TIMEOUT}s" "see .devenv/logs/s3.log (\`make logs SERVICE=s3\`)"
-code="$(curl -sS -o /dev/null -w '%{http_code}' -K - -X PUT "$S3_ENDPOINT/$S3_BUCKET" \
-  --aws-sigv4 "aws:amz:${S3_REGION}:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
-  <<<"user = \"$S3_ACCESS_KEY:$S3_SECRET_KEY\"")" \
-  || die "$EXIT_EXTERNAL" "could not reach S3 at $S3_ENDPOINT to create bucket $S3_BUCKET" "see .devenv/logs/s3.log"
-case "$code" in
-  200) info "  bucket $S3_BUCKET: created" ;;
-  409) ;; # already exists (BucketAlreadyOwnedByYou)
-  *) die "$EXIT_EXTERNAL" "creating bucket $S3_BUCKET answered HTTP $code" "check S3_ACCESS_KEY/S3_SECRET_KEY in $(bundle_path) and .devenv/logs/s3.log" ;;
-esac
 
 skip=(--skip rabbitmq)
 bin_optional mock-inference >/dev/null || skip=(--skip "rabbitmq,mock_inference")
-info "waiting for readiness (timeout ${WAIT_TIMEOUT}s)"
-"$(bin dev-status)" --wait --timeout "$WAIT_TIMEOUT" --human "${skip[@]}" || fail $?
 
-if [[ -x "$DEVENV_ROOT/scripts/dev/migrate.sh" ]] && bin_optional migrate-ledger >/dev/null; then
-  info "migrations and seeds"
-  "$DEVENV_ROOT/scripts/dev/migrate.sh" || fail $?
+# One service (or a few): wait for their health only; the stage says whether the whole stack runs.
+if ((${#ONLY[@]})); then
+  only="$(IFS=,; printf '%s' "${ONLY[*]}")"
+  info "waiting for $only (timeout ${WAIT_TIMEOUT}s)"
+  "$(bin dev-status)" --wait --timeout "$WAIT_TIMEOUT" --human --only "$only" || fail $?
+  missing=""
+  [[ "$RUNTIME" == native ]] && missing="$(native_missing | paste -sd, -)"
+  if [[ -z "$missing" ]]; then
+    set_stage ready "make up SERVICE=$only: every service runs"
+  else
+    set_stage stopped "make up SERVICE=$only; not running: $missing"
+  fi
+  log_event up_finished "services=$only" "started=${STARTED_SERVICES[*]}"
+  ok "$only: up${missing:+ (not running: $missing)}"
+  exit 0
+fi
+
+# The bucket named in the bundle, created through the S3 API by dev-status (MinIO and s3s-fs
+# alike), before the health wait (dev-status reports a missing bucket as misconfigured). It
+# waits for a starting S3 server, bounded by the wait timeout.
+step_bucket() {
+  "$(bin dev-status)" bucket --human --timeout "$WAIT_TIMEOUT" --env-file "$(bundle_path)"
+}
+
+# The setup steps: each runs even when one before it failed (run_step, lib.sh).
+step_readiness() {
+  info "waiting for readiness (timeout ${WAIT_TIMEOUT}s)"
+  "$(bin dev-status)" --wait --timeout "$WAIT_TIMEOUT" --human "${skip[@]}" \
+    || die $? "not every service became healthy within ${WAIT_TIMEOUT}s" "\`make status\` names it; \`make logs SERVICE=name\` shows why"
+}
+
+# migrate-ledger STEP: migrations (up) or seeds (seed), each its own step.
+step_ledger() {
+  local rc=0 migrate_ledger
+  migrate_ledger="$(bin migrate-ledger)"
+  [[ -n "${DATABASE_URL:-}" ]] || die "$EXIT_USAGE" "$(bundle_path) has no DATABASE_URL" "rerun \`make secrets-sync\`"
+  "$migrate_ledger" --dir "$DEVENV_ROOT/migrations" --wait-timeout "${MIGRATE_WAIT_TIMEOUT:-30s}" \
+    --lock-timeout "${MIGRATE_LOCK_TIMEOUT:-120s}" "$1" || rc=$?
+  ((rc == 0)) || die "$rc" "migrate-ledger $1 failed (exit $rc)" \
+    "fix what is named above (file:line), then rerun \`make migrate\`; \`$migrate_ledger status\` shows the ledger"
+}
+
+run_step bucket step_bucket
+run_step readiness step_readiness
+if bin_optional migrate-ledger >/dev/null; then
+  run_step migrations step_ledger up
+  run_step seeds step_ledger seed
+fi
+step_summary
+if ((STEP_FIRST_FAILURE != 0)); then
+  log_event up_failed "exit_code=$STEP_FIRST_FAILURE" "failed_steps=${STEP_FAILED[*]}"
+  set_stage failed "make up: setup steps failed: ${STEP_FAILED[*]}" 2>/dev/null || true
+  exit "$STEP_FIRST_FAILURE"
 fi
 
 set_stage ready "all services healthy"

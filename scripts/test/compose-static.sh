@@ -8,7 +8,8 @@
 #     ${VAR} from the bundle (or DEVENV_*_PORT with the configs/ports.yaml default);
 #     mutated copies must fail each rule;
 #  3. scripts/dev/compose.sh builds the documented docker compose command line (checked with a
-#     recording `docker` on PATH, since no engine can run here).
+#     recording `docker` on PATH, since no engine can run here): up/stop/restart of one service,
+#     logs with LINES/SINCE/FOLLOW, and two checkouts getting two project and network names.
 set -euo pipefail
 # shellcheck source=../dev/lib.sh
 source "$(dirname "$0")/../dev/lib.sh"
@@ -99,8 +100,8 @@ def check_var_use(where, text):
 if doc.get("name") != "devenv":
     problems.append("top-level name must be devenv")
 nets = doc.get("networks") or {}
-if (nets.get("ai-aas-dev-net") or {}).get("name") != "ai-aas-dev-net":
-    problems.append("network ai-aas-dev-net (with name: ai-aas-dev-net) is missing")
+if (nets.get("ai-aas-dev-net") or {}).get("name") != "${DEVENV_COMPOSE_NETWORK:-ai-aas-dev-net}":
+    problems.append("network ai-aas-dev-net (with name: ${DEVENV_COMPOSE_NETWORK:-ai-aas-dev-net}) is missing")
 
 services = doc.get("services") or {}
 want_images = {"postgres": "postgres:15", "redis": "redis:7", "nats": "nats:2.10", "minio": "minio/minio:"}
@@ -128,6 +129,8 @@ if not str((services.get("timescaledb") or {}).get("image", "")).endswith("-pg15
     problems.append("timescaledb must be a -pg15 image")
 
 for name, svc in services.items():
+    if "container_name" in svc:
+        problems.append(f"service {name}: container_name would collide between two checkouts' stacks")
     hc = svc.get("healthcheck")
     if not hc or not hc.get("test") or hc.get("disable"):
         problems.append(f"service {name}: no healthcheck")
@@ -212,7 +215,8 @@ cp "$COMPOSE_FILE" "$work/root/dev/"
 cat >"$work/bin/docker" <<'SH'
 #!/usr/bin/env bash
 { printf '%s\n' "$*"; printf 'env DEVENV_NATS_PORT=%s DEVENV_S3_PORT=%s DEVENV_MOCK_INFERENCE_PORT=%s\n' \
-    "${DEVENV_NATS_PORT:-}" "${DEVENV_S3_PORT:-}" "${DEVENV_MOCK_INFERENCE_PORT:-}"; } >>"$DOCKER_LOG"
+    "${DEVENV_NATS_PORT:-}" "${DEVENV_S3_PORT:-}" "${DEVENV_MOCK_INFERENCE_PORT:-}"
+  printf 'network %s\n' "${DEVENV_COMPOSE_NETWORK:-}"; } >>"$DOCKER_LOG"
 SH
 chmod +x "$work/bin/docker"
 cat >"$work/root/.env.local" <<'ENV'
@@ -222,6 +226,8 @@ S3_ENDPOINT='http://127.0.0.1:9100'
 MOCK_INFERENCE_URL='http://127.0.0.1:8100/v1'
 ENV
 export DOCKER_LOG="$work/docker.log"
+# Which checkout owns the default project name is machine state: keep the test's own.
+export XDG_STATE_HOME="$work/state"
 run_compose() { PATH="$work/bin:$PATH" bash "$work/root/scripts/dev/compose.sh" "$@"; }
 
 : >"$DOCKER_LOG"
@@ -232,19 +238,63 @@ if grep -qxF "env DEVENV_NATS_PORT=4300 DEVENV_S3_PORT=9100 DEVENV_MOCK_INFERENC
 
 : >"$DOCKER_LOG"
 touch "$work/root/dev/compose.override.yaml"
-SERVICE=s3 run_compose logs >/dev/null
+SERVICE=s3 LINES=200 run_compose logs >/dev/null
 run_compose logs mock_inference >/dev/null
 run_compose reset >/dev/null
-if grep -qxF "$prefix -f $work/root/dev/compose.override.yaml logs --follow --tail 200 minio" "$DOCKER_LOG" \
-  && grep -qxF "$prefix -f $work/root/dev/compose.override.yaml logs --follow --tail 200 mock-inference" "$DOCKER_LOG" \
+if grep -qxF "$prefix -f $work/root/dev/compose.override.yaml logs --tail 200 --follow --no-color minio" "$DOCKER_LOG" \
+  && grep -qxF "$prefix -f $work/root/dev/compose.override.yaml logs --tail 10 --follow --no-color mock-inference" "$DOCKER_LOG" \
   && grep -qxF "$prefix -f $work/root/dev/compose.override.yaml down --volumes --remove-orphans" "$DOCKER_LOG"; then
   pass "compose.sh adds the override file; logs takes SERVICE=s3 (→ minio) or an argument (mock_inference → mock-inference)"
 else
   cat "$DOCKER_LOG" >&2; fail "compose.sh override / logs / reset argv"
 fi
 
+# One service at a time, and logs in the native shape (no colour through a pipe).
+: >"$DOCKER_LOG"
+run_compose up redis >/dev/null
+run_compose stop s3 >/dev/null
+run_compose restart postgres mock_inference >/dev/null
+FOLLOW=0 SINCE=10m run_compose logs >/dev/null
+p2="$prefix -f $work/root/dev/compose.override.yaml"
+if grep -qxF "$p2 up --detach --build --wait --wait-timeout 180 redis" "$DOCKER_LOG" \
+  && grep -qxF "$p2 stop minio" "$DOCKER_LOG" \
+  && grep -qxF "$p2 restart postgres mock-inference" "$DOCKER_LOG" \
+  && grep -qxF "$p2 logs --tail 10 --since 10m --no-color" "$DOCKER_LOG"; then
+  pass "compose.sh: up/stop/restart one service (s3 → minio), logs with SINCE and FOLLOW=0"
+else
+  cat "$DOCKER_LOG" >&2; fail "compose.sh per-service argv"
+fi
+
+# Two checkouts, two stacks: the first keeps devenv / ai-aas-dev-net, a second one (another path)
+# gets both names suffixed with its path's hash; the first still gets the defaults afterwards.
+mkdir -p "$work/root2"
+cp -r "$work/root/scripts" "$work/root/dev" "$work/root/.env.local" "$work/root2/"
+: >"$DOCKER_LOG"
+PATH="$work/bin:$PATH" bash "$work/root2/scripts/dev/compose.sh" up >/dev/null
+hash2="$(printf '%s' "$(cd "$work/root2" && pwd -P)" | sha256sum | cut -c1-8)"
+if grep -q "^compose --project-name devenv-$hash2 " "$DOCKER_LOG" && grep -qxF "network ai-aas-dev-net-$hash2" "$DOCKER_LOG"; then
+  pass "a second checkout gets its own project and network (devenv-$hash2 / ai-aas-dev-net-$hash2)"
+else
+  cat "$DOCKER_LOG" >&2; fail "second checkout's compose names"
+fi
+: >"$DOCKER_LOG"
+run_compose up >/dev/null
+if grep -q "^compose --project-name devenv " "$DOCKER_LOG" && grep -qxF "network ai-aas-dev-net" "$DOCKER_LOG"; then
+  pass "the first checkout keeps devenv / ai-aas-dev-net"
+else
+  cat "$DOCKER_LOG" >&2; fail "first checkout's compose names"
+fi
+read -r p1 _ < <(run_compose project)
+read -r p2name _ < <(PATH="$work/bin:$PATH" bash "$work/root2/scripts/dev/compose.sh" project)
+if [[ "$p1" != "$p2name" ]]; then pass "compose.sh project: two checkouts, two names ($p1, $p2name)"; else fail "both checkouts are project $p1"; fi
+# The rule bites: a compose file naming its network literally would join the stacks again.
+# shellcheck disable=SC2016 # the ${...} is literal compose text, not shell
+sed 's/name: ${DEVENV_COMPOSE_NETWORK:-ai-aas-dev-net}/name: ai-aas-dev-net/' "$COMPOSE_FILE" >"$work/m5.yaml"
+expect_rule_failure "a literal network name" "network ai-aas-dev-net" "$work/m5.yaml"
+rm -rf "$work/root2/dev/compose.override.yaml"
+
 rc=0; run_compose frobnicate >/dev/null 2>"$work/err" || rc=$?
-if [[ $rc -eq $EXIT_USAGE ]] && grep -q 'fix: use one of: up stop reset logs ps' "$work/err"; then pass "compose.sh rejects an unknown verb with exit 2 and a remedy"; else fail "compose.sh unknown verb (rc=$rc)"; fi
+if [[ $rc -eq $EXIT_USAGE ]] && grep -q 'fix: use one of: up stop restart reset logs ps project' "$work/err"; then pass "compose.sh rejects an unknown verb with exit 2 and a remedy"; else fail "compose.sh unknown verb (rc=$rc)"; fi
 rm "$work/root/.env.local"
 rc=0; run_compose up >/dev/null 2>"$work/err" || rc=$?
 if [[ $rc -eq $EXIT_USAGE ]] && grep -q 'make secrets-sync' "$work/err"; then pass "compose.sh without a bundle: exit 2, says make secrets-sync"; else cat "$work/err" >&2; fail "compose.sh without bundle (rc=$rc)"; fi

@@ -93,7 +93,7 @@ pub struct LogsArgs {
     #[arg(long)]
     pub lines: Option<usize>,
     /// Keep following (the default); `--follow 0` prints and exits.
-    #[arg(long, default_value = "1", value_parser = parse_bool)]
+    #[arg(long, default_value = "1", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub follow: bool,
     /// How often the files are polled, in milliseconds.
     #[arg(long, default_value_t = 50, hide = true)]

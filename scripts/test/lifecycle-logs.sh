@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# End-to-end (issue #18, live multiplexed logs): `make logs` follows two services' logs while
+# two real writer processes append to them (the test writes the lines itself, so it knows when
+# each was written; the servers' own logs are too quiet to time). Checked: lines from both appear
+# interleaved in the order they were written, each prefixed with its service name padded to the
+# same width, each within 1 s of being written; no colour codes through a pipe, colour on a
+# terminal (util-linux `script` gives it one) unless NO_COLOR; SERVICE= filters; FOLLOW=0 and
+# LINES=N print the last lines and exit; SINCE=10m drops older stamped lines; a follower costs
+# (almost) no CPU.
+NEEDS_BINS=devenv
+# shellcheck source=lifecycle-common.sh
+source "$(dirname "$0")/lifecycle-common.sh"
+
+echo "lifecycle-logs e2e in $WORK"
+mkdir -p .devenv/logs
+old="$(date -u -d '-2 hours' '+%Y-%m-%d %H:%M:%S.000 UTC')"
+new="$(date -u '+%Y-%m-%d %H:%M:%S.000 UTC')"
+printf '%s [1] LOG:  old line\n%s [1] LOG:  recent line\n' "$old" "$new" > .devenv/logs/postgres.log
+: > .devenv/logs/redis.log
+
+# The follower, through a pipe; every line it prints is stamped with its arrival time.
+unset NO_COLOR
+# (Stopped by ending the follower itself: make exits, the stamper sees the end of its input.)
+make -s logs LINES=0 2>/dev/null | bash -c 'while IFS= read -r line; do printf "%s %s\n" "$EPOCHREALTIME" "$line"; done' > arrivals.txt &
+pipeline=$!
+wait_until 10 pgrep -f "^$DEVENV_BIN_DIR/devenv logs --follow 1" || fail "make logs did not start"
+follower="$(pgrep -f "^$DEVENV_BIN_DIR/devenv logs --follow 1" | head -n1)"
+# Two writers, alternating, each line carrying the time it was written.
+for i in 1 2 3 4 5 6; do
+  if ((i % 2)); then svc=redis; else svc=postgres; fi
+  printf 'line %s written-at %s\n' "$i" "$EPOCHREALTIME" >> ".devenv/logs/$svc.log"
+  sleep 0.2 # the writers' own pace: a service logging now and then
+done
+wait_until 5 grep -q "line 6 " arrivals.txt || fail "line 6 never arrived"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$follower/stat"; }
+t0="$(cpu_ticks)"; sleep 2; t1="$(cpu_ticks)"
+check "an idle follower uses under 5% of a CPU (ticks in 2 s: $((t1 - t0)))" test $((t1 - t0)) -le 10
+kill "$follower"
+wait "$pipeline" || true
+
+order="$(grep -o 'line [0-9]' arrivals.txt | tr -d 'line ' | tr -d '\n')"
+check "lines from both services, in the order written (got '$order')" test "$order" = 123456
+check "each line is prefixed with its service, padded alike" test "$(grep -c -E '^[0-9.]+ (redis    \| line [135] |postgres \| line [246] )' arrivals.txt)" = 6
+late="$(grep 'written-at' arrivals.txt | awk '{ for (i = 1; i <= NF; i++) if ($i == "written-at") w = $(i + 1); d = $1 - w; if (d > max) max = d } END { printf "%.3f", max }')"
+check "every line within 1 s of being written (worst ${late}s)" awk -v d="$late" 'BEGIN { exit !(d < 1.0) }'
+check "no colour codes through a pipe" test "$(grep -c $'\e' arrivals.txt)" = 0
+check "the recent backlog line was not printed with LINES=0" test "$(grep -c 'recent line' arrivals.txt)" = 0
+
+run_ok "FOLLOW=0 LINES=2 prints and exits" timeout 10 make -s logs FOLLOW=0 LINES=2
+check "... the last 2 lines of each service" test "$(grep -c '^redis    | line [35]' <<<"$out") $(grep -c '^postgres | line [46]' <<<"$out")" = "2 2"
+run_ok "SERVICE=redis FOLLOW=0 filters" timeout 10 make -s logs SERVICE=redis FOLLOW=0 LINES=100
+check "... only redis lines, unpadded" test "$(grep -c '^redis | line' <<<"$out") $(grep ' | ' <<<"$out" | grep -vc '^redis | ')" = "3 0"
+run_ok "SINCE=10m FOLLOW=0" timeout 10 make -s logs SERVICE=postgres SINCE=10m FOLLOW=0
+check "... keeps the recent stamped line and drops the 2-hour-old one" test "$(grep -c 'recent line' <<<"$out") $(grep -c 'old line' <<<"$out")" = "1 0"
+run_fails "SERVICE=bogus fails" make -s logs SERVICE=bogus FOLLOW=0
+check "... with exit 2" test "$rc" = 2
+if command -v script >/dev/null; then
+  tty_out="$(script -qec "make -s logs SERVICE=redis FOLLOW=0 LINES=1" /dev/null)"
+  check "coloured prefix on a terminal" grep -q $'\e\\[' <<<"$tty_out"
+  tty_out="$(NO_COLOR=1 script -qec "make -s logs SERVICE=redis FOLLOW=0 LINES=1" /dev/null)"
+  check "plain on a terminal under NO_COLOR" test "$(grep -c $'\e\\[' <<<"$tty_out")" = 0
+fi
+finish lifecycle-logs
