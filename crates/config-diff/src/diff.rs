@@ -667,10 +667,13 @@ mod tests {
     proptest! {
         #[test]
         fn an_environment_is_identical_to_itself(env in arb_env()) {
-            let (diffs, summary, overall) = compare(&env, &env, &RuleSet::default(), &Baseline::default());
+            let (diffs, summary, overall) =
+                compare(&env, &env, &RuleSet::default(), &Baseline::default());
             prop_assert_eq!(overall, OverallStatus::Identical);
             prop_assert_eq!(summary.differences_total, 0);
-            prop_assert!(diffs.iter().all(|d| d.status == ServiceStatus::Identical && d.differences.is_empty()));
+            prop_assert!(diffs
+                .iter()
+                .all(|d| d.status == ServiceStatus::Identical && d.differences.is_empty()));
         }
 
         #[test]

@@ -21,7 +21,8 @@ pub fn errors(schema: &Path, doc: &serde_json::Value) -> Vec<String> {
             "import json, sys, jsonschema\n\
              schema = json.load(open(sys.argv[1]))\n\
              jsonschema.Draft202012Validator.check_schema(schema)\n\
-             v = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())\n\
+             checker = jsonschema.FormatChecker()\n\
+             v = jsonschema.Draft202012Validator(schema, format_checker=checker)\n\
              for e in v.iter_errors(json.load(open(sys.argv[2]))):\n\
              \x20   print(f\"{list(e.absolute_path)}: {e.message}\")",
         ])

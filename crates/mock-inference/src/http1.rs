@@ -592,7 +592,8 @@ fn reset(tcp: &TcpStream) -> io::Result<()> {
 
 thread_local! {
     /// The `Date` value, formatted once per second per worker thread.
-    static DATE: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((0, String::new())) };
+    static DATE: std::cell::RefCell<(u64, String)> =
+        const { std::cell::RefCell::new((0, String::new())) };
 }
 
 fn push_date(out: &mut Vec<u8>) {

@@ -180,7 +180,9 @@ async fn accept_loop(
                 let service = Dispatch { app: app.clone(), router: router.clone() };
                 let (in_flight, mut stop, http) = (in_flight.clone(), stop.clone(), http.clone());
                 tokio::spawn(async move {
-                    let Some(rest) = http1::serve(tcp, service.clone(), in_flight.clone(), keep_alive).await else {
+                    let served =
+                        http1::serve(tcp, service.clone(), in_flight.clone(), keep_alive).await;
+                    let Some(rest) = served else {
                         return;
                     };
                     // hyper's connection is in flight for its whole life; when the server

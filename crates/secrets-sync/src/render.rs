@@ -325,7 +325,12 @@ mod tests {
             let all = render_all(std::slice::from_ref(&t), &b);
             if let Err(e) = all {
                 let msg = e.to_string();
-                for n in names.iter().enumerate().filter(|(i, _)| !present_mask[*i]).map(|(_, n)| n) {
+                let absent = names
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !present_mask[*i])
+                    .map(|(_, n)| n);
+                for n in absent {
                     let needle = format!("${{{n}}}");
                     prop_assert!(msg.contains(&needle), "{}", msg);
                 }

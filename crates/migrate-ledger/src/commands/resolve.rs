@@ -18,9 +18,16 @@ pub(super) async fn run(
     let file = files.iter().find(|f| f.filename == name);
     let what = format!("resolve {name}");
     super::amend_ledger(ctx, track, &what, async |tx, table, rows| {
-        let row = rows.iter().find(|r| r.filename == name && r.in_doubt()).ok_or_else(|| MigrateError::Usage {
-            message: format!("{name} is not in doubt (`migrate-ledger status` lists in-doubt files); nothing to resolve"),
-        })?;
+        let not_in_doubt = || MigrateError::Usage {
+            message: format!(
+                "{name} is not in doubt (`migrate-ledger status` lists in-doubt files); \
+                 nothing to resolve"
+            ),
+        };
+        let row = rows
+            .iter()
+            .find(|r| r.filename == name && r.in_doubt())
+            .ok_or_else(not_in_doubt)?;
         let (sum, norm) = file.map_or((&row.checksum, &row.normalized_checksum), |f| {
             (&f.checksum, &f.normalized_checksum)
         });
