@@ -1,6 +1,8 @@
 //! A real stack for `scripts/bench/status.sh` when no `make up` stack is running: starts
 //! PostgreSQL, Redis, NATS and S3 through the testkit on free loopback ports, writes their
 //! bundle to the path given, prints `ready`, and stops every server on SIGTERM or Ctrl-C.
+// A helper program for tests and benchmarks: its stdout/stderr lines are its interface.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use devenv_testkit::Stack;
 use tokio::signal::unix::{SignalKind, signal};

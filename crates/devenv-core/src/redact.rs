@@ -246,8 +246,10 @@ pub fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("internal error{location}: {}", redact(&payload));
-        eprintln!("this is a bug in devenv: please report it with the command you ran");
+        crate::output::eprintln_redacted(&format!("internal error{location}: {payload}"));
+        crate::output::eprintln_redacted(
+            "this is a bug in devenv: please report it with the command you ran",
+        );
     }));
 }
 

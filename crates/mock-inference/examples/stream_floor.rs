@@ -7,6 +7,8 @@
 //!
 //! `cargo run --release -p mock-inference --example stream_floor -- 127.0.0.1:0 20 50`
 //! prints the bound address on its first line.
+// A helper program for tests and benchmarks: its stdout/stderr lines are its interface.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;

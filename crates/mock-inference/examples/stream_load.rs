@@ -14,6 +14,8 @@
 //! Raw HTTP/1.1 over tokio TCP keeps the client's own overhead small; `cpu_s` reports it.
 //!
 //! `cargo run --release -p mock-inference --example stream_load -- 127.0.0.1:8000 2000 50 20`
+// A helper program for tests and benchmarks: its stdout/stderr lines are its interface.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{self, IoSliceMut};
 use std::os::fd::{AsFd as _, AsRawFd as _};

@@ -4,6 +4,8 @@
 //!
 //! `vault-double --paths 100 --latency-ms 8 --token T` serves `secret/bench/000`…`099`
 //! (field `value`) on a free 127.0.0.1 port, prints its URL on stdout and runs until killed.
+// A helper program for tests and benchmarks: its stdout/stderr lines are its interface.
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
 #[path = "../tests/support/vault_double.rs"]
 mod vault_double;

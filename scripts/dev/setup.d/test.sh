@@ -4,6 +4,7 @@
 # compose files, PyYAML, python-dotenv, python-hcl2) in .devenv/venv.
 if wants test; then
   need_cargo "test: the test runner" cargo-nextest cargo-nextest@0.9.143 --locked
+  need_cargo "test: unused-dependency check (make lint)" cargo-machete cargo-machete@0.9.2 --locked
   need_apt "test: shell linting" shellcheck shellcheck
   need_venv "test: Python tools, pinned" "$SETUP_DIR/requirements/test.txt"
   # scripts/test/newcomer.sh runs `make up` as a throwaway normal user with sudo.
