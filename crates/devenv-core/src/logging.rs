@@ -57,7 +57,7 @@ pub fn init(verbosity: u8) {
 /// error they return at ERROR level) stay silent below debug verbosity: the binary reports
 /// those errors itself, once, with a remedy.
 pub fn init_with(verbosity: u8, quiet_targets: &[&str]) {
-    redact::install_panic_hook();
+    crate::output::install_panic_hook();
     let default = match verbosity {
         0 => "warn",
         1 => "info",

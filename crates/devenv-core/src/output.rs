@@ -103,6 +103,26 @@ pub fn eprintln_redacted(text: &str) {
     let _ = writeln!(err, "{}", redact::redact(text));
 }
 
+/// Replaces the panic hook with one that prints the panic message through the redactor, so a
+/// secret inside a panic payload (e.g. from `expect` on a connection string) never reaches
+/// stderr.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".to_string());
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln_redacted(&format!("internal error{location}: {payload}"));
+        eprintln_redacted("this is a bug in devenv: please report it with the command you ran");
+    }));
+}
+
 /// ANSI styling that honours NO_COLOR (any value), `TERM=dumb` and non-terminals.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {

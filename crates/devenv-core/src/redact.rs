@@ -232,27 +232,6 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     redact(&text)
 }
 
-/// Replaces the panic hook with one that prints the panic message redacted, so a secret
-/// inside a panic payload (e.g. from `expect` on a connection string) never reaches stderr.
-pub fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        let payload = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic".to_string());
-        let location = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        crate::output::eprintln_redacted(&format!("internal error{location}: {payload}"));
-        crate::output::eprintln_redacted(
-            "this is a bug in devenv: please report it with the command you ran",
-        );
-    }));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
