@@ -14,20 +14,12 @@ load_bundle
 migrate_ledger="$(bin migrate-ledger)"
 args=(--dir "$DEVENV_ROOT/migrations" --wait-timeout "${MIGRATE_WAIT_TIMEOUT:-30s}" --lock-timeout "${MIGRATE_LOCK_TIMEOUT:-120s}")
 
-remedy() {
-  case "$1" in
-    "$EXIT_USAGE") echo "fix the migration files or flags named above, then rerun \`make migrate\`" ;;
-    "$EXIT_INTEGRITY") echo "an applied file changed: restore it (git diff migrations/) or accept it with \`$migrate_ledger repair --accept FILE\`" ;;
-    "$EXIT_TIMEOUT") echo "PostgreSQL did not answer or another run holds the lock: check \`make status\`, then rerun \`make migrate\`" ;;
-    "$EXIT_EXTERNAL") echo "PostgreSQL refused the connection: start the stack with \`make up\` or rerun \`make secrets-sync\`" ;;
-    *) echo "fix the failing file named above (file:line:column), then rerun \`make migrate\`; \`$migrate_ledger status\` shows the ledger" ;;
-  esac
-}
-
+# migrate-ledger's own error says what went wrong and how to fix it (file:line:column, the
+# repair command, the stack to start): the script only passes its exit code on.
 for step in up seed; do
   rc=0
   "$migrate_ledger" "${args[@]}" "$step" || rc=$?
-  ((rc == 0)) || die "$rc" "migrate-ledger $step failed (exit $rc)" "$(remedy "$rc")"
+  ((rc == 0)) || die "$rc" "migrate-ledger $step failed (exit $rc)" "follow the fix in migrate-ledger's message above; \`$migrate_ledger status\` shows the ledger"
 done
 log_event migrate_done
 ok "migrations and seed data are up to date"
