@@ -248,3 +248,140 @@ fn json_builds_objects_scripts_used_to_hand_write() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn logs_are_prefixed_by_service_and_plain_through_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join(".devenv/logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("redis.log"), "r1\nr2\nr3\n").unwrap();
+    std::fs::write(logs.join("postgres.log"), "p1\n").unwrap();
+    let out = stdout_of(devenv(dir.path()).args(["logs", "--follow", "0", "--lines", "2"]));
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        ["postgres | p1", "redis    | r2", "redis    | r3"],
+        "{out}"
+    );
+    assert!(!out.contains('\x1b'));
+    devenv(dir.path())
+        .args(["logs", "--follow", "0", "--service", "nats"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_snapshot_with_a_flipped_byte_is_refused_and_the_live_data_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join(".devenv/data/s3/bucket");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("object"), "first").unwrap();
+    // No service runs (no pid files): the copy needs no stop/start, so the ctl is never called.
+    let ctl = ["--ctl", "/bin/false"];
+    devenv(dir.path())
+        .args(["snapshot", "create", "a", "--services", "s3"])
+        .args(ctl)
+        .assert()
+        .success();
+    let snap = dir.path().join(".devenv/snapshots/a");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(snap.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["services"]["s3"]["files"]["bucket/object"]["size"],
+        5
+    );
+    std::fs::write(data.join("object"), "second").unwrap();
+    devenv(dir.path())
+        .args(["snapshot", "restore", "a"])
+        .args(ctl)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(data.join("object")).unwrap(),
+        "first"
+    );
+
+    std::fs::write(data.join("object"), "third").unwrap();
+    std::fs::write(snap.join("s3/bucket/object"), "fIrst").unwrap();
+    let err = devenv(dir.path())
+        .args(["snapshot", "restore", "a"])
+        .args(ctl)
+        .assert()
+        .code(3)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&err).contains("bucket/object"));
+    assert_eq!(
+        std::fs::read_to_string(data.join("object")).unwrap(),
+        "third"
+    );
+    devenv(dir.path())
+        .args(["snapshot", "verify", "a"])
+        .assert()
+        .code(3);
+    let list = stdout_of(devenv(dir.path()).args(["snapshot", "list"]));
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("a ") && l.ends_with("s3")),
+        "{list}"
+    );
+}
+
+#[test]
+fn the_lock_makes_a_second_command_wait_and_time_out_naming_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut holder = std::process::Command::new(assert_cmd::cargo::cargo_bin("devenv"))
+        .env("DEVENV_ROOT", dir.path())
+        .args(["lock", "--label", "first holder", "--", "sleep", "30"])
+        .spawn()
+        .unwrap();
+    let record = dir.path().join(".devenv/lifecycle.lock.holder");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read_to_string(&record).is_ok_and(|t| t.contains("first holder")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the holder never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let err = devenv(dir.path())
+        .args(["lock", "--timeout", "1", "--", "true"])
+        .assert()
+        .code(4)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&err);
+    assert!(
+        err.contains(&format!("held by pid {} (`first holder`)", holder.id())),
+        "{err}"
+    );
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // Killed: the kernel dropped its lock; the next command takes it over and says so.
+    let err = devenv(dir.path())
+        .args(["lock", "--timeout", "5", "--", "sh", "-c", "exit 7"])
+        .assert()
+        .code(7)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&err).contains("taking over"));
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, needle) in [
+        ("bash", "_devenv()"),
+        ("zsh", "#compdef devenv"),
+        ("fish", "complete -c devenv"),
+    ] {
+        let out = stdout_of(devenv(dir.path()).args(["completions", shell]));
+        assert!(out.contains(needle), "{shell}: {out}");
+        assert!(out.contains("snapshot"), "{shell}");
+    }
+}
