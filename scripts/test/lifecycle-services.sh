@@ -3,7 +3,8 @@
 # `make stop SERVICE=redis` → redis down, the rest healthy, `make status` names redis and exits
 # non-zero, the stage is not `ready`; `make up SERVICE=redis` → healthy and `ready` again;
 # `make restart SERVICE=postgres` keeps its data and gets a new pid, the others keep theirs;
-# comma lists; an unknown service is exit 2.
+# comma lists; an unknown service is exit 2; `make up FOLLOW=1` ends in the live logs, the lock
+# released.
 # shellcheck source=lifecycle-common.sh
 source "$(dirname "$0")/lifecycle-common.sh"
 
@@ -42,5 +43,17 @@ check "every service healthy after the comma list" healthy
 run_fails "stop SERVICE=bogus fails" env SERVICE=bogus scripts/dev/stop.sh
 check "... with exit 2 naming the services" test "$rc" = 2 -a -n "$(grep -o "use one or more of: postgres,redis" <<<"$out")"
 check "... and stopped nothing" healthy
+
+# make up FOLLOW=1: the stack is up (nothing to do), then the logs follow, without the lock.
+make -s up FOLLOW=1 LINES=1 >follow.out 2>&1 &
+follow_make=$!
+wait_until 60 grep -q '^postgres *| ' follow.out || fail "make up FOLLOW=1 showed no logs" "$(cat follow.out)"
+check "make up FOLLOW=1 brought the stack up first" grep -q 'nothing to do' follow.out
+check "... and follows every service's log" grep -q '^redis *| ' follow.out
+check "... without holding the lifecycle lock" devenv lock --timeout 1 -- true
+for p in $(pgrep -f "^$DEVENV_BIN_DIR/devenv logs --follow 1"); do
+  [[ "$(readlink "/proc/$p/cwd")" == "$WORK" ]] && kill "$p" # this checkout's follower only
+done
+wait "$follow_make" 2>/dev/null || true
 
 finish lifecycle-services
