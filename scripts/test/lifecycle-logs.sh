@@ -6,7 +6,7 @@
 # same width, each within 1 s of being written; no colour codes through a pipe, colour on a
 # terminal (util-linux `script` gives it one) unless NO_COLOR; SERVICE= filters; FOLLOW=0 and
 # LINES=N print the last lines and exit; SINCE=10m drops older stamped lines; a follower costs
-# (almost) no CPU.
+# (almost) no CPU. `make completions` installs working completions for the current user.
 NEEDS_BINS=devenv
 # shellcheck source=lifecycle-common.sh
 source "$(dirname "$0")/lifecycle-common.sh"
@@ -60,4 +60,13 @@ if command -v script >/dev/null; then
   tty_out="$(NO_COLOR=1 script -qec "make -s logs SERVICE=redis FOLLOW=0 LINES=1" /dev/null)"
   check "plain on a terminal under NO_COLOR" test "$(grep -c $'\e\\[' <<<"$tty_out")" = 0
 fi
+# make completions installs for the current user; bash completes a devenv subcommand from it.
+home="$WORK/home"
+mkdir -p "$home"
+run_ok "make completions" env HOME="$home" XDG_DATA_HOME= XDG_CONFIG_HOME= make -s completions
+completion="$home/.local/share/bash-completion/completions/devenv"
+check "bash completion installed" test -s "$completion" -a -s "$home/.config/fish/completions/devenv.fish" -a -s "$home/.local/share/zsh/site-functions/_devenv"
+# shellcheck disable=SC2016 # expanded by the inner bash
+check "bash completes \`devenv snap\` to snapshot" test "$(bash -c 'source "$1"; COMP_WORDS=(devenv snap); COMP_CWORD=1; _devenv devenv snap devenv; echo "${COMPREPLY[*]}"' _ "$completion")" = snapshot
+
 finish lifecycle-logs
