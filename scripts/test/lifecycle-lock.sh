@@ -6,8 +6,8 @@
 #  - a lock left by a SIGKILLed `make up` does not block the next one (taken over, said so);
 #  - stop, reset, restart, snapshot and restore all take the lock: held by another command, each
 #    gives up after DEVENV_LOCK_TIMEOUT with exit 4 naming the holder's pid and command.
-# shellcheck source=lifecycle-common.sh
-source "$(dirname "$0")/lifecycle-common.sh"
+# shellcheck source=lifecycle-common.bash
+source "$(dirname "$0")/lifecycle-common.bash"
 
 echo "lifecycle-lock e2e in $WORK"
 holder() { cat .devenv/lifecycle.lock.holder 2>/dev/null; }

@@ -8,8 +8,8 @@
 # LINES=N print the last lines and exit; SINCE=10m drops older stamped lines; a follower costs
 # (almost) no CPU. `make completions` installs working completions for the current user.
 NEEDS_BINS=devenv
-# shellcheck source=lifecycle-common.sh
-source "$(dirname "$0")/lifecycle-common.sh"
+# shellcheck source=lifecycle-common.bash
+source "$(dirname "$0")/lifecycle-common.bash"
 
 echo "lifecycle-logs e2e in $WORK"
 mkdir -p .devenv/logs

@@ -5,8 +5,8 @@
 # `make restart SERVICE=postgres` keeps its data and gets a new pid, the others keep theirs;
 # comma lists; an unknown service is exit 2; `make up FOLLOW=1` ends in the live logs, the lock
 # released.
-# shellcheck source=lifecycle-common.sh
-source "$(dirname "$0")/lifecycle-common.sh"
+# shellcheck source=lifecycle-common.bash
+source "$(dirname "$0")/lifecycle-common.bash"
 
 echo "lifecycle-services e2e in $WORK"
 run_ok "make up" make -s up

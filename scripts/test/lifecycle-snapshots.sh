@@ -5,8 +5,8 @@
 # snapshot with one byte flipped, one with a file missing, one without its manifest → restore
 # exits 3 and nothing live changed (values and pids). A snapshot of another server version →
 # refused naming both versions. `make snapshots` lists name, age, size and services.
-# shellcheck source=lifecycle-common.sh
-source "$(dirname "$0")/lifecycle-common.sh"
+# shellcheck source=lifecycle-common.bash
+source "$(dirname "$0")/lifecycle-common.bash"
 
 echo "lifecycle-snapshots e2e in $WORK"
 run_ok "make up" make -s up

@@ -4,8 +4,8 @@
 # seeds steps and reports every step (✓/✗, time, the error's first line and remedy); it exits
 # with the failed step's code (non-zero); the stage is `failed` and its reason names the step.
 # Removing the file → `make up` passes every step and the stage is `ready`.
-# shellcheck source=lifecycle-common.sh
-source "$(dirname "$0")/lifecycle-common.sh"
+# shellcheck source=lifecycle-common.bash
+source "$(dirname "$0")/lifecycle-common.bash"
 
 echo "lifecycle-steps e2e in $WORK"
 last=$(find migrations -maxdepth 1 -name '[0-9][0-9][0-9]_*.sql' -printf '%f\n' | sort | tail -n1)

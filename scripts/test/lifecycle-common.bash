@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Shared by scripts/test/lifecycle-*.sh (issue #18): a scratch copy of the repository on free
-# ports (scratch_workspace), the check helpers of lifecycle.sh, and clients that talk to the
+# Shared by scripts/test/lifecycle-*.sh (issue #18; named .bash because it is not a test itself,
+# and scripts/dev/test.sh runs every *.sh): a scratch copy of the repository on free ports
+# (scratch_workspace), the check helpers of lifecycle.sh, and clients that talk to the
 # servers with the test's own tools (psql, redis-cli, curl), never through scripts/dev.
 # Set NEEDS_BINS (default: dev-status secrets-sync devenv migrate-ledger) before sourcing it;
 # it cds into the scratch workspace. Exit 77 = skipped.
