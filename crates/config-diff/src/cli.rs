@@ -21,9 +21,8 @@ pub struct Cli {
     pub command: Command,
     #[command(flatten)]
     pub output: OutputArgs,
-    /// More logs on stderr (-v info, -vv debug)
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
+    #[command(flatten)]
+    pub log: devenv_core::output::LogArgs,
 }
 
 #[derive(Debug, Subcommand)]

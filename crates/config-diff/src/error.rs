@@ -2,6 +2,7 @@
 //! the fix, and maps to an exit code from devenv-core (all of them are usage/configuration
 //! errors: the checked environments could not even be read).
 
+use std::io;
 use std::path::PathBuf;
 
 use devenv_core::exit::{self, ExitCoded};
@@ -9,15 +10,9 @@ use devenv_core::exit::{self, ExitCoded};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read {path}: {source}; check the path")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: io::Error },
     #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: io::Error },
     #[error(
         "{path}:{line}:{column}: malformed YAML: {message}; fix the syntax at line {line}, column {column}"
     )]
@@ -55,7 +50,7 @@ impl Error {
         }
     }
 
-    pub fn read(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn read(path: impl Into<PathBuf>, source: io::Error) -> Self {
         Error::Read {
             path: path.into(),
             source,

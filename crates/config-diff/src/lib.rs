@@ -46,7 +46,7 @@ pub fn run() -> ExitCode {
             });
         }
     };
-    devenv_core::logging::init(cli.verbose);
+    devenv_core::logging::init(cli.log.verbose);
     // Human by default, on a terminal and in a pipe alike.
     let format = cli.output.format(Format::Human, Format::Human);
     let result = match cli.command {

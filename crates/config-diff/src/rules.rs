@@ -546,16 +546,21 @@ mod tests {
         assert!(glob("a*b*c", "a-b-b-c"));
     }
 
+    /// Writes `yaml` as the rules file at `path` and loads it.
+    fn load_rules(path: &Path, yaml: &str) -> Result<RuleSet> {
+        std::fs::write(path, yaml).unwrap();
+        RuleSet::load(path)
+    }
+
     #[test]
     fn rules_file_overrides_and_refines() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rules.yaml");
-        std::fs::write(
+        let set = load_rules(
             &path,
             "rules:\n  - id: env.value_changed\n    severity: major\n  - id: hosts\n    match: {rule: env.value_changed, field: 'environment.*_HOST'}\n    severity: ignore\n",
         )
         .unwrap();
-        let set = RuleSet::load(&path).unwrap();
         assert_eq!(
             set.grade("env.value_changed", "x", "environment.A")
                 .severity,
@@ -563,9 +568,8 @@ mod tests {
         );
         let refined = set.grade("env.value_changed", "x", "environment.DB_HOST");
         assert_eq!((refined.id.as_str(), refined.severity), ("hosts", None));
-        std::fs::write(&path, "rules:\n  - id: nope\n    severity: major\n").unwrap();
         assert!(
-            RuleSet::load(&path)
+            load_rules(&path, "rules:\n  - id: nope\n    severity: major\n")
                 .unwrap_err()
                 .to_string()
                 .contains("not a built-in rule")

@@ -25,22 +25,8 @@ pub struct Cli {
     #[command(flatten)]
     pub output: OutputArgs,
 
-    /// More logs on stderr (-v info, -vv debug).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Can this machine run the stack? CPU, memory, disk, Docker, binaries, ports.
-    Preflight,
-    /// Create the bundle's S3_BUCKET unless it exists (what `make up` runs; idempotent). Waits
-    /// up to --timeout seconds for a starting S3 server; exit 5 when it refuses us.
-    Bucket,
-    /// Ship the events appended to .devenv/events.jsonl since the last shipment to Loki
-    /// (DEVENV_LOKI_URL; nothing without it), each exactly once: scripts call it after
-    /// recording an event.
-    ShipEvents,
+    #[command(flatten)]
+    pub log: devenv_core::output::LogArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -51,7 +37,7 @@ pub struct CheckArgs {
 
     /// Which bundle to read when --env-file is not given [default: MODE, else DEVENV_MODE, else local].
     #[arg(long, value_enum, global = true)]
-    pub mode: Option<ModeArg>,
+    pub mode: Option<Mode>,
 
     /// Extra HTTP checks and per-component thresholds [default: <workspace>/configs/health.yaml if present].
     #[arg(long, value_name = "PATH", env = "DEVENV_HEALTH_CONFIG")]
@@ -94,25 +80,23 @@ pub struct CheckArgs {
     pub probe_timeout_ms: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum ModeArg {
-    Local,
-    Remote,
-}
-
 impl CheckArgs {
     /// `--mode`, else the one rule of devenv-core (`MODE`, else `DEVENV_MODE`, else local);
     /// a bad variable is an error naming it.
     pub fn mode(&self) -> Result<Mode, String> {
-        self.mode.map_or_else(Mode::from_env, |m| Ok(m.into()))
+        self.mode.map_or_else(Mode::from_env, Ok)
     }
 }
 
-impl From<ModeArg> for Mode {
-    fn from(m: ModeArg) -> Self {
-        match m {
-            ModeArg::Local => Mode::Local,
-            ModeArg::Remote => Mode::Remote,
-        }
-    }
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Can this machine run the stack? CPU, memory, disk, Docker, binaries, ports.
+    Preflight,
+    /// Create the bundle's S3_BUCKET unless it exists (what `make up` runs; idempotent). Waits
+    /// up to --timeout seconds for a starting S3 server; exit 5 when it refuses us.
+    Bucket,
+    /// Ship the events appended to .devenv/events.jsonl since the last shipment to Loki
+    /// (DEVENV_LOKI_URL; nothing without it), each exactly once: scripts call it after
+    /// recording an event.
+    ShipEvents,
 }

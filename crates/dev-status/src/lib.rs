@@ -39,7 +39,7 @@ pub fn run() -> std::process::ExitCode {
     };
     // async-nats logs every connection error it returns; the report already carries it,
     // classified and with a remedy.
-    devenv_core::logging::init_with(cli.verbose, &["async_nats"]);
+    devenv_core::logging::init_with(cli.log.verbose, &["async_nats"]);
     // JSON is the default, on a terminal too (issue 3); `--human` asks for the table.
     let format = cli.output.format(Format::Json, Format::Json);
     let mut builder = tokio::runtime::Builder::new_multi_thread();

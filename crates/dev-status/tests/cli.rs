@@ -407,12 +407,8 @@ fn preflight_reports_the_machine_and_names_port_holders() {
     );
     assert_eq!(doc["runtime"], "native");
     assert_eq!(doc["pass"], true);
-    let pg = doc["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "postgres")
-        .unwrap();
+    let ports = doc["ports"].as_array().unwrap();
+    let pg = ports.iter().find(|p| p["name"] == "postgres").unwrap();
     assert_eq!(pg["port"], held);
     assert_eq!(pg["free"], false);
     assert_eq!(pg["holder"]["pid"], std::process::id());

@@ -56,6 +56,15 @@ pub struct OutputArgs {
     pub quiet: bool,
 }
 
+/// The logging flag every binary takes: flatten it next to [`OutputArgs`]
+/// (`#[command(flatten)] log: LogArgs`) and pass `log.verbose` to `logging::init`.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct LogArgs {
+    /// More logging on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
 impl OutputArgs {
     /// The format these flags ask for; with none given, `default_tty` on a terminal and
     /// `default_pipe` otherwise.

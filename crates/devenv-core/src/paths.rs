@@ -104,7 +104,9 @@ impl Workspace {
 pub const MODE_VARS: [&str; 2] = ["MODE", "DEVENV_MODE"];
 
 /// Local laptop or remote workspace: decides the bundle name and how credentials are sourced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Local,

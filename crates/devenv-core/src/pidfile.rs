@@ -111,10 +111,19 @@ pub fn live_pid(path: &Path) -> Option<u32> {
 mod tests {
     use super::*;
 
+    /// A pid file named `name` in a fresh directory, holding `text` when given.
+    fn pid_file(name: &str, text: Option<String>) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        if let Some(text) = text {
+            std::fs::write(&path, text).unwrap();
+        }
+        (dir, path)
+    }
+
     #[test]
     fn our_own_process_is_recorded_and_recognised() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run/self.pid");
+        let (_dir, path) = pid_file("run/self.pid", None);
         let me = std::process::id();
         let id = record(&path, me).unwrap();
         assert_eq!(id.pid, me);
@@ -124,40 +133,22 @@ mod tests {
     }
 
     #[test]
-    fn a_live_process_with_another_start_time_is_a_stranger() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("reused.pid");
+    fn a_live_process_that_differs_is_a_stranger() {
         let me = identity(std::process::id()).unwrap();
-        std::fs::write(
-            &path,
-            format!("{}\nstart_time {}\n", me.pid, me.start_time + 1),
-        )
-        .unwrap();
-        assert_eq!(live_pid(&path), None, "pid reused by another process");
-    }
-
-    #[test]
-    fn a_live_process_running_another_program_is_a_stranger() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("other.pid");
-        let me = identity(std::process::id()).unwrap();
-        std::fs::write(
-            &path,
-            format!(
-                "{}\nstart_time {}\nexe /usr/bin/redis-server\n",
-                me.pid, me.start_time
+        for (name, rest) in [
+            // the pid reused by another process
+            ("reused.pid", format!("start_time {}\n", me.start_time + 1)),
+            // the same process start, another program
+            (
+                "other.pid",
+                format!("start_time {}\nexe /usr/bin/redis-server\n", me.start_time),
             ),
-        )
-        .unwrap();
-        assert_eq!(live_pid(&path), None);
-    }
-
-    #[test]
-    fn a_bare_pid_cannot_be_checked_so_it_is_not_ours() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("old.pid");
-        std::fs::write(&path, format!("{}\n", std::process::id())).unwrap();
-        assert_eq!(live_pid(&path), None);
+            // a bare pid cannot be checked, so it is not ours
+            ("old.pid", String::new()),
+        ] {
+            let (_dir, path) = pid_file(name, Some(format!("{}\n{rest}", me.pid)));
+            assert_eq!(live_pid(&path), None, "{name}");
+        }
     }
 
     #[test]

@@ -43,9 +43,8 @@ pub(crate) struct Global {
     // created, and where a generated admin password was kept).
     #[command(flatten)]
     pub output: OutputArgs,
-    /// More logging on stderr (-v info, -vv debug).
-    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    #[command(flatten)]
+    pub log: devenv_core::output::LogArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,7 +35,7 @@ const SOURCE: &str = "migrate-ledger";
 /// Entry point of the binary: the one place an error becomes an exit code (and an event).
 pub fn run() -> std::process::ExitCode {
     let cli = Cli::parse();
-    devenv_core::logging::init(cli.global.verbose);
+    devenv_core::logging::init(cli.global.log.verbose);
     let ctx = Ctx::new(&cli.global);
     let command = cli.command.name();
     let result = devenv_core::runtime::block_on(

@@ -455,9 +455,8 @@ pub struct Cli {
     /// The startup line: human (default), `--json` (a versioned document) or `--quiet`.
     #[command(flatten)]
     pub output: devenv_core::output::OutputArgs,
-    /// More logging on stderr (-v info, -vv debug).
-    #[arg(long, short, action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    #[command(flatten)]
+    pub log: devenv_core::output::LogArgs,
 }
 
 impl Config {

@@ -59,7 +59,7 @@ impl ExitCoded for ServeError {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    devenv_core::logging::init(cli.verbose);
+    devenv_core::logging::init(cli.log.verbose);
     output::finish(serve_cli(cli).map_err(|e| Failure::from_coded(&e)))
 }
 

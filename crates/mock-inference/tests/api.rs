@@ -810,8 +810,7 @@ async fn config_file_and_scenario() {
 
     // A broken config is a usage error (exit 2) naming the file and the fix.
     std::fs::write(&cfg, "modles: [x]\n").unwrap();
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("mock-inference"));
-    common::clear_env(&mut cmd);
+    let cmd = devenv_testkit::cmd::command("mock-inference");
     let out = assert_cmd::Command::from_std(cmd)
         .args(["--config", cfg.to_str().unwrap(), "--port", "0"])
         .timeout(Duration::from_secs(10))

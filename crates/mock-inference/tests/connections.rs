@@ -70,8 +70,7 @@ fn idle_keep_alive_connections_close_busy_ones_stay() {
 
 #[test]
 fn keep_alive_timeout_must_be_positive() {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("mock-inference"));
-    common::clear_env(&mut cmd);
+    let mut cmd = devenv_testkit::cmd::command("mock-inference");
     let out = cmd
         .args(["--port", "0", "--keep-alive-timeout", "0"])
         .output()

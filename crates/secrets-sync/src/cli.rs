@@ -22,9 +22,8 @@ pub struct Cli {
     pub(crate) sync: SyncArgs,
     #[command(flatten)]
     pub(crate) output: OutputArgs,
-    /// More logging on stderr (-v info, -vv debug).
-    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
-    pub(crate) verbose: u8,
+    #[command(flatten)]
+    pub(crate) log: devenv_core::output::LogArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,12 +115,12 @@ pub(crate) struct RenderArgs {
     /// Template directory (default: configs/dev).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
-    /// Output directory (default: .devenv/config).
-    #[arg(long, value_name = "DIR")]
-    pub out_dir: Option<PathBuf>,
     /// Render only these services (repeatable).
     #[arg(long = "service", value_name = "NAME")]
     pub services: Vec<String>,
+    /// Output directory (default: .devenv/config).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -41,15 +41,15 @@ pub fn run() -> std::process::ExitCode {
     let format = cli.output.format(Format::Human, Format::Human);
     let result: Result<u8, SyncError> = match &cli.command {
         Some(Command::Render(args)) => {
-            devenv_core::logging::init(cli.verbose);
+            devenv_core::logging::init(cli.log.verbose);
             commands::render::run(args, format)
         }
         Some(Command::CheckExpiry(args)) => {
-            devenv_core::logging::init(cli.verbose);
+            devenv_core::logging::init(cli.log.verbose);
             commands::check_expiry::run(args, format)
         }
-        Some(Command::Sync(args)) => sync(args, cli.verbose, format),
-        None => sync(&cli.sync, cli.verbose, format),
+        Some(Command::Sync(args)) => sync(args, cli.log.verbose, format),
+        None => sync(&cli.sync, cli.log.verbose, format),
     };
     devenv_core::output::finish(result.map_err(|e| Failure::from_coded(&e)))
 }

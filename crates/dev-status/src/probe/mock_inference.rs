@@ -50,17 +50,16 @@ impl Target {
         let listed = model_ids(&body).ok_or_else(|| {
             ctx.protocol("/v1/models is not an OpenAI model list (`{\"data\": [{\"id\": …}]}`)")
         })?;
+        let served = match listed.as_slice() {
+            [] => "nothing".to_string(),
+            ids => ids.join(", "),
+        };
         match &self.model {
             Some(model) if !listed.iter().any(|id| id == model) => Err(Problem::new(
                 Class::Misconfigured,
                 format!(
-                    "model `{model}` is not served at {} (it lists: {}) — fix MOCK_INFERENCE_MODEL in {} or the server's model list",
+                    "model `{model}` is not served at {} (it lists: {served}) — fix MOCK_INFERENCE_MODEL in {} or the server's model list",
                     ctx.addr(),
-                    if listed.is_empty() {
-                        "nothing".to_string()
-                    } else {
-                        listed.join(", ")
-                    },
                     ctx.env_file
                 ),
             )),

@@ -20,8 +20,9 @@ impl Server {
     }
 
     pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("mock-inference"));
-        clear_env(&mut cmd);
+        // The workspace's one command builder: every variable the binary reads
+        // (`MOCK_INFERENCE_*`, `MODEL_NAME`, logging) is removed, as for every crate.
+        let mut cmd = devenv_testkit::cmd::command("mock-inference");
         cmd.args(["--host", "127.0.0.1", "--port", "0"])
             .args(args)
             .stdin(Stdio::null())
@@ -78,19 +79,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Removes every variable the binary reads (`MOCK_INFERENCE_*`, `MODEL_NAME`, logging) so
-/// the test process's environment never changes a server's behaviour.
-pub fn clear_env(cmd: &mut Command) {
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        if key.starts_with("MOCK_INFERENCE_")
-            || ["MODEL_NAME", "DEVENV_LOG", "RUST_LOG"].contains(&key.as_ref())
-        {
-            cmd.env_remove(key.as_ref());
-        }
     }
 }
 

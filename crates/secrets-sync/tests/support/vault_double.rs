@@ -67,8 +67,8 @@ pub struct Config {
 pub struct Logged {
     pub method: String,
     pub path: String,
-    pub status: u16,
     pub request_id: Option<String>,
+    pub status: u16,
     pub namespace: Option<String>,
     pub token: Option<String>,
 }
