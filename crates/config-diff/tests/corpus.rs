@@ -89,6 +89,13 @@ fn sentry_diff(corpus: &Path, from: &str, to: &str) -> Run {
     run(sentry_cmd(corpus, from, to).arg("--json"))
 }
 
+/// The `diff --json` report of two sentry commits, which must compare (exit 0).
+fn graded(corpus: &Path, from: &str, to: &str) -> serde_json::Value {
+    let r = sentry_diff(corpus, from, to);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.json()
+}
+
 /// `validate --json` of one sentry commit.
 fn validate_sentry(corpus: &Path, commit: &str) -> Run {
     run(cmd()
@@ -213,9 +220,7 @@ fn sentry_2023_to_2026_is_graded_as_checked_by_hand() {
 #[test]
 fn sentry_2025_to_2026_is_graded_as_checked_by_hand() {
     let corpus = corpus_or_return!();
-    let r = sentry_diff(&corpus, "0900533b", "89a143f8");
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let report = r.json();
+    let report = graded(&corpus, "0900533b", "89a143f8");
 
     // seaweedfs 3.96_large_disk → 4.40_large_disk@sha256:d07a…: major version, digest added.
     let d = difference(&report, "seaweedfs", "image.tag");

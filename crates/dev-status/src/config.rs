@@ -637,17 +637,20 @@ mod tests {
         }
     }
 
+    /// The components of a bundle `text` with no health config and no flags.
+    fn components(text: &str) -> Vec<Component> {
+        inputs(text, "{}")
+            .components(&Selection::default())
+            .unwrap()
+    }
+
     fn plan_of<'a>(components: &'a [Component], name: &str) -> &'a Plan {
         &components.iter().find(|c| c.name == name).unwrap().plan
     }
 
     #[test]
     fn missing_keys_are_misconfigured_and_optional_ones_skipped() {
-        let i = inputs(
-            "POSTGRES_HOST=127.0.0.1\nREDIS_URL=redis://:pw12@127.0.0.1:6379/0\n",
-            "{}",
-        );
-        let c = i.components(&Selection::default()).unwrap();
+        let c = components("POSTGRES_HOST=127.0.0.1\nREDIS_URL=redis://:pw12@127.0.0.1:6379/0\n");
         match plan_of(&c, "postgres") {
             Plan::Misconfigured(why) => {
                 assert!(

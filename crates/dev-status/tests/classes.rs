@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -16,6 +17,15 @@ fn class_of<'a>(doc: &'a serde_json::Value, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{name} has no class: {c}"))
 }
 
+/// The stack's bundle with `changes` set, written to `dir/name`.
+fn bundle_with(stack: &Stack, dir: &Path, name: &str, changes: &[(&str, String)]) -> PathBuf {
+    let mut bundle = stack.bundle();
+    for (key, value) in changes {
+        bundle.set(*key, value.as_str());
+    }
+    write_bundle(dir, name, &bundle)
+}
+
 #[test]
 fn every_class_for_real() {
     let stack = Stack::start();
@@ -25,18 +35,19 @@ fn every_class_for_real() {
     // tls: TLS demanded of a plain PostgreSQL; protocol: an HTTP server (the NATS monitor)
     // where Redis is expected; timeout: a listener that accepts and never answers;
     // dns: a name under `.invalid`.
-    let mut bundle = stack.bundle();
-    bundle.set(
-        "DATABASE_URL",
-        format!("{}?sslmode=require", stack.postgres.url()),
-    );
-    bundle.set("REDIS_URL", redis_url_at(&stack, stack.nats.monitor_port));
-    bundle.set("NATS_URL", format!("nats://127.0.0.1:{}", blackhole.port));
-    bundle.set(
-        "S3_ENDPOINT",
-        format!("http://devenv-missing.invalid:{}", stack.s3.port),
-    );
-    let env = write_bundle(dir.path(), "first.env", &bundle);
+    let changes = [
+        (
+            "DATABASE_URL",
+            format!("{}?sslmode=require", stack.postgres.url()),
+        ),
+        ("REDIS_URL", redis_url_at(&stack, stack.nats.monitor_port)),
+        ("NATS_URL", format!("nats://127.0.0.1:{}", blackhole.port)),
+        (
+            "S3_ENDPOINT",
+            format!("http://devenv-missing.invalid:{}", stack.s3.port),
+        ),
+    ];
+    let env = bundle_with(&stack, dir.path(), "first.env", &changes);
     let (code, doc, stderr) = run_json(
         dev_status(dir.path())
             .args(["--threshold-ms", "700", "--env-file"])
@@ -169,9 +180,8 @@ fn http_checks_from_the_config_file() {
         ),
     )
     .unwrap();
-    let mut bundle = stack.bundle();
-    bundle.set("NATS_MONITOR_PORT", stack.nats.monitor_port.to_string());
-    let env = write_bundle(dir.path(), ".env.local", &bundle);
+    let monitor = ("NATS_MONITOR_PORT", stack.nats.monitor_port.to_string());
+    let env = bundle_with(&stack, dir.path(), ".env.local", &[monitor]);
     let (code, doc, stderr) = run_json(
         dev_status(dir.path())
             .args(["--only", "monitor_tls,monitor,monitor_body", "--config"])
@@ -226,9 +236,8 @@ fn one_blackholed_component_does_not_hold_up_the_run() {
     let stack = Stack::start();
     let dir = tempfile::tempdir().unwrap();
     let blackhole = Blackhole::start();
-    let mut bundle = stack.bundle();
-    bundle.set("REDIS_URL", redis_url_at(&stack, blackhole.port));
-    let env = write_bundle(dir.path(), ".env.local", &bundle);
+    let redis = ("REDIS_URL", redis_url_at(&stack, blackhole.port));
+    let env = bundle_with(&stack, dir.path(), ".env.local", &[redis]);
     // The default threshold (2 s) is the deadline of every probe.
     let started = Instant::now();
     let (code, doc, stderr) = run_json(dev_status(dir.path()).arg("--env-file").arg(&env));

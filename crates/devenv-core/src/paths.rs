@@ -148,12 +148,10 @@ impl Mode {
 
 impl std::str::FromStr for Mode {
     type Err = String;
+    /// The names are the clap ones (`local`, `remote`), written once by the derive.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "local" => Ok(Mode::Local),
-            "remote" => Ok(Mode::Remote),
-            other => Err(format!("unknown mode `{other}`: use local or remote")),
-        }
+        <Mode as clap::ValueEnum>::from_str(s, false)
+            .map_err(|_| format!("unknown mode `{s}`: use local or remote"))
     }
 }
 

@@ -65,6 +65,20 @@ pub fn command(name: &str) -> Command {
     Cmd::bin(name).command
 }
 
+/// Runs a helper program (`initdb`, `psql`, the venv's python…) to its end; panics with its
+/// stderr unless it ran and succeeded.
+pub fn output_ok(command: &mut Command, what: &str) -> Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what} ({e}): run `make setup`"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A run of one of the workspace's binaries.
 #[derive(Debug)]
 pub struct Cmd {

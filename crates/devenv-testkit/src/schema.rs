@@ -15,7 +15,8 @@ pub fn errors(schema: &Path, doc: &serde_json::Value) -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let doc_path = dir.path().join("doc.json");
     std::fs::write(&doc_path, doc.to_string()).expect("write the document");
-    let out = std::process::Command::new(crate::venv_python())
+    let mut check = std::process::Command::new(crate::venv_python());
+    check
         .args([
             "-c",
             "import json, sys, jsonschema\n\
@@ -27,14 +28,8 @@ pub fn errors(schema: &Path, doc: &serde_json::Value) -> Vec<String> {
              \x20   print(f\"{list(e.absolute_path)}: {e.message}\")",
         ])
         .arg(schema)
-        .arg(&doc_path)
-        .output()
-        .expect("the venv python runs");
-    assert!(
-        out.status.success(),
-        "the schema check itself failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&doc_path);
+    let out = crate::cmd::output_ok(&mut check, "the schema check itself");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_string)

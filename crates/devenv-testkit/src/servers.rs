@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use devenv_core::bundle::Bundle;
 use devenv_core::credentials;
 
+use crate::cmd::output_ok;
+
 /// How long a server may take to become ready before the test fails.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -50,6 +52,16 @@ fn running_as_root() -> bool {
     std::fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
         .unwrap_or(false)
+}
+
+/// The user every server is started with, and a fresh password.
+fn login() -> (String, String) {
+    ("devenv".to_string(), credentials::generate(24))
+}
+
+/// A scratch directory and a free loopback port for a new server.
+fn scratch_with_port(kind: &str) -> (tempfile::TempDir, u16) {
+    (scratch_dir(kind), free_port())
 }
 
 fn scratch_dir(kind: &str) -> tempfile::TempDir {
@@ -200,10 +212,8 @@ pub struct Postgres {
 
 impl Postgres {
     pub fn start() -> Self {
-        let dir = scratch_dir("pg");
-        let port = free_port();
-        let user = "devenv".to_string();
-        let password = credentials::generate(24);
+        let (dir, port) = scratch_with_port("pg");
+        let (user, password) = login();
         let database = "devenv".to_string();
         let data_dir = dir.path().join("data");
         let pwfile = dir.path().join("pwfile");
@@ -233,7 +243,8 @@ impl Postgres {
                 Command::new(path)
             }
         };
-        let out = wrap("initdb")
+        let mut initdb = wrap("initdb");
+        initdb
             .arg("-D")
             .arg(&data_dir)
             .args([
@@ -244,14 +255,8 @@ impl Postgres {
                 "UTF8",
                 "--no-sync",
             ])
-            .arg(format!("--pwfile={}", pwfile.display()))
-            .output()
-            .expect("run initdb — run `make setup`");
-        assert!(
-            out.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .arg(format!("--pwfile={}", pwfile.display()));
+        output_ok(&mut initdb, "initdb");
         let _ = std::fs::remove_file(&pwfile);
         let mut cmd = wrap("postgres");
         cmd.arg("-D")
@@ -306,8 +311,8 @@ impl Postgres {
 
     /// Runs SQL through psql (ON_ERROR_STOP) and returns stdout; panics on error.
     pub fn psql(&self, database: &str, sql: &str) -> String {
-        let out = Command::new(require_tool("psql"))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+        let mut psql = Command::new(require_tool("psql"));
+        psql.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
             .args([
                 "-h",
                 "127.0.0.1",
@@ -317,14 +322,8 @@ impl Postgres {
                 &self.user,
             ])
             .args(["-d", database, "-c", sql])
-            .env("PGPASSWORD", &self.password)
-            .output()
-            .expect("run psql");
-        assert!(
-            out.status.success(),
-            "psql failed on `{sql}`: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .env("PGPASSWORD", &self.password);
+        let out = output_ok(&mut psql, &format!("psql on `{sql}`"));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -419,11 +418,9 @@ pub struct Nats {
 
 impl Nats {
     pub fn start() -> Self {
-        let dir = scratch_dir("nats");
-        let port = free_port();
+        let (dir, port) = scratch_with_port("nats");
         let monitor_port = free_port();
-        let user = "devenv".to_string();
-        let password = credentials::generate(24);
+        let (user, password) = login();
         let conf = dir.path().join("nats.conf");
         std::fs::write(
             &conf,
@@ -468,8 +465,7 @@ pub struct S3 {
 
 impl S3 {
     pub fn start() -> Self {
-        let dir = scratch_dir("s3");
-        let port = free_port();
+        let (dir, port) = scratch_with_port("s3");
         let access_key = format!("devenv{}", credentials::generate(8).to_lowercase());
         let secret_key = credentials::generate(32);
         let root = dir.path().join("data");

@@ -21,6 +21,14 @@ pub enum SyncError {
         column: usize,
         message: String,
     },
+    #[error(
+        "the {mode} bundle would miss {keys} — add them to `modes.{mode}` in {mapping} (a Vault path + field, or a literal value)"
+    )]
+    MissingKeys {
+        mode: String,
+        keys: String,
+        mapping: PathBuf,
+    },
     #[error("{0}")]
     Usage(String),
     /// The async runtime could not start (devenv_core::runtime::block_on's failure).
@@ -40,14 +48,6 @@ pub enum SyncError {
         "{keys}: the value has `'` or `\\` together with `$` or a backtick (or a carriage return / NUL), which no quoting makes bash `source` and python-dotenv read back identically — nothing written; rotate the secret to avoid one of them"
     )]
     Unportable { keys: String },
-    #[error(
-        "the {mode} bundle would miss {keys} — add them to `modes.{mode}` in {mapping} (a Vault path + field, or a literal value)"
-    )]
-    MissingKeys {
-        mode: String,
-        keys: String,
-        mapping: PathBuf,
-    },
 }
 
 impl ExitCoded for SyncError {
