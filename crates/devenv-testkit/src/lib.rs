@@ -1,6 +1,7 @@
 //! devenv-testkit: what every crate's tests share (a dev-dependency only, never in a binary).
 //!
 //! - [`servers`]: real PostgreSQL, redis-server, nats-server and s3s-fs on free loopback ports.
+//! - [`openbao`]: a real OpenBao (Vault's API) in dev mode, with helpers to set it up.
 //! - [`cmd`]: one command builder over the workspace's real binaries, with the environment
 //!   cleared the same way for every crate.
 //! - [`scratch`]: throwaway workspaces with `configs/ports.yaml` on free ports, built from the
@@ -8,9 +9,11 @@
 //! - [`schema`]: the one JSON-Schema check for the documents the binaries print.
 
 pub mod cmd;
+pub mod openbao;
 pub mod schema;
 pub mod scratch;
 pub mod servers;
 
 pub use cmd::{Cmd, Run};
+pub use openbao::{BaoApi, BaoResponse, OpenBao, RoleSpec};
 pub use servers::*;

