@@ -7,6 +7,10 @@
 //! command line carries `devenv-testkit` (the scratch directory of its log), so `make test`
 //! can prove it did not outlive the run.
 //!
+//! A file audit device (declared in its config: OpenBao refuses to enable one through the API)
+//! records every request with its `request_id`, namespace and token accessor (not HMAC'd), so
+//! tests check what the server saw instead of assuming it: [`OpenBao::audit`].
+//!
 //! The helpers speak plain HTTP/1.0 over a `TcpStream` (no client library: the test side
 //! needs a handful of JSON calls) with the root token, in the root namespace or, through
 //! [`BaoApi::namespace`], in a child namespace.
@@ -265,6 +269,24 @@ impl BaoApi {
     }
 }
 
+/// One answered request as the audit device recorded it.
+#[derive(Debug, Clone)]
+pub struct Audited {
+    pub request_id: String,
+    /// `read`, `update`, `delete`, …
+    pub operation: String,
+    /// Below `/v1/`, relative to the namespace.
+    pub path: String,
+    /// `""` for the root namespace, else e.g. `"team-a/"`.
+    pub namespace: String,
+    /// The accessor of the token the request carried.
+    pub token_accessor: Option<String>,
+    /// The accessor of a token the response issued (a login).
+    pub issued_accessor: Option<String>,
+    /// Set when the request failed.
+    pub error: Option<String>,
+}
+
 /// A running OpenBao dev server; derefs to the root namespace's [`BaoApi`].
 pub struct OpenBao {
     api: BaoApi,
@@ -290,11 +312,21 @@ impl OpenBao {
         let port = free_port();
         let root_token = format!("root-{}", devenv_core::credentials::generate(24));
         let log = std::fs::File::create(dir.path().join("stdout.log")).expect("create log");
+        // Its path carries `devenv-testkit` into the command line.
+        let config = dir.path().join("devenv-testkit.hcl");
+        std::fs::write(
+            &config,
+            format!(
+                "audit \"file\" \"testkit\" {{\n  options {{\n    file_path = \"{}\"\n    \
+                 hmac_accessor = \"false\"\n  }}\n}}\n",
+                dir.path().join("audit.log").display()
+            ),
+        )
+        .expect("write the OpenBao config");
         let mut cmd = Command::new(bao_binary());
         cmd.args(["server", "-dev", "-dev-no-store-token"])
             .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-            // In the scratch directory, so the command line carries `devenv-testkit`.
-            .arg(format!("-log-file={}/bao.log", dir.path().display()))
+            .arg(format!("-config={}", config.display()))
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", dir.path())
@@ -306,7 +338,7 @@ impl OpenBao {
         let child = cmd.spawn().unwrap_or_else(|e| {
             panic!("cannot start OpenBao: {e} — run `scripts/dev/setup.sh test`")
         });
-        let mut bao = Self {
+        let bao = Self {
             api: BaoApi {
                 port,
                 root_token,
@@ -319,13 +351,19 @@ impl OpenBao {
         bao
     }
 
-    fn wait_until_active(&mut self) {
+    fn wait_until_active(&self) {
         let deadline = Instant::now() + START_TIMEOUT;
         let mut pause = Duration::from_millis(5);
         loop {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!("OpenBao exited during start-up ({status}):\n{}", self.log());
-            }
+            // A zombie (exited, not yet reaped) still has /proc/<pid>: read its state.
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.port_owner()))
+                .unwrap_or_default();
+            let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+            assert!(
+                !matches!(state, None | Some(Some('Z' | 'X'))),
+                "OpenBao exited:\n{}",
+                self.log()
+            );
             if http(self.port, "GET", "sys/health", &[], None).is_some_and(|r| r.status == 200) {
                 return;
             }
@@ -345,9 +383,50 @@ impl OpenBao {
         std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
     }
 
+    fn port_owner(&self) -> u32 {
+        self.pid().expect("OpenBao runs")
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// Every answered request so far, in order (the audit device's response entries).
+    pub fn audit(&self) -> Vec<Audited> {
+        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
+        let text_of = |v: &Value| v.as_str().map(String::from);
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|entry| entry["type"] == "response")
+            .map(|entry| {
+                let request = &entry["request"];
+                Audited {
+                    request_id: text_of(&request["id"]).unwrap_or_default(),
+                    operation: text_of(&request["operation"]).unwrap_or_default(),
+                    path: text_of(&request["path"]).unwrap_or_default(),
+                    namespace: text_of(&request["namespace"]["path"]).unwrap_or_default(),
+                    token_accessor: text_of(&request["client_token_accessor"])
+                        .filter(|a| !a.is_empty()),
+                    issued_accessor: text_of(&entry["response"]["auth"]["accessor"]),
+                    error: text_of(&entry["error"]).filter(|e| !e.is_empty()),
+                }
+            })
+            .collect()
+    }
+
+    /// Unseals a sealed server with the dev server's unseal key (printed in its output).
+    pub fn unseal(&self) {
+        let log = self.log();
+        let key = log
+            .lines()
+            .find_map(|l| l.strip_prefix("Unseal Key: "))
+            .unwrap_or_else(|| panic!("no unseal key in the OpenBao output:\n{log}"))
+            .trim();
+        let body = json!({ "key": key });
+        let answer = self.ok("PUT", "sys/unseal", Some(&body));
+        assert_eq!(answer["sealed"], false, "{answer}");
+        self.wait_until_active();
     }
 
     /// Seals the server (`PUT sys/seal`): every request then answers 503 until it stops.

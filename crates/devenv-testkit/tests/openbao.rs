@@ -79,3 +79,35 @@ fn openbao_serves_approle_kv_and_policies_seals_and_stops() {
         "bao {pid} still runs"
     );
 }
+
+#[test]
+fn openbao_audits_every_request_and_unseals() {
+    let bao = OpenBao::start();
+    let team = bao.namespace("team-a");
+    team.mount_kv("secret", 2);
+    team.write_secret("secret", 2, "app", &json!({ "k": "v" }));
+    let read = team.request("GET", "secret/data/app", None);
+    let id = read.body["request_id"].as_str().unwrap();
+    let audited = bao.audit();
+    let entry = audited
+        .iter()
+        .find(|a| a.request_id == id)
+        .expect("audited");
+    assert_eq!(
+        (entry.path.as_str(), entry.namespace.as_str()),
+        ("secret/data/app", "team-a/")
+    );
+    assert!(
+        entry.error.is_none() && entry.token_accessor.is_some(),
+        "{entry:?}"
+    );
+    let missing = team.request("GET", "secret/data/nope", None);
+    assert_eq!(missing.status, 404);
+    bao.seal();
+    assert_eq!(team.request("GET", "secret/data/app", None).status, 503);
+    bao.unseal();
+    assert_eq!(
+        team.request("GET", "secret/data/app", None).body["data"]["data"]["k"],
+        "v"
+    );
+}
