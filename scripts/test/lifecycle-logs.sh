@@ -6,7 +6,7 @@
 # same width, each within 1 s of being written; no colour codes through a pipe, colour on a
 # terminal (util-linux `script` gives it one) unless NO_COLOR; SERVICE= filters; FOLLOW=0 and
 # LINES=N print the last lines and exit; SINCE=10m drops older stamped lines; a follower costs
-# (almost) no CPU. `make completions` installs working completions for the current user.
+# (almost) no CPU; a log that appears later joins. `make completions` installs working completions for the current user.
 NEEDS_BINS=devenv
 # shellcheck source=lifecycle-common.bash
 source "$(dirname "$0")/lifecycle-common.bash"
@@ -32,6 +32,8 @@ for i in 1 2 3 4 5 6; do
   sleep 0.2 # the writers' own pace: a service logging now and then
 done
 wait_until 5 grep -q "line 6 " arrivals.txt || fail "line 6 never arrived"
+printf 'a service that started later\n' > .devenv/logs/nats.log
+check "a service's log that appears later joins (within 2 s)" wait_until 2 grep -q '^[0-9.]* nats     | a service that started later$' arrivals.txt
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$follower/stat"; }
 t0="$(cpu_ticks)"; sleep 2; t1="$(cpu_ticks)"
 check "an idle follower uses under 5% of a CPU (ticks in 2 s: $((t1 - t0)))" test $((t1 - t0)) -le 10

@@ -5,7 +5,8 @@
 //! Following polls the files every `--poll-ms` (50 ms): a handful of `read`s that return nothing
 //! when nothing was written, so it costs no CPU to speak of, needs no inotify, and a line shows
 //! within one poll of being written, in the order the polls see it. A truncated or replaced file
-//! (`make reset`, rotation) is read again from its start.
+//! (`make reset`, rotation) is read again from its start; a service's log that appears later
+//! joins within a second.
 //!
 //! `--since` keeps lines stamped at or after now − SINCE: the time is read from the line itself
 //! (PostgreSQL `2026-12-04 19:52:47.123 UTC`, NATS `2026/12/04 19:52:47`, Redis
@@ -64,7 +65,7 @@ pub fn run(ws: &Workspace, args: &LogsArgs) -> Result<u8, Failure> {
         .enumerate()
         .map(|(i, t)| (t.service.clone(), PALETTE[i % PALETTE.len()]))
         .collect();
-    let printer = Printer {
+    let mut printer = Printer {
         width,
         colours,
         style: Style::stdout(),
@@ -92,7 +93,23 @@ pub fn run(ws: &Workspace, args: &LogsArgs) -> Result<u8, Failure> {
         return Ok(exit::OK);
     }
     let poll = Duration::from_millis(args.poll_ms.max(10));
-    loop {
+    let rescan_every = (1000 / args.poll_ms.max(10)).max(1);
+    for round in 0u64.. {
+        // About once a second, a service that started logging since (no SERVICE filter) joins,
+        // read from its first line.
+        if args.service.is_empty()
+            && round % rescan_every == rescan_every - 1
+            && let Ok(found) = discover(&dir, &[])
+        {
+            for tail in found {
+                if !tails.iter().any(|t| t.service == tail.service) {
+                    printer.width = printer.width.max(tail.service.len());
+                    let colour = PALETTE[tails.len() % PALETTE.len()];
+                    printer.colours.insert(tail.service.clone(), colour);
+                    tails.push(tail);
+                }
+            }
+        }
         for tail in &mut tails {
             for line in tail.read_new() {
                 if printer.print(&tail.service, &line).is_err() {
@@ -103,6 +120,7 @@ pub fn run(ws: &Workspace, args: &LogsArgs) -> Result<u8, Failure> {
         }
         std::thread::sleep(poll);
     }
+    Ok(exit::OK)
 }
 
 /// The log files to follow: every `*.log`, or those of the named services.
