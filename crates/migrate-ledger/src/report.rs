@@ -99,23 +99,23 @@ impl Report for DryRun {
 /// `up` / `seed`.
 #[derive(Serialize)]
 pub(crate) struct Applied {
-    pub track: TrackKind,
-    pub dry_run: bool,
+    pub(crate) track: TrackKind,
+    pub(crate) dry_run: bool,
     /// False when a file failed (the document is printed before the error).
-    pub ok: bool,
+    pub(crate) ok: bool,
     /// What this run applied, in order.
-    pub applied: Vec<AppliedFile>,
+    pub(crate) applied: Vec<AppliedFile>,
     /// Files a concurrent run applied while this one waited.
-    pub concurrent: Vec<String>,
+    pub(crate) concurrent: Vec<String>,
     #[serde(flatten)]
-    pub totals: Totals,
+    pub(crate) totals: Totals,
     /// Accepted deviations (`--allow-out-of-order`, `--accept-formatting`).
-    pub warnings: Vec<String>,
-    pub ledger_json: String,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) ledger_json: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub admin: Option<Admin>,
+    pub(crate) admin: Option<Admin>,
     #[serde(skip)]
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 /// The ledger's size before and after an apply run, and how long it took.

@@ -260,25 +260,56 @@ pub struct Stop(pub Vec<String>);
 
 impl<'de> Deserialize<'de> for Stop {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Stop;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or an array of strings")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Stop, E> {
-                Ok(Stop(vec![v.to_owned()]))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Stop, A::Error> {
-                let mut out = Vec::new();
-                while let Some(s) = seq.next_element::<String>()? {
-                    out.push(s);
-                }
-                Ok(Stop(out))
-            }
-        }
-        d.deserialize_any(V)
+        str_or_seq(
+            d,
+            "a string or an array of strings",
+            |s| Stop(vec![s]),
+            Stop,
+        )
     }
+}
+
+/// OpenAI's "a string or an array" fields: `one` maps the string, `many` the array read as
+/// `T`s; anything else is an error that names `expecting`.
+pub(crate) fn str_or_seq<'de, D, T, R>(
+    d: D,
+    expecting: &'static str,
+    one: fn(String) -> R,
+    many: fn(Vec<T>) -> R,
+) -> Result<R, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct V<T, R> {
+        expecting: &'static str,
+        one: fn(String) -> R,
+        many: fn(Vec<T>) -> R,
+    }
+    impl<'de, T: Deserialize<'de>, R> Visitor<'de> for V<T, R> {
+        type Value = R;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<R, E> {
+            Ok((self.one)(v.to_owned()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<R, E> {
+            Ok((self.one)(v))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<R, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element::<T>()? {
+                out.push(item);
+            }
+            Ok((self.many)(out))
+        }
+    }
+    d.deserialize_any(V {
+        expecting,
+        one,
+        many,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -402,6 +433,16 @@ pub(crate) fn check_function_tool(
 }
 
 /// An OpenAI `tool_choice` string: `none`, `auto` or `required`.
+/// OpenAI's `tool_choice` (chat, responses): a mode string, or an object `object` checks.
+pub(crate) fn check_tool_choice_object(
+    obj: &Map<String, Value>,
+    name: &str,
+    object: impl FnOnce(&Map<String, Value>) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    check(obj, name, Shape::StrOrObj, false)?;
+    check_nested(obj, name, object)
+}
+
 pub(crate) fn check_tool_choice_mode(mode: &str) -> Result<(), ApiError> {
     if matches!(mode, "none" | "auto" | "required") {
         return Ok(());

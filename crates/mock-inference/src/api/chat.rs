@@ -1,14 +1,13 @@
 //! Chat completions: `POST /v1/chat/completions`, the hot route. Its body, validation, plan
 //! and the no-wait answer the connection loop calls directly ([`now`]).
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::Deserializer;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
@@ -19,7 +18,7 @@ use crate::plan::{StreamKind, StreamPlan};
 use crate::request::{
     self, FUNCTION_FIELDS, FunctionDef, Shape, ToolMode, check, check_each, check_enum,
     check_function_tool, check_nested, check_object_array, check_tool_choice_mode, json_kind,
-    request_body,
+    request_body, str_or_seq,
 };
 use crate::server::{
     Admitted, Api, App, Ask, Format, Incoming, non_stream_now, serve, tool_schemas,
@@ -82,32 +81,18 @@ pub struct Content {
 
 impl<'de> Deserialize<'de> for Content {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Content;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or an array of content parts")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Content, E> {
-                Ok(Content { text: v.to_owned() })
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Content, E> {
-                Ok(Content { text: v })
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
-                let mut text = String::new();
-                while let Some(part) = seq.next_element::<ContentPart>()? {
-                    if let Some(t) = part.text {
-                        if !text.is_empty() {
-                            text.push('\n');
-                        }
-                        text.push_str(&t);
-                    }
+        let one = |text| Content { text };
+        let many = |parts: Vec<ContentPart>| {
+            let mut text = String::new();
+            for t in parts.into_iter().filter_map(|part| part.text) {
+                if !text.is_empty() {
+                    text.push('\n');
                 }
-                Ok(Content { text })
+                text.push_str(&t);
             }
-        }
-        d.deserialize_any(V)
+            Content { text }
+        };
+        str_or_seq(d, "a string or an array of content parts", one, many)
     }
 }
 
@@ -341,8 +326,7 @@ fn check_tools(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
 }
 
 fn check_tool_choice(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
-    check(obj, name, Shape::StrOrObj, false)?;
-    check_nested(obj, name, |tc| {
+    request::check_tool_choice_object(obj, name, |tc| {
         check_each(
             tc,
             &[("type", Shape::Str, true), ("function", Shape::Obj, true)],

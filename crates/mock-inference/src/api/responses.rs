@@ -126,13 +126,8 @@ fn check_tools(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
 }
 
 fn check_tool_choice(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
-    check(obj, name, Shape::StrOrObj, false)?;
-    check_nested(obj, name, |tc| {
-        check_each(
-            tc,
-            &[("type", Shape::Str, true), ("name", Shape::Str, false)],
-        )
-    })
+    let fields = [("type", Shape::Str, true), ("name", Shape::Str, false)];
+    request::check_tool_choice_object(obj, name, |tc| check_each(tc, &fields))
 }
 
 fn check_text(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
