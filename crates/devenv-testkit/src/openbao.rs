@@ -191,6 +191,18 @@ impl BaoApi {
     pub fn mount_kv(&self, mount: &str, version: u8) {
         let body = json!({ "type": "kv", "options": { "version": version.to_string() } });
         self.ok("POST", &format!("sys/mounts/{mount}"), Some(&body));
+        if version == 2 {
+            // A new KV v2 mount upgrades its storage first and refuses writes meanwhile;
+            // its config endpoint answers once it is done.
+            let deadline = Instant::now() + START_TIMEOUT;
+            while self.request("GET", &format!("{mount}/config"), None).status != 200 {
+                assert!(
+                    Instant::now() < deadline,
+                    "KV v2 mount {mount} never came up"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
     }
 
     /// Writes the ACL policy `name` (HCL).

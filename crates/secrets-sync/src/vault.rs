@@ -20,7 +20,7 @@ use vaultrs::api::auth::approle::requests::LoginWithApproleRequest;
 use vaultrs::api::kv1::requests::GetSecretRequest;
 use vaultrs::api::kv2::requests::ReadSecretRequest;
 use vaultrs::api::sys::requests::ListMountsRequest;
-use vaultrs::api::token::requests::RevokeTokenSelfRequest;
+use vaultrs::api::token::requests::{LookupTokenSelfRequest, RevokeTokenSelfRequest};
 use vaultrs::client::{Client as _, VaultClient, VaultClientSettingsBuilder};
 
 use crate::error::VaultError;
@@ -235,7 +235,18 @@ impl Session {
                 Ok(Answer { body })
             }
             Err(rustify::errors::ClientError::ServerResponseError { code, content }) => {
-                let detail = vault_errors(content.as_deref());
+                let mut detail = vault_errors(content.as_deref());
+                // Vault says `invalid token` only while an expired token is still stored;
+                // OpenBao (and Vault once it is gone) answers a bare `permission denied`. A
+                // token that may not even look itself up (the default policy allows that) is
+                // dead: the remedy is a new login, not a policy change.
+                if code == 403
+                    && !what.ends_with("/login")
+                    && !detail.contains("invalid token")
+                    && !self.token_alive().await
+                {
+                    detail.push_str("; invalid token (auth/token/lookup-self is denied too)");
+                }
                 Err(match code {
                     403 if detail.contains("invalid token") => VaultError::TokenInvalid {
                         what: what.into(),
@@ -260,6 +271,22 @@ impl Session {
                 detail: redact::error_chain(&e),
             }),
         }
+    }
+
+    /// Whether Vault still knows our token: `auth/token/lookup-self` is not denied. Asked
+    /// directly (not through [`Self::call`]) after a 403, to tell a dead token from a policy.
+    async fn token_alive(&self) -> bool {
+        let Ok(endpoint) = LookupTokenSelfRequest::builder().build() else {
+            return true;
+        };
+        let answer = endpoint
+            .with_middleware(self.client.middle())
+            .exec(self.client.http())
+            .await;
+        !matches!(
+            answer,
+            Err(rustify::errors::ClientError::ServerResponseError { code: 403, .. })
+        )
     }
 
     /// The KV version of each mount: forced, or read from `sys/mounts`.
@@ -509,7 +536,12 @@ fn vault_errors(content: Option<&str>) -> String {
                     .filter_map(Value::as_str)
                     .flat_map(|e| e.lines())
                     .map(|l| l.trim().trim_start_matches("* ").trim())
-                    .filter(|l| !l.is_empty() && !l.ends_with("errors occurred:"))
+                    // Go's multierror header: "2 errors occurred:", "1 error occurred:".
+                    .filter(|l| {
+                        !l.is_empty()
+                            && !l.ends_with("errors occurred:")
+                            && !l.ends_with("error occurred:")
+                    })
                     .collect::<Vec<_>>()
                     .join("; ")
             })
@@ -538,6 +570,13 @@ mod tests {
                 r#"{"errors":["2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"]}"#
             )),
             "permission denied; invalid token"
+        );
+        // OpenBao's single denial.
+        assert_eq!(
+            vault_errors(Some(
+                r#"{"errors":["1 error occurred:\n\t* permission denied\n\n"]}"#
+            )),
+            "permission denied"
         );
         assert_eq!(vault_errors(Some(r#"{"errors":[]}"#)), "no detail");
         assert_eq!(vault_errors(None), "no detail");

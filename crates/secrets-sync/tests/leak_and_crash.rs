@@ -1,5 +1,5 @@
-//! Must-hold safety properties, with the Vault double standing in for HashiCorp Vault (which
-//! cannot run here; tests/support/vault_double.rs serves the bodies Vault's API docs give):
+//! Must-hold safety properties, against a real OpenBao (Vault's HTTP API, seeded by
+//! tests/support/bao.rs; no case here uses the HTTP double):
 //!
 //! - no secret value, nor its URL-encoded or base64 forms, reaches stdout, stderr, the files
 //!   next to the bundle or `.devenv/events.jsonl`, on any success or failure path (panics too);
@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::vault_double::{Fault, VaultDouble};
+use support::bao::Vault;
 use support::*;
 
 /// Collected output of every run, labelled for the failure message.
@@ -72,7 +72,7 @@ fn neighbour_files(root: &Path, bundle_names: &[&str]) -> Vec<(String, String)> 
 #[test]
 fn no_secret_or_encoding_of_one_leaks_on_any_path() {
     let ws = Workspace::new();
-    let vault = VaultDouble::start(seeded_config(2));
+    let vault = Vault::start(2);
     let mut t = Transcript::default();
 
     // Successes: AppRole and token, human / json / quiet, debug logging, dry runs, local mode.
@@ -119,13 +119,11 @@ fn no_secret_or_encoding_of_one_leaks_on_any_path() {
         0,
     );
     // A rotated secret: the diff names the key, never the old or new value.
-    vault.with(|s| {
-        s.config
-            .secrets
-            .get_mut(&("secret".into(), "devenv/remote/postgres".into()))
-            .unwrap()
-            .insert("password".into(), format!("{PG_PASSWORD}-rotated"));
-    });
+    vault.set_field(
+        "devenv/remote/postgres",
+        "password",
+        &format!("{PG_PASSWORD}-rotated"),
+    );
     t.record(
         "rotated dry run",
         ws.vault_cmd(&vault, "remote").arg("--dry-run"),
@@ -133,26 +131,31 @@ fn no_secret_or_encoding_of_one_leaks_on_any_path() {
     );
 
     // Failures, each with its exit code.
-    let pg = "secret/data/devenv/remote/postgres".to_string();
-    for (label, fault) in [
-        ("403", Fault::Forbidden),
-        ("404", Fault::NotFound),
-        ("503", Fault::Sealed),
-    ] {
-        vault.with(|s| s.config.faults.insert(pg.clone(), fault));
-        t.record(label, ws.approle_cmd(&vault, "remote").arg("-vv"), 5);
-        vault.with(|s| s.config.faults.clear());
-    }
-    vault.with(|s| s.config.sealed = true);
-    t.record("sealed login", &mut ws.approle_cmd(&vault, "remote"), 5);
-    vault.with(|s| s.config.sealed = false);
-    vault.with(|s| s.config.expired_tokens.insert(TOKEN.into()));
+    let pg = "devenv/remote/postgres";
+    vault.write_policy(&[pg]);
+    t.record("403", ws.approle_cmd(&vault, "remote").arg("-vv"), 5);
+    vault.write_policy(&[]);
+    vault.delete(pg);
+    t.record("404", ws.approle_cmd(&vault, "remote").arg("-vv"), 5);
+    vault.restore(pg);
+    // Sealed between the login and the reads: the binary holds a token it cannot revoke.
+    vault.server.seal();
     t.record(
-        "expired token",
+        "503 with a given token",
         ws.vault_cmd(&vault, "remote").arg("-vv"),
         5,
     );
-    vault.with(|s| s.config.expired_tokens.clear());
+    t.record("sealed login", &mut ws.approle_cmd(&vault, "remote"), 5);
+    vault.server.unseal();
+    let expired = vault.least_privilege_token("1s");
+    vault.wait_expired(&expired);
+    t.record(
+        "expired token",
+        ws.vault_cmd(&vault, "remote")
+            .env("VAULT_TOKEN", &expired)
+            .arg("-vv"),
+        5,
+    );
     t.record(
         "argv secret-id",
         ws.approle_cmd(&vault, "remote")
@@ -256,7 +259,7 @@ fn temp_files(root: &Path) -> Vec<String> {
         .collect()
 }
 
-fn spawn_sync(ws: &Workspace, vault: &VaultDouble, pause_ms: Option<u64>) -> std::process::Child {
+fn spawn_sync(ws: &Workspace, vault: &Vault, pause_ms: Option<u64>) -> std::process::Child {
     let mut cmd = ws.std_cmd();
     cmd.env("VAULT_ADDR", vault.url())
         .env("VAULT_TOKEN", TOKEN)
@@ -269,15 +272,9 @@ fn spawn_sync(ws: &Workspace, vault: &VaultDouble, pause_ms: Option<u64>) -> std
     cmd.spawn().unwrap()
 }
 
-fn rotate(vault: &VaultDouble, n: usize) -> String {
+fn rotate(vault: &Vault, n: usize) -> String {
     let value = format!("redis-rotation-{n:04}-abcdefgh");
-    vault.with(|s| {
-        s.config
-            .secrets
-            .get_mut(&("secret".into(), "devenv/remote/redis".into()))
-            .unwrap()
-            .insert("password".into(), value.clone());
-    });
+    vault.set_field("devenv/remote/redis", "password", &value);
     value
 }
 

@@ -1,21 +1,24 @@
 //! secrets-sync against Vault, end to end: the real binary, a throwaway git workspace with the
-//! shipped configs/secrets.yaml, and — because HashiCorp Vault cannot run here — a local HTTP
-//! double (tests/support/vault_double.rs) serving the response bodies Vault's API
-//! documentation gives: AppRole login, KV v1 and v2 reads, sys/mounts, 403 permission denied,
-//! 404, 503 sealed and an expired token.
+//! shipped configs/secrets.yaml, and a real OpenBao (Vault's HTTP API, devenv_testkit::OpenBao)
+//! seeded by tests/support/bao.rs: AppRole with a least-privilege policy, KV v1 and v2, a
+//! namespace, a denying policy (403), a missing path (404), a sealed server (503), an expired
+//! token, refused logins. What the server saw is read from its audit log, never assumed.
+//! No case here uses the HTTP double.
 
 mod support;
 
 use std::os::unix::fs::PermissionsExt as _;
 
 use devenv_core::events;
-use support::vault_double::{Fault, VaultDouble};
+use support::bao::Vault;
 use support::*;
 
 #[test]
 fn remote_mode_with_approle_on_kv2_writes_an_expiring_bundle_with_an_audit_trail() {
     let ws = Workspace::new();
-    let vault = VaultDouble::start(seeded_config(2));
+    // Everything inside an OpenBao namespace: the binary must send it on every request.
+    let vault = Vault::start_in(Some("team-a"), 2);
+    let since = vault.audit().len();
     let (stdout, stderr) = run(
         ws.approle_cmd(&vault, "remote")
             .env("VAULT_NAMESPACE", "team-a"),
@@ -34,6 +37,7 @@ fn remote_mode_with_approle_on_kv2_writes_an_expiring_bundle_with_an_audit_trail
     assert_eq!(b.get("DEVENV_SOURCE"), Some("vault"));
     assert_eq!(b.get("POSTGRES_PASSWORD"), Some(PG_PASSWORD));
     assert_eq!(b.get("S3_SECRET_KEY"), Some(S3_SECRET));
+    // Spaces, `$`, `/`, `%` and non-ASCII, byte for byte.
     assert_eq!(b.get("NATS_PASSWORD"), Some(NATS_PASSWORD));
     assert_eq!(
         devenv_core::redact::url_password(b.get("DATABASE_URL").unwrap()).as_deref(),
@@ -49,8 +53,9 @@ fn remote_mode_with_approle_on_kv2_writes_an_expiring_bundle_with_an_audit_trail
         "{ahead}"
     );
 
-    // Audit: every read is an event carrying the audit id and Vault's request id.
-    let log = vault.log();
+    // Audit: every read is an event carrying the audit id and OpenBao's request id, which
+    // OpenBao's own audit log has for that very path.
+    let log = vault.audit_since(since);
     let evs = events::read_all(&ws.path(".devenv/events.jsonl"));
     let synced = evs.iter().find(|e| e["event"] == "bundle_synced").unwrap();
     let audit_id = synced["audit_id"].as_str().unwrap();
@@ -61,27 +66,46 @@ fn remote_mode_with_approle_on_kv2_writes_an_expiring_bundle_with_an_audit_trail
         let rid = r["request_id"].as_str().unwrap();
         let served = log
             .iter()
-            .find(|l| l.request_id.as_deref() == Some(rid))
-            .unwrap_or_else(|| panic!("request id {rid} was not served by Vault"));
+            .find(|l| l.request_id == rid)
+            .unwrap_or_else(|| panic!("request id {rid} was not served by OpenBao"));
         assert_eq!(
             served.path,
             format!("secret/data/{}", r["path"].as_str().unwrap())
         );
+        assert!(served.error.is_none(), "{served:?}");
         assert!(!r["keys"].as_array().unwrap().is_empty());
     }
     let login = evs.iter().find(|e| e["event"] == "vault_login").unwrap();
     assert!(log.iter().any(|l| l.path == "auth/approle/login"
-        && l.request_id.as_deref() == login["request_id"].as_str()));
-    // Namespace sent on every request; the AppRole token revoked at the end.
-    assert!(log.iter().all(|l| l.namespace.as_deref() == Some("team-a")));
-    let (issued, revoked) = vault.with(|s| (s.issued.clone(), s.revoked.clone()));
+        && Some(l.request_id.as_str()) == login["request_id"].as_str()));
+    // The least-privilege token may not list mounts: detection went through the per-mount
+    // lookup.
+    assert!(
+        log.iter()
+            .any(|l| l.path == "sys/mounts" && l.error.is_some()),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.path == "sys/internal/ui/mounts/secret" && l.error.is_none())
+    );
+    // Namespace sent on every request; the AppRole token revoked at the end — on the server.
+    assert!(!log.is_empty());
+    assert!(log.iter().all(|l| l.namespace == "team-a/"), "{log:#?}");
+    let issued = vault.approle_accessors();
     assert_eq!(issued.len(), 1);
-    assert_eq!(revoked, issued);
+    assert!(log.iter().any(|l| l.path == "auth/token/revoke-self"
+        && l.token_accessor.as_deref() == Some(issued[0].as_str())));
+    assert!(!vault.alive(&issued[0]), "the AppRole token still lives");
     assert!(evs.iter().any(|e| e["event"] == "vault_token_revoked"));
 
     // Second run: same secrets → unchanged, file untouched.
     let before = std::fs::read(&path).unwrap();
-    let (stdout, stderr) = run(&mut ws.approle_cmd(&vault, "remote"), 0);
+    let (stdout, stderr) = run(
+        ws.approle_cmd(&vault, "remote")
+            .env("VAULT_NAMESPACE", "team-a"),
+        0,
+    );
     assert!(stdout.contains("unchanged"), "{stdout}{stderr}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
@@ -89,20 +113,28 @@ fn remote_mode_with_approle_on_kv2_writes_an_expiring_bundle_with_an_audit_trail
 #[test]
 fn kv1_is_detected_from_sys_mounts_and_a_given_token_is_not_revoked() {
     let ws = Workspace::new();
-    let vault = VaultDouble::start(seeded_config(1));
+    let vault = Vault::start(1);
+    let since = vault.audit().len();
     let (stdout, _) = run(&mut ws.vault_cmd(&vault, "local"), 0);
     assert!(stdout.contains("4 Vault reads"), "{stdout}");
-    let log = vault.log();
-    assert!(log.iter().any(|l| l.path == "sys/mounts"));
+    let log = vault.audit_since(since);
+    assert!(
+        log.iter()
+            .any(|l| l.path == "sys/mounts" && l.error.is_none())
+    );
     assert!(log.iter().any(|l| l.path == "secret/devenv/local/postgres"));
     assert!(!log.iter().any(|l| l.path.contains("/data/")));
-    assert!(
-        vault.with(|s| s.revoked.is_empty()),
-        "a given token is never revoked"
+    assert!(!log.iter().any(|l| l.path.contains("revoke")));
+    let lookup = vault.api.request(
+        "POST",
+        "auth/token/lookup",
+        Some(&serde_json::json!({ "token": TOKEN })),
     );
+    assert_eq!(lookup.status, 200, "a given token is never revoked");
     let b = ws.bundle(".env.local");
     assert_eq!(b.get("DEVENV_SOURCE"), Some("vault"));
     assert_eq!(b.get("REDIS_PASSWORD"), Some(REDIS_PASSWORD));
+    assert_eq!(b.get("NATS_PASSWORD"), Some(NATS_PASSWORD));
     assert_eq!(b.get("S3_ACCESS_KEY"), Some(S3_ACCESS));
     assert_eq!(
         devenv_core::redact::url_password(b.get("REDIS_URL").unwrap()).as_deref(),
@@ -116,87 +148,86 @@ fn kv1_is_detected_from_sys_mounts_and_a_given_token_is_not_revoked() {
 #[test]
 fn kv_version_is_found_without_sys_mounts_or_given_by_flag() {
     let ws = Workspace::new();
-    let mut config = seeded_config(1);
+    let vault = Vault::start(1);
     // A least-privilege token: no sys/mounts. Detection asks sys/internal/ui/mounts instead.
-    config.faults.insert("sys/mounts".into(), Fault::Forbidden);
-    let vault = VaultDouble::start(config);
-    ws.vault_cmd(&vault, "remote").assert().success();
+    let token = vault.least_privilege_token("1h");
+    let since = vault.audit().len();
+    ws.vault_cmd(&vault, "remote")
+        .env("VAULT_TOKEN", &token)
+        .assert()
+        .success();
+    let log = vault.audit_since(since);
     assert!(
-        vault
-            .log()
-            .iter()
-            .any(|l| l.path == "sys/internal/ui/mounts/secret" && l.status == 200)
+        log.iter()
+            .any(|l| l.path == "sys/mounts" && l.error.is_some())
     );
     assert!(
-        vault
-            .log()
-            .iter()
-            .any(|l| l.path == "secret/devenv/remote/redis")
+        log.iter()
+            .any(|l| l.path == "sys/internal/ui/mounts/secret" && l.error.is_none())
     );
+    assert!(log.iter().any(|l| l.path == "secret/devenv/remote/redis"));
     assert_eq!(
         ws.bundle(".env.linode").get("REDIS_PASSWORD"),
         Some(REDIS_PASSWORD)
     );
 
-    // Neither allowed: exit 5 naming the flag that skips detection; the flag works.
-    vault.with(|s| {
-        s.config
-            .faults
-            .insert("sys/internal/ui/mounts/secret".into(), Fault::Forbidden)
-    });
+    // Neither allowed (OpenBao answers the per-mount lookup to any token with some access to
+    // the mount, so this token has none): exit 5 naming the flag that skips detection.
+    let stranger = vault.api.create_token(&["default"], "1h", None);
     let before = std::fs::read(ws.path(".env.linode")).unwrap();
-    let (_, stderr) = run(&mut ws.vault_cmd(&vault, "remote"), 5);
+    let (_, stderr) = run(
+        ws.vault_cmd(&vault, "remote").env("VAULT_TOKEN", &stranger),
+        5,
+    );
     assert!(stderr.contains("--kv-version"), "{stderr}");
     assert_eq!(std::fs::read(ws.path(".env.linode")).unwrap(), before);
-    let requests = vault.log().len();
+    // The flag skips detection altogether.
+    let since = vault.audit().len();
     ws.vault_cmd(&vault, "remote")
+        .env("VAULT_TOKEN", &token)
         .args(["--kv-version", "1"])
         .assert()
         .success();
+    let log = vault.audit_since(since);
+    assert!(log.iter().any(|l| l.path == "secret/devenv/remote/redis"));
     assert!(
-        !vault.log()[requests..]
-            .iter()
-            .any(|l| l.path.starts_with("sys/")),
-        "--kv-version skips detection"
+        !log.iter().any(|l| l.path.starts_with("sys/")),
+        "--kv-version skips detection: {log:#?}"
     );
 }
 
 #[test]
 fn failed_vault_reads_leave_the_bundle_untouched_with_exit_5() {
     let ws = Workspace::new();
-    let vault = VaultDouble::start(seeded_config(2));
+    let vault = Vault::start(2);
     ws.approle_cmd(&vault, "remote").assert().success();
     let path = ws.path(".env.linode");
     let good = std::fs::read(&path).unwrap();
 
-    let pg = "secret/data/devenv/remote/postgres".to_string();
-    type Inject<'a> = Box<dyn Fn(&VaultDouble) + 'a>;
-    let cases: Vec<(&str, Inject, &str)> = vec![
+    let pg = "devenv/remote/postgres";
+    type Inject<'a> = Box<dyn Fn(&Vault) + 'a>;
+    let cases: Vec<(&str, Inject, Inject, &str)> = vec![
         (
             "403 permission denied",
-            Box::new(|v: &VaultDouble| {
-                v.with(|s| s.config.faults.insert(pg.clone(), Fault::Forbidden));
-            }),
+            // The policy denies that one path.
+            Box::new(|v: &Vault| v.write_policy(&[pg])),
+            Box::new(|v: &Vault| v.write_policy(&[])),
             "Vault denied secret/data/devenv/remote/postgres (HTTP 403: permission denied)",
         ),
         (
             "404",
-            Box::new(|v: &VaultDouble| {
-                v.with(|s| s.config.faults.insert(pg.clone(), Fault::NotFound));
-            }),
+            Box::new(|v: &Vault| v.delete(pg)),
+            Box::new(|v: &Vault| v.restore(pg)),
             "Vault has no secret at secret/data/devenv/remote/postgres (HTTP 404)",
         ),
         (
             "503 sealed",
-            Box::new(|v: &VaultDouble| v.with(|s| s.config.sealed = true)),
+            Box::new(|v: &Vault| v.server.seal()),
+            Box::new(|v: &Vault| v.server.unseal()),
             "Vault is sealed",
         ),
     ];
-    for (name, inject, expected) in cases {
-        vault.with(|s| {
-            s.config.faults.clear();
-            s.config.sealed = false;
-        });
+    for (name, inject, heal, expected) in cases {
         inject(&vault);
         let (_, stderr) = run(&mut ws.approle_cmd(&vault, "remote"), 5);
         assert!(stderr.contains(expected), "{name}: {stderr}");
@@ -205,20 +236,29 @@ fn failed_vault_reads_leave_the_bundle_untouched_with_exit_5() {
             good,
             "{name}: bundle changed"
         );
+        heal(&vault);
     }
-    vault.with(|s| {
-        s.config.faults.clear();
-        s.config.sealed = false;
-    });
-    // The AppRole token of a run whose read failed is still revoked.
-    let (issued, revoked) = vault.with(|s| (s.issued.clone(), s.revoked.clone()));
-    assert_eq!(issued.len(), revoked.len(), "every AppRole token revoked");
+    // The AppRole token of a run whose read failed is still revoked: the server says so.
+    let issued = vault.approle_accessors();
+    assert_eq!(
+        issued.len(),
+        3,
+        "a login per run that reached OpenBao unsealed"
+    );
+    for accessor in &issued {
+        assert!(
+            !vault.alive(accessor),
+            "AppRole token {accessor} still lives"
+        );
+    }
+    ws.approle_cmd(&vault, "remote").assert().success();
 
-    // An expired user token: 403 with Vault's `invalid token`.
-    vault.with(|s| s.config.expired_tokens.insert(TOKEN.to_string()));
-    let (_, stderr) = run(&mut ws.vault_cmd(&vault, "remote"), 5);
-    assert!(stderr.contains("invalid token"), "{stderr}");
+    // An expired token: created with a 1 s TTL, used once it ran out.
+    let token = vault.least_privilege_token("1s");
+    vault.wait_expired(&token);
+    let (_, stderr) = run(ws.vault_cmd(&vault, "remote").env("VAULT_TOKEN", &token), 5);
     // Told apart from a policy denial: the remedy is a new login, not a policy change.
+    assert!(stderr.contains("invalid token"), "{stderr}");
     assert!(
         stderr.contains("Vault rejected the token") && stderr.contains("expired or revoked"),
         "{stderr}"
@@ -226,11 +266,39 @@ fn failed_vault_reads_leave_the_bundle_untouched_with_exit_5() {
     assert!(stderr.contains("log in again"), "{stderr}");
     assert_eq!(std::fs::read(&path).unwrap(), good);
 
-    // A refused AppRole login.
-    vault.with(|s| s.config.approle = Some((ROLE_ID.into(), "another-secret-id".into())));
-    let (_, stderr) = run(&mut ws.approle_cmd(&vault, "remote"), 5);
+    // A refused AppRole login: a wrong secret_id…
+    let (_, stderr) = run(
+        ws.approle_cmd(&vault, "remote")
+            .env_remove("VAULT_SECRET_ID_FILE")
+            .env("VAULT_SECRET_ID", "another-secret-id"),
+        5,
+    );
     assert!(stderr.contains("invalid role or secret ID"), "{stderr}");
     assert_eq!(std::fs::read(&path).unwrap(), good);
+    // …and a secret_id whose uses are spent (secret_id_num_uses = 1, used once).
+    let role_id = vault.api.create_role(
+        "approle",
+        "once",
+        &devenv_testkit::RoleSpec {
+            policies: &[support::bao::POLICY],
+            secret_id_num_uses: 1,
+            token_ttl: "60s",
+            ..Default::default()
+        },
+    );
+    let secret_id = vault.api.create_secret_id("approle", "once", None);
+    let once = |code| {
+        let mut cmd = ws.approle_cmd(&vault, "remote");
+        cmd.env("VAULT_ROLE_ID", &role_id)
+            .env_remove("VAULT_SECRET_ID_FILE")
+            .env("VAULT_SECRET_ID", &secret_id);
+        run(&mut cmd, code)
+    };
+    once(0);
+    let (_, stderr) = once(5);
+    assert!(stderr.contains("invalid role or secret ID"), "{stderr}");
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+
     let failed = events::read_all(&ws.path(".devenv/events.jsonl"))
         .into_iter()
         .filter(|e| e["event"] == "vault_read_failed")
@@ -241,7 +309,8 @@ fn failed_vault_reads_leave_the_bundle_untouched_with_exit_5() {
 #[test]
 fn secret_id_and_token_are_refused_on_the_command_line() {
     let ws = Workspace::new();
-    let vault = VaultDouble::start(seeded_config(2));
+    let vault = Vault::start(2);
+    let since = vault.audit().len();
     for flag in [
         format!("--secret-id={SECRET_ID}"),
         format!("--token={TOKEN}"),
@@ -251,7 +320,7 @@ fn secret_id_and_token_are_refused_on_the_command_line() {
         assert!(!stdout.contains(SECRET_ID) && !stderr.contains(SECRET_ID));
         assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
     }
-    assert!(vault.log().is_empty(), "nothing sent to Vault");
+    assert!(vault.audit_since(since).is_empty(), "nothing sent to Vault");
     assert!(!ws.path(".env.linode").exists());
 
     // stdin works.
@@ -268,7 +337,7 @@ fn secret_id_and_token_are_refused_on_the_command_line() {
 #[test]
 fn dry_run_lists_key_names_only_and_writes_nothing() {
     let ws = Workspace::new();
-    let vault = VaultDouble::start(seeded_config(2));
+    let vault = Vault::start(2);
     let (stdout, _) = run(ws.vault_cmd(&vault, "remote").arg("--dry-run"), 0);
     assert!(stdout.contains("would write"), "{stdout}");
     assert!(
@@ -278,14 +347,11 @@ fn dry_run_lists_key_names_only_and_writes_nothing() {
     assert!(!ws.path(".env.linode").exists());
 
     ws.vault_cmd(&vault, "remote").assert().success();
-    vault.with(|s| {
-        let pg = s
-            .config
-            .secrets
-            .get_mut(&("secret".into(), "devenv/remote/redis".into()))
-            .unwrap();
-        pg.insert("password".into(), "rotated-redis-password-0001".into());
-    });
+    vault.set_field(
+        "devenv/remote/redis",
+        "password",
+        "rotated-redis-password-0001",
+    );
     let before = std::fs::read(ws.path(".env.linode")).unwrap();
     let (stdout, _) = run(
         ws.token_cmd(&vault)
@@ -346,14 +412,9 @@ fn bundle_reads_back_exactly_with_bash_and_python_dotenv() {
 #[test]
 fn unportable_secret_is_refused_naming_the_key_only() {
     let ws = Workspace::new();
-    let mut config = seeded_config(2);
+    let vault = Vault::start(2);
     let nasty = "it's-$HOME-unportable";
-    config
-        .secrets
-        .get_mut(&("secret".into(), "devenv/remote/redis".into()))
-        .unwrap()
-        .insert("password".into(), nasty.into());
-    let vault = VaultDouble::start(config);
+    vault.set_field("devenv/remote/redis", "password", nasty);
     let (stdout, stderr) = run(&mut ws.vault_cmd(&vault, "remote"), 2);
     assert!(stderr.contains("REDIS_PASSWORD"), "{stderr}");
     assert!(!stderr.contains(nasty) && !stdout.contains(nasty));
@@ -451,7 +512,7 @@ fn remote_mode_without_vault_generates_credentials_into_an_expiring_linode_bundl
 #[test]
 fn output_snapshots() {
     let ws = Workspace::new();
-    let vault = VaultDouble::start(seeded_config(2));
+    let vault = Vault::start(2);
     let (stdout, _) = run(
         ws.cmd()
             .env("VAULT_ADDR", vault.url())
@@ -484,11 +545,7 @@ fn output_snapshots() {
         );
     });
 
-    vault.with(|s| {
-        s.config
-            .faults
-            .insert("secret/data/devenv/remote/nats".into(), Fault::Forbidden)
-    });
+    vault.write_policy(&["devenv/remote/nats"]);
     let (_, stderr) = run(&mut ws.vault_cmd(&vault, "remote"), 5);
     insta::with_settings!({ filters => filters }, {
         insta::assert_snapshot!("denied_read_stderr", stderr);

@@ -1,9 +1,13 @@
 //! Shared fixtures of the secrets-sync integration tests: a throwaway git workspace with the
-//! project's .gitignore, free ports and configs/secrets.yaml, plus the Vault double seeded with
-//! the paths that mapping names and known awkward secret values.
+//! project's .gitignore, free ports and configs/secrets.yaml, plus a real OpenBao
+//! (devenv_testkit::OpenBao, Vault's HTTP API) seeded with the paths that mapping names and
+//! known awkward secret values, behind a least-privilege AppRole.
+//!
+//! The HTTP double (vault_double.rs) is no longer used by any test: it stays as the server of
+//! the benchmark (examples/vault-double.rs, scripts/bench/secrets.sh), which adds latency.
 #![allow(dead_code)]
 
-pub mod vault_double;
+pub mod bao;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -11,19 +15,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 
 use assert_cmd::Command;
+use bao::Vault;
 use devenv_core::bundle::Bundle;
-use vault_double::{Config, VaultDouble};
 
 pub const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
-/// Known secret values: awkward on purpose (quotes, `#`, spaces, `/+=@:%`, a newline) so that
-/// their raw, percent-encoded and base64 forms all differ, and quoting is exercised.
+/// Known secret values: awkward on purpose (quotes, `#`, spaces, `/+=@:%$`, non-ASCII, a
+/// newline) so that their raw, percent-encoded and base64 forms all differ, and quoting is
+/// exercised.
 pub const PG_PASSWORD: &str = "Pg#s3cr3t 'q' \"dq\" back\\slash/+=@:%x";
 pub const REDIS_PASSWORD: &str = "rd-9f8e7d6c5b4a3210-zz";
-pub const NATS_PASSWORD: &str = "Nats=P@ss word%25&$HOME";
+pub const NATS_PASSWORD: &str = "Nats=P@ss wörd/%25&$HOME-ключ 密码";
 pub const S3_SECRET: &str = "line1\nline2 #not-a-comment `tick`";
 pub const S3_ACCESS: &str = "AKIADOUBLEEXAMPLE01";
-pub const TOKEN: &str = "hvs.user-token-abcdef123456";
+/// The user's own token (OpenBao refuses chosen token ids starting with `hvs.`).
+pub const TOKEN: &str = "devenv-user-token-abcdef123456";
 pub const ROLE_ID: &str = "role-5a9b0c1d-devenv";
 pub const SECRET_ID: &str = "sid-7c1e4a2b-do-not-leak";
 /// An extra field in a secret that the mapping never names: must be masked all the same.
@@ -132,22 +138,22 @@ impl Workspace {
         Command::from_std(self.std_cmd())
     }
 
-    /// `cmd()` aimed at a Vault double with the user's token; mode and format left to the caller.
-    pub fn token_cmd(&self, vault: &VaultDouble) -> Command {
+    /// `cmd()` aimed at Vault with the user's token; mode and format left to the caller.
+    pub fn token_cmd(&self, vault: &Vault) -> Command {
         let mut cmd = self.cmd();
         cmd.env("VAULT_ADDR", vault.url()).env("VAULT_TOKEN", TOKEN);
         cmd
     }
 
     /// `token_cmd()` in `mode` with human output.
-    pub fn vault_cmd(&self, vault: &VaultDouble, mode: &str) -> Command {
+    pub fn vault_cmd(&self, vault: &Vault, mode: &str) -> Command {
         let mut cmd = self.token_cmd(vault);
         cmd.args(["--mode", mode, "--human"]);
         cmd
     }
 
-    /// `cmd()` aimed at a Vault double logging in with AppRole (secret_id from a file).
-    pub fn approle_cmd(&self, vault: &VaultDouble, mode: &str) -> Command {
+    /// `cmd()` aimed at Vault logging in with AppRole (secret_id from a file).
+    pub fn approle_cmd(&self, vault: &Vault, mode: &str) -> Command {
         let sid = self.path(".devenv-secret-id");
         std::fs::write(&sid, format!("{SECRET_ID}\n")).unwrap();
         let mut cmd = self.cmd();
@@ -167,11 +173,11 @@ impl Workspace {
     }
 }
 
-/// A workspace whose `.env.linode` was synced (with the user's token) from a KV v2 double
-/// seeded by [`seeded_config`]: the starting point of tests about an existing remote bundle.
-pub fn synced_remote_workspace() -> (Workspace, VaultDouble) {
+/// A workspace whose `.env.linode` was synced (with the user's token) from a KV v2 OpenBao
+/// seeded by [`Vault::start`]: the starting point of tests about an existing remote bundle.
+pub fn synced_remote_workspace() -> (Workspace, Vault) {
     let ws = Workspace::new();
-    let vault = VaultDouble::start(seeded_config(2));
+    let vault = Vault::start(2);
     ws.vault_cmd(&vault, "remote").assert().success();
     (ws, vault)
 }
@@ -185,61 +191,50 @@ pub fn run(cmd: &mut Command, code: i32) -> (String, String) {
     )
 }
 
-fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-/// A double holding every path configs/secrets.yaml names, for both modes, on a KV mount of
-/// the given version; AppRole and the user's token both work.
-pub fn seeded_config(kv_version: u8) -> Config {
-    let mut c = Config::default();
-    c.mounts.insert("secret".into(), kv_version);
-    c.approle = Some((ROLE_ID.into(), SECRET_ID.into()));
-    c.tokens.insert(TOKEN.into());
+/// The secrets configs/secrets.yaml names, for both modes: (path, fields).
+pub fn seeded_secrets() -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
     for mode in ["local", "remote"] {
-        let p = |s: &str| ("secret".to_string(), format!("devenv/{mode}/{s}"));
-        c.secrets.insert(
+        let p = |s: &str| format!("devenv/{mode}/{s}");
+        out.push((
             p("postgres"),
-            fields(&[
-                ("host", "pg.remote.internal"),
-                ("port", "5432"),
-                ("username", "app"),
-                ("password", PG_PASSWORD),
-                ("database", "app"),
-            ]),
-        );
-        c.secrets.insert(
+            serde_json::json!({
+                "host": "pg.remote.internal",
+                "port": "5432",
+                "username": "app",
+                "password": PG_PASSWORD,
+                "database": "app",
+            }),
+        ));
+        out.push((
             p("redis"),
-            fields(&[
-                ("host", "redis.remote.internal"),
-                ("port", "6379"),
-                ("password", REDIS_PASSWORD),
-            ]),
-        );
-        c.secrets.insert(
+            serde_json::json!({
+                "host": "redis.remote.internal",
+                "port": "6379",
+                "password": REDIS_PASSWORD,
+            }),
+        ));
+        out.push((
             p("nats"),
-            fields(&[
-                ("url", "nats://nats.remote.internal:4222"),
-                ("username", "devenv"),
-                ("password", NATS_PASSWORD),
-            ]),
-        );
-        c.secrets.insert(
+            serde_json::json!({
+                "url": "nats://nats.remote.internal:4222",
+                "username": "devenv",
+                "password": NATS_PASSWORD,
+            }),
+        ));
+        out.push((
             p("s3"),
-            fields(&[
-                ("endpoint", "https://s3.remote.internal"),
-                ("region", "eu-west-1"),
-                ("bucket", "devenv"),
-                ("access_key", S3_ACCESS),
-                ("secret_key", S3_SECRET),
-                ("api_key", UNMAPPED),
-            ]),
-        );
+            serde_json::json!({
+                "endpoint": "https://s3.remote.internal",
+                "region": "eu-west-1",
+                "bucket": "devenv",
+                "access_key": S3_ACCESS,
+                "secret_key": S3_SECRET,
+                "api_key": UNMAPPED,
+            }),
+        ));
     }
-    c
+    out
 }
 
 /// Every form of `secret` a leak could take (raw, percent-/form-encoded, base64 variants).
