@@ -4,6 +4,7 @@
 
 pub mod bundle;
 pub mod bundle_expiry;
+pub mod completions;
 pub mod credentials;
 pub mod duration;
 pub mod events;

@@ -78,7 +78,9 @@ pub enum Command {
     /// lifecycle command waits, saying who holds it; exit 4 after --timeout.
     Lock(LockArgs),
     /// Print shell completions for devenv.
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        shell: devenv_core::completions::Shell,
+    },
 }
 
 #[derive(Debug, clap::Args)]
