@@ -13,6 +13,8 @@
 set -euo pipefail
 # shellcheck source=../dev/lib.sh
 source "$(dirname "$0")/../dev/lib.sh"
+# shellcheck source=checks.bash
+source "$(dirname "$0")/checks.bash"
 cd "$DEVENV_ROOT"
 
 SCHEMA=dev/compose-spec/compose-spec.json
@@ -29,8 +31,6 @@ CHECK_JSONSCHEMA="$(dirname "$PYTHON")/check-jsonschema"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-failures=0
-fail() { printf 'FAIL: %s\n' "$*" >&2; failures=$((failures + 1)); }
 pass() { ok "$*"; }
 
 # ── 1. schema ───────────────────────────────────────────────────────────────────────────
@@ -163,31 +163,17 @@ for name, svc in services.items():
             if flag in ("--user", "--pass", "--password", "--requirepass") and not WHOLE_VAR.match(str(value)):
                 problems.append(f"service {name}: {flag} {value!r} is a literal credential")
 
-for p in problems:
-    print(p)
+sys.stdout.writelines(p + "\n" for p in problems)
 sys.exit(1 if problems else 0)
 PY
 }
 
-if rules "$COMPOSE_FILE" >"$work/rules.out"; then
-  pass "rules: healthchecks with start_period/start_interval everywhere; ports and credentials are bundle variables"
-else
-  cat "$work/rules.out" >&2
-  fail "project rules for $COMPOSE_FILE"
-fi
+expect_clean "$work/rules.out" \
+  "rules: healthchecks with start_period/start_interval everywhere; ports and credentials are bundle variables" \
+  "project rules for $COMPOSE_FILE" rules "$COMPOSE_FILE"
 
 # Each mutation breaks one rule; the rule checker must name it.
-expect_rule_failure() {
-  local label="$1" needle="$2" file="$3"
-  if rules "$file" >"$work/mut.out"; then
-    fail "rules accepted: $label"
-  elif grep -q -- "$needle" "$work/mut.out"; then
-    pass "rules reject: $label"
-  else
-    cat "$work/mut.out" >&2
-    fail "rules failed for $label but did not say '$needle'"
-  fi
-}
+expect_rule_failure() { mutation_caught "$work/mut.out" "$1" "$2" rules "$3"; }
 # shellcheck disable=SC2016 # the ${...} are literal compose text, not shell
 sed 's/"${POSTGRES_PORT:-5432}:5432"/"5432:5432"/' "$COMPOSE_FILE" >"$work/m1.yaml"
 expect_rule_failure "a literal host port" "literal host port" "$work/m1.yaml"
@@ -299,5 +285,5 @@ rm "$work/root/.env.local"
 rc=0; run_compose up >/dev/null 2>"$work/err" || rc=$?
 if [[ $rc -eq $EXIT_USAGE ]] && grep -q 'make secrets-sync' "$work/err"; then pass "compose.sh without a bundle: exit 2, says make secrets-sync"; else cat "$work/err" >&2; fail "compose.sh without bundle (rc=$rc)"; fi
 
-((failures == 0)) || die "$EXIT_FAILED" "compose-static: $failures check(s) failed" "see the FAIL lines above"
+finish compose-static "see the FAIL lines above"
 ok "compose-static: all checks passed"

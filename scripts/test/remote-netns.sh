@@ -11,6 +11,8 @@
 set -euo pipefail
 # shellcheck source=../dev/lib.sh
 source "$(dirname "$0")/../dev/lib.sh"
+# shellcheck source=checks.bash
+source "$(dirname "$0")/checks.bash"
 cd "$DEVENV_ROOT"
 
 if ((EUID != 0)); then
@@ -63,9 +65,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-failures=0
-fail() { printf 'FAIL: %s\n' "$*" >&2; failures=$((failures + 1)); }
-check() { local label="$1"; shift; if "$@"; then ok "$label"; else fail "$label"; fi; }
 # no_secret FILE... — none of this run's passwords appears in the files.
 no_secret() { ! grep -qF -e "$PG_PASSWORD" -e "$REDIS_PW" -e "$NATS_PW" -e "$S3_SECRET" "$@"; }
 # exit_and_says CODE WANT FILE PATTERN — the exit code was WANT and FILE contains PATTERN.
@@ -240,5 +239,5 @@ for p in pushes:
 assert {"remote_status", "remote_logs", "remote_reset_done"} <= events, events
 PY
 
-((failures == 0)) || die "$EXIT_FAILED" "remote-netns: $failures check(s) failed" "rerun alone: bash scripts/test/remote-netns.sh"
+finish remote-netns "rerun alone: bash scripts/test/remote-netns.sh"
 ok "remote-netns: status, logs and reset work across the namespace link; a dropped link times out in ${elapsed_ms} ms"

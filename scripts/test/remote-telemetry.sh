@@ -9,6 +9,8 @@
 set -euo pipefail
 # shellcheck source=../dev/lib.sh
 source "$(dirname "$0")/../dev/lib.sh"
+# shellcheck source=checks.bash
+source "$(dirname "$0")/checks.bash"
 cd "$DEVENV_ROOT"
 for tool in prometheus-pushgateway redis-server python3 curl; do
   command -v "$tool" >/dev/null 2>&1 || die "$EXIT_USAGE" "$tool is not installed" "run \`make setup\`"
@@ -25,8 +27,6 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT INT TERM
-failures=0
-fail() { printf 'FAIL: %s\n' "$*" >&2; failures=$((failures + 1)); }
 wait_http() { wait_until 5 curl -s -o /dev/null "$1" || die "$EXIT_TIMEOUT" "$1 did not answer" "see $work"; }
 redis_answers() { [[ "$(REDISCLI_AUTH="$REDIS_PW" redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]; }
 
@@ -111,5 +111,5 @@ PY
 then ok "Loki: the workspace's events (scripts' and dev-status's), labelled, each shipped once"; else fail "Loki receiver content: $(cat "$work/loki.jsonl")"; fi
 if grep -qF "$REDIS_PW" "$work/loki.jsonl" "$work/status.json" "$work/status.err"; then fail "the redis password left the process"; else ok "no secret in pushes or output"; fi
 
-((failures == 0)) || die "$EXIT_FAILED" "remote-telemetry: $failures check(s) failed" "see the FAIL lines above"
+finish remote-telemetry "see the FAIL lines above"
 ok "remote-telemetry: dev-status → Pushgateway and Loki work"

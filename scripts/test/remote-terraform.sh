@@ -11,6 +11,8 @@
 set -euo pipefail
 # shellcheck source=../dev/lib.sh
 source "$(dirname "$0")/../dev/lib.sh"
+# shellcheck source=checks.bash
+source "$(dirname "$0")/checks.bash"
 cd "$DEVENV_ROOT"
 command -v terraform >/dev/null 2>&1 || die "$EXIT_USAGE" "terraform is not installed" "install Terraform ≥ 1.6 (https://developer.hashicorp.com/terraform/install)"
 PYTHON="$(venv_python)" || exit
@@ -19,8 +21,6 @@ PYTHON="$(venv_python)" || exit
 MODULE=dev/remote/terraform
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { printf 'FAIL: %s\n' "$*" >&2; failures=$((failures + 1)); }
 
 if terraform fmt -check -recursive -diff "$MODULE" >"$work/fmt.out" 2>/dev/null; then
   ok "terraform fmt -check: $MODULE is formatted"
@@ -121,27 +121,19 @@ passed = set(inst.get("stackscript_data", {}).keys())
 if udfs != passed:
     problems.append(f"stackscript_data keys {sorted(passed)} differ from the StackScript UDFs {sorted(udfs)}")
 
-for p in problems:
-    print(p)
+sys.stdout.writelines(p + "\n" for p in problems)
 sys.exit(1 if problems else 0)
 PY
 }
 
-if assert_module "$MODULE" >"$work/assert.out"; then
-  ok "module contract: tags owner/region/ttl/workspace_id, VLAN interface, firewall = SSH + VLAN only, inputs/outputs, StackScript version + UDFs"
-else
-  cat "$work/assert.out" >&2
-  fail "module contract"
-fi
-
-# Mutations: each must be caught, by name.
+# Mutations of a copy: each must be caught, by name.
 mutate() { rm -rf "$work/m"; cp -r "$MODULE" "$work/m"; "$PYTHON" -c "$1" "$work/m/main.tf"; }
-expect_caught() {
-  local label="$1" needle="$2"
-  if assert_module "$work/m" >"$work/mut.out"; then fail "not caught: $label"
-  elif grep -qF -- "$needle" "$work/mut.out"; then ok "caught: $label"
-  else cat "$work/mut.out" >&2; fail "caught $label, but not as '$needle'"; fi
-}
+expect_caught() { mutation_caught "$work/mut.out" "$1" "$2" assert_module "$work/m"; }
+
+expect_clean "$work/assert.out" \
+  "module contract: tags owner/region/ttl/workspace_id, VLAN interface, firewall = SSH + VLAN only, inputs/outputs, StackScript version + UDFs" \
+  "module contract" assert_module "$MODULE"
+
 # shellcheck disable=SC2016 # Terraform's ${...}, not the shell's
 mutate 'import sys; p=sys.argv[1]; s=open(p).read(); open(p,"w").write(s.replace("""    "owner:${var.owner}",\n""", ""))'
 expect_caught "a missing owner tag" "local.tags has no owner"
@@ -152,5 +144,5 @@ expect_caught "no VLAN interface" "instance interfaces must be public then vlan"
 mutate 'import sys; p=sys.argv[1]; s=open(p).read(); open(p,"w").write(s.replace("inbound_policy  = \"DROP\"", "inbound_policy  = \"ACCEPT\""))'
 expect_caught "an ACCEPT inbound policy" "inbound_policy must be DROP"
 
-((failures == 0)) || die "$EXIT_FAILED" "remote-terraform: $failures check(s) failed" "fix $MODULE (see above)"
+finish remote-terraform "fix $MODULE (see above)"
 ok "remote-terraform: all checks passed (no plan: the linode provider cannot be downloaded here)"
