@@ -245,3 +245,22 @@ step_summary() {
   info "setup steps"
   for line in "${STEP_LINES[@]}"; do info "  $line"; done
 }
+
+# checked_run EVENT PASSED FAILED FIX UNABLE CMD... — runs a checking binary (config-diff…) and
+# exits as it answers: 0 prints PASSED; 1 dies EXIT_FAILED with FAILED and FIX; any other code
+# dies with that code ("UNABLE (exit N)": the input named above is at fault). Records EVENT with
+# the exit code either way.
+checked_run() {
+  local event="$1" passed="$2" failed="$3" fix="$4" unable="$5" rc
+  shift 5
+  set +e
+  "$@"
+  rc=$?
+  set -e
+  log_event "$event" "exit_code=$rc"
+  case "$rc" in
+    0) ok "$passed" ;;
+    1) die "$EXIT_FAILED" "$failed" "$fix" ;;
+    *) die "$rc" "$unable (exit $rc)" "fix the file named in the error above" ;;
+  esac
+}

@@ -26,15 +26,11 @@ esac
 extra=(${ARGS:-})
 
 log_event parity_started "fail_on=$fail_on"
-set +e
-"$config_diff" diff "${files[@]}" --env-file "$bundle" configs/parity/staging.yaml \
+checked_run parity_finished \
+  "parity: no differences at or above $fail_on (expected ones are in configs/parity/baseline.yaml)" \
+  "parity: differences at or above $fail_on (listed above)" \
+  "apply each recommendation, or accept an expected difference in configs/parity/baseline.yaml" \
+  "parity: config-diff could not compare" \
+  "$config_diff" diff "${files[@]}" --env-file "$bundle" configs/parity/staging.yaml \
   --rules configs/parity/rules.yaml --baseline configs/parity/baseline.yaml \
   --save --fail-on "$fail_on" "${extra[@]}"
-rc=$?
-set -e
-log_event parity_finished "exit_code=$rc"
-case "$rc" in
-  0) ok "parity: no differences at or above $fail_on (expected ones are in configs/parity/baseline.yaml)" ;;
-  1) die "$EXIT_FAILED" "parity: differences at or above $fail_on (listed above)" "apply each recommendation, or accept an expected difference in configs/parity/baseline.yaml" ;;
-  *) die "$rc" "parity: config-diff could not compare (exit $rc)" "fix the file named in the error above" ;;
-esac

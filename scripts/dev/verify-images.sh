@@ -12,13 +12,9 @@ config_diff="$(bin config-diff)"
 files=(-f dev/compose.local.yaml)
 [[ -f dev/compose.override.yaml ]] && files+=(-f dev/compose.override.yaml)
 
-set +e
-"$config_diff" images "${files[@]}" --digests dev/IMAGE_DIGESTS ${ARGS:+"$ARGS"}
-rc=$?
-set -e
-log_event verify_images_finished "exit_code=$rc"
-case "$rc" in
-  0) ok "verify-images: every compose image is pinned in dev/IMAGE_DIGESTS" ;;
-  1) die "$EXIT_FAILED" "verify-images: images missing from dev/IMAGE_DIGESTS or pinned differently (listed above)" "add or correct the line in dev/IMAGE_DIGESTS (repo:tag@sha256:<digest from \`docker buildx imagetools inspect\`)" ;;
-  *) die "$rc" "verify-images: could not check (exit $rc)" "fix the file named in the error above" ;;
-esac
+checked_run verify_images_finished \
+  "verify-images: every compose image is pinned in dev/IMAGE_DIGESTS" \
+  "verify-images: images missing from dev/IMAGE_DIGESTS or pinned differently (listed above)" \
+  "add or correct the line in dev/IMAGE_DIGESTS (repo:tag@sha256:<digest from \`docker buildx imagetools inspect\`)" \
+  "verify-images: could not check" \
+  "$config_diff" images "${files[@]}" --digests dev/IMAGE_DIGESTS ${ARGS:+"$ARGS"}
