@@ -41,16 +41,7 @@ async fn serve(mut tcp: TcpStream, itl: Duration, tokens: usize, chunk: Arc<Vec<
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-        let body_len: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        if buf.len() >= end + 4 + body_len {
+        if mock_inference::http1::message_end(&buf).is_some() {
             break;
         }
     }

@@ -756,9 +756,31 @@ pub mod fuzzing {
     }
 }
 
+/// Where a whole HTTP/1.1 message ends in `buf` (its head, then a Content-Length body), once it
+/// has all arrived: what a plain client or the bench's floor server needs instead of a parser.
+pub fn message_end(buf: &[u8]) -> Option<usize> {
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let body_len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    (buf.len() >= head_end + body_len).then_some(head_end + body_len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_ends_after_its_content_length_body() {
+        assert_eq!(message_end(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
+        assert_eq!(message_end(b"GET / HTTP/1.1\r\n\r\n"), Some(18));
+        let post = b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
+        assert_eq!(message_end(&post[..post.len() - 1]), None);
+        assert_eq!(message_end(post), Some(post.len()));
+    }
 
     use super::fuzzing::Probe;
 

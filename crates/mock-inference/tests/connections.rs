@@ -21,16 +21,8 @@ fn health(s: &mut TcpStream) -> std::io::Result<String> {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         raw.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&raw).to_string();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let len: usize = text
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length: "))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if raw.len() >= end + 4 + len {
-                return Ok(text);
-            }
+        if mock_inference::http1::message_end(&raw).is_some() {
+            return Ok(String::from_utf8_lossy(&raw).to_string());
         }
     }
 }
