@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::servers::{START_TIMEOUT, free_port};
+use crate::servers::{START_TIMEOUT, free_port, stop_child};
 
 /// Where the venv keeps the `bao` binary; panics with the remedy when it is missing.
 pub fn bao_binary() -> PathBuf {
@@ -451,20 +451,8 @@ impl OpenBao {
 
 impl Drop for OpenBao {
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let _ = Command::new("kill")
-            .args(["-s", "TERM", &child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if let Some(child) = self.child.take() {
+            stop_child(child, "TERM");
         }
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }

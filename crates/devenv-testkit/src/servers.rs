@@ -59,6 +59,25 @@ fn login() -> (String, String) {
     ("devenv".to_string(), credentials::generate(24))
 }
 
+/// Stops `child` with `sig`, escalating to SIGKILL after 10 s, and reaps it.
+pub(crate) fn stop_child(mut child: Child, sig: &str) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-s", sig, &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// A scratch directory and a free loopback port for a new server.
 fn scratch_with_port(kind: &str) -> (tempfile::TempDir, u16) {
     (scratch_dir(kind), free_port())
@@ -118,24 +137,9 @@ impl Proc {
 
     /// Stops the process with `sig`, escalating to SIGKILL after 10 s, and reaps it.
     pub fn stop_with(&mut self, sig: &str) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
+        if let Some(child) = self.child.take() {
+            stop_child(child, sig);
         }
-        let _ = Command::new("kill")
-            .args(["-s", sig, &child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
     }
 
     fn check_alive(&mut self) {

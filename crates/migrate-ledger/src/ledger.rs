@@ -57,14 +57,14 @@ pub struct Track {
 /// started`, only for `no-transaction` files: in doubt after a crash).
 #[derive(Debug, Clone)]
 pub struct Row {
-    pub filename: String,
-    pub version: i64,
-    pub checksum: String,
-    pub normalized_checksum: String,
-    pub state: RowState,
-    pub applied_at: DateTime<Utc>,
-    pub duration_ms: Option<i32>,
-    pub applied_by: String,
+    pub(crate) filename: String,
+    pub(crate) version: i64,
+    pub(crate) checksum: String,
+    pub(crate) normalized_checksum: String,
+    pub(crate) state: RowState,
+    pub(crate) applied_at: DateTime<Utc>,
+    pub(crate) duration_ms: Option<i32>,
+    pub(crate) applied_by: String,
 }
 
 impl Row {
