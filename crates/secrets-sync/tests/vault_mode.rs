@@ -13,6 +13,13 @@ use devenv_core::events;
 use support::bao::Vault;
 use support::*;
 
+/// Asserts that each key of the bundle `b` holds its value.
+fn assert_values(b: &devenv_core::bundle::Bundle, expected: &[(&str, &str)]) {
+    for (key, value) in expected {
+        assert_eq!(b.get(key), Some(*value), "{key}");
+    }
+}
+
 #[test]
 fn remote_mode_with_approle_on_kv2_writes_an_expiring_bundle_with_an_audit_trail() {
     let ws = Workspace::new();
@@ -33,12 +40,17 @@ fn remote_mode_with_approle_on_kv2_writes_an_expiring_bundle_with_an_audit_trail
     for key in devenv_core::bundle::KEYS {
         assert!(b.get(key).is_some(), "{key} missing");
     }
-    assert_eq!(b.get("DEVENV_MODE"), Some("remote"));
-    assert_eq!(b.get("DEVENV_SOURCE"), Some("vault"));
-    assert_eq!(b.get("POSTGRES_PASSWORD"), Some(PG_PASSWORD));
-    assert_eq!(b.get("S3_SECRET_KEY"), Some(S3_SECRET));
-    // Spaces, `$`, `/`, `%` and non-ASCII, byte for byte.
-    assert_eq!(b.get("NATS_PASSWORD"), Some(NATS_PASSWORD));
+    assert_values(
+        &b,
+        &[
+            ("DEVENV_MODE", "remote"),
+            ("DEVENV_SOURCE", "vault"),
+            ("POSTGRES_PASSWORD", PG_PASSWORD),
+            ("S3_SECRET_KEY", S3_SECRET),
+            // Spaces, `$`, `/`, `%` and non-ASCII, byte for byte.
+            ("NATS_PASSWORD", NATS_PASSWORD),
+        ],
+    );
     assert_eq!(
         devenv_core::redact::url_password(b.get("DATABASE_URL").unwrap()).as_deref(),
         Some(PG_PASSWORD)
@@ -132,10 +144,15 @@ fn kv1_is_detected_from_sys_mounts_and_a_given_token_is_not_revoked() {
     );
     assert_eq!(lookup.status, 200, "a given token is never revoked");
     let b = ws.bundle(".env.local");
-    assert_eq!(b.get("DEVENV_SOURCE"), Some("vault"));
-    assert_eq!(b.get("REDIS_PASSWORD"), Some(REDIS_PASSWORD));
-    assert_eq!(b.get("NATS_PASSWORD"), Some(NATS_PASSWORD));
-    assert_eq!(b.get("S3_ACCESS_KEY"), Some(S3_ACCESS));
+    assert_values(
+        &b,
+        &[
+            ("DEVENV_SOURCE", "vault"),
+            ("REDIS_PASSWORD", REDIS_PASSWORD),
+            ("NATS_PASSWORD", NATS_PASSWORD),
+            ("S3_ACCESS_KEY", S3_ACCESS),
+        ],
+    );
     assert_eq!(
         devenv_core::redact::url_password(b.get("REDIS_URL").unwrap()).as_deref(),
         Some(REDIS_PASSWORD)
