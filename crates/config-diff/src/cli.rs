@@ -35,20 +35,44 @@ pub enum Command {
     Images(ImagesArgs),
 }
 
-#[derive(Debug, Args)]
-pub struct SideArgs {
-    /// Compose file of the source side (repeat to merge, like `docker compose -f`)
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-    /// Env file used for interpolation on the source side (repeatable; later wins)
-    #[arg(long = "env-file", value_name = "FILE")]
-    pub env_files: Vec<PathBuf>,
-    /// Active profile on the source side (default: COMPOSE_PROFILES from the env files)
-    #[arg(long = "profile", value_name = "NAME")]
-    pub profiles: Vec<String>,
+/// The flags of one side (compose files, env files, profiles), declared once for the source
+/// side (`-f/--file`, `--env-file`, `--profile`) and the target side (`-F/--target-file`, …).
+macro_rules! side_flags {
+    (
+        $name:ident { $short:literal $file:literal: $file_help:literal,
+        $env_file:literal: $env_help:literal, $profile:literal: $profile_help:literal, }
+        $($extra:tt)*
+    ) => {
+        #[derive(Debug, Args)]
+        pub struct $name {
+            #[arg(id = $file, short = $short, long = $file, value_name = "FILE", help = $file_help)]
+            pub files: Vec<PathBuf>,
+            #[arg(id = $env_file, long = $env_file, value_name = "FILE", help = $env_help)]
+            pub env_files: Vec<PathBuf>,
+            #[arg(id = $profile, long = $profile, value_name = "NAME", help = $profile_help)]
+            pub profiles: Vec<String>,
+            $($extra)*
+        }
+    };
+}
+
+side_flags! {
+    SideArgs {
+        'f' "file": "Compose file of the source side (repeat to merge, like `docker compose -f`)",
+        "env-file": "Env file used for interpolation on the source side (repeatable; later wins)",
+        "profile": "Active profile on the source side (default: COMPOSE_PROFILES from the env files)",
+    }
     /// Also interpolate with this process's environment variables (as compose does)
     #[arg(long)]
     pub inherit_env: bool,
+}
+
+side_flags! {
+    TargetArgs {
+        'F' "target-file": "Compose file of the target side (repeatable)",
+        "target-env-file": "Env file of the target side (repeatable)",
+        "target-profile": "Active profile on the target side",
+    }
 }
 
 #[derive(Debug, Args)]
@@ -59,15 +83,8 @@ pub struct DiffArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub source: SideArgs,
-    /// Compose file of the target side (repeatable)
-    #[arg(short = 'F', long = "target-file", value_name = "FILE")]
-    pub target_files: Vec<PathBuf>,
-    /// Env file of the target side (repeatable)
-    #[arg(long = "target-env-file", value_name = "FILE")]
-    pub target_env_files: Vec<PathBuf>,
-    /// Active profile on the target side
-    #[arg(long = "target-profile", value_name = "NAME")]
-    pub target_profiles: Vec<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Rules file overriding the default grading
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,

@@ -16,9 +16,9 @@ pub fn run(a: DiffArgs, format: Format) -> Result<u8> {
     let inherit_env = a.source.inherit_env;
     let source = side_from(a.source, &mut positional, "source")?;
     let target_flags = SideArgs {
-        files: a.target_files,
-        env_files: a.target_env_files,
-        profiles: a.target_profiles,
+        files: a.target.files,
+        env_files: a.target.env_files,
+        profiles: a.target.profiles,
         inherit_env,
     };
     let target = side_from(target_flags, &mut positional, "target")?;
