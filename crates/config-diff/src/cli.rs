@@ -77,14 +77,14 @@ side_flags! {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// SOURCE and/or TARGET: a compose file or an EnvironmentConfiguration description.
-    /// Positional paths fill the sides not given by -f / -F, source first.
-    #[arg(value_name = "SOURCE|TARGET", num_args = 0..=2)]
-    pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub source: SideArgs,
     #[command(flatten)]
     pub target: TargetArgs,
+    /// SOURCE and/or TARGET: a compose file or an EnvironmentConfiguration description.
+    /// Positional paths fill the sides not given by -f / -F, source first.
+    #[arg(value_name = "SOURCE|TARGET", num_args = 0..=2)]
+    pub paths: Vec<PathBuf>,
     /// Rules file overriding the default grading
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
