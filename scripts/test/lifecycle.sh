@@ -6,42 +6,9 @@
 #   stop + up and is gone after reset; a taken port is reassigned (strict: exit 2);
 #   malformed ports.yaml → exit 2 naming file:line; a tracked bundle path → exit 3, nothing written.
 set -euo pipefail
-SRC="$(cd "$(dirname "$0")/../.." && pwd)"
-# shellcheck source=../dev/lib.sh
-source "$SRC/scripts/dev/lib.sh"
-
-WORK="$(mktemp -d /tmp/devenv-e2e-XXXXXX)"
-export DEVENV_BIN_DIR="${DEVENV_BIN_DIR:-$SRC/target/debug}"
-export NO_COLOR=1 DEVENV_RUNTIME=native
-PASSED=0 FAILED=0
-SQUATTER_PID=""
-
-cleanup() {
-  [[ -n "$SQUATTER_PID" ]] && kill "$SQUATTER_PID" 2>/dev/null
-  (cd "$WORK" && FORCE=1 make -s stop >/dev/null 2>&1) || true
-  # Anything still running from the copy is a bug in stop; kill it so the run stays clean.
-  pkill -9 -f "$WORK" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-pass() { PASSED=$((PASSED + 1)); printf '  ok    %s\n' "$1"; }
-fail() { FAILED=$((FAILED + 1)); printf '  FAIL  %s\n' "$1"; [[ -n "${2:-}" ]] && printf '%s\n' "$2" | sed 's/^/        /'; return 0; }
-check() { local name="$1"; shift; if "$@"; then pass "$name"; else fail "$name"; fi; }
-# run_ok NAME CMD... / run_fails NAME CMD... — run a command, keep its output in $out.
-run_ok() { local name="$1"; shift; if out="$("$@" 2>&1)"; then pass "$name"; else fail "$name" "$out"; fi; }
-run_fails() { local name="$1"; shift; if out="$("$@" 2>&1)"; then fail "$name" "$out"; else pass "$name"; fi; }
-
-# The binaries must exist: the test drives the real ones.
-for b in dev-status secrets-sync devenv; do
-  [[ -x "$DEVENV_BIN_DIR/$b" ]] || die "$EXIT_USAGE" "$b is not built in $DEVENV_BIN_DIR" "run \`cargo build --workspace\` first"
-done
-
-scratch_workspace "$WORK"
-# From here on the binaries must find the copy, not this checkout.
-unset DEVENV_ROOT DEVENV_CORRELATION_ID
-cd "$WORK"
-bundle_get() { sed -n "s/^$1=//p" .env.local | tr -d "'\""; }
+NEEDS_BINS="dev-status secrets-sync devenv"
+# shellcheck source=lifecycle-common.bash
+source "$(dirname "$0")/lifecycle-common.bash"
 pids() { cat .devenv/run/*.pid 2>/dev/null | sort | tr '\n' ' '; }
 
 echo "lifecycle e2e in $WORK"
@@ -81,6 +48,7 @@ make -s stop >/dev/null
 redis_port="$(bundle_get REDIS_PORT)"
 python3 -c "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', $redis_port)); s.listen(); time.sleep(600)" &
 SQUATTER_PID=$!
+track_pid "$SQUATTER_PID"
 until python3 -c "import socket; socket.create_connection(('127.0.0.1', $redis_port), 0.2)" 2>/dev/null; do :; done
 code=0; out="$(DEVENV_STRICT_PORTS=1 scripts/dev/up.sh 2>&1)" || code=$?
 check "strict ports: taken port is exit 2" test "$code" = 2
@@ -89,7 +57,7 @@ run_ok "taken port: make up still succeeds" make -s up
 check "taken port: holder is named" grep -q "port $redis_port for redis is taken by python3 (pid $SQUATTER_PID)" <<<"$out"
 new_port="$(bundle_get REDIS_PORT)"
 check "taken port: next free port is in .env.local" test "$new_port" -gt "$redis_port"
-kill "$SQUATTER_PID"; SQUATTER_PID=""
+kill "$SQUATTER_PID"
 make -s stop >/dev/null
 
 cp configs/ports.yaml /tmp/ports.yaml.$$
@@ -106,5 +74,4 @@ check "tracked bundle path is exit 3" test "$code" = 3
 check "tracked bundle path: nothing written" test ! -e .env.local
 check "no service left running" test -z "$(pids)"
 
-echo "lifecycle: $PASSED passed, $FAILED failed"
-((FAILED == 0))
+finish lifecycle

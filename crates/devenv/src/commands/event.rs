@@ -10,12 +10,7 @@ pub fn run(ws: &Workspace, name: &str, fields: &[String], source: &str) -> Resul
     let actor = std::env::var("USER").unwrap_or_default();
     let mut event = Event::new(source, name).field("actor", actor);
     for field in fields {
-        let (key, value) = field.split_once('=').ok_or_else(|| {
-            Failure::new(
-                exit::USAGE,
-                format!("`{field}` is not key=value — write fields as key=value"),
-            )
-        })?;
+        let (key, value) = super::key_value(field, "key=value — write fields as key=value")?;
         event = event.field(key, scalar(value));
     }
     event.append_to(&ws.events_file());

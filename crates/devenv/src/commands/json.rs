@@ -14,12 +14,7 @@ fn json_object(fields: &[String]) -> Result<serde_json::Map<String, serde_json::
     use serde_json::Value;
     let mut object = serde_json::Map::new();
     for field in fields {
-        let (key, value) = field.split_once('=').ok_or_else(|| {
-            Failure::new(
-                exit::USAGE,
-                format!("`{field}` is not key=text, key:=json or key[]=text"),
-            )
-        })?;
+        let (key, value) = super::key_value(field, "key=text, key:=json or key[]=text")?;
         if let Some(key) = key.strip_suffix("[]") {
             let slot = object
                 .entry(key.to_string())

@@ -37,3 +37,14 @@ pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Completions { shell } => completions::run(shell),
     }
 }
+
+/// A script's `key=value` argument split at its first `=`; `forms` names what is accepted,
+/// for the error.
+fn key_value<'a>(field: &'a str, forms: &str) -> Result<(&'a str, &'a str), Failure> {
+    field.split_once('=').ok_or_else(|| {
+        Failure::new(
+            devenv_core::exit::USAGE,
+            format!("`{field}` is not {forms}"),
+        )
+    })
+}
