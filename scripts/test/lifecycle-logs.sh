@@ -71,4 +71,17 @@ check "bash completion installed" test -s "$completion" -a -s "$home/.config/fis
 # shellcheck disable=SC2016 # expanded by the inner bash
 check "bash completes \`devenv snap\` to snapshot" test "$(bash -c 'source "$1"; COMP_WORDS=(devenv snap); COMP_CWORD=1; _devenv devenv snap devenv; echo "${COMPREPLY[*]}"' _ "$completion")" = snapshot
 
+# Every binary's completions: bash completes one of its subcommands from the installed script.
+completes() {
+  local binary="$1" prefix="$2" want="$3" fn script="$home/.local/share/bash-completion/completions/$1"
+  fn="_${binary//-/__}"
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  [[ "$(bash -c 'source "$1"; COMP_WORDS=("$2" "$3"); COMP_CWORD=1; "$4" "$2" "$3" "$2"; echo "${COMPREPLY[*]}"' _ "$script" "$binary" "$prefix" "$fn")" == *"$want"* ]]
+}
+check "bash completes \`dev-status bu\` to bucket" completes dev-status bu bucket
+check "bash completes \`secrets-sync ren\` to render" completes secrets-sync ren render
+check "bash completes \`migrate-ledger ver\` to verify" completes migrate-ledger ver verify
+check "bash completes \`config-diff val\` to validate" completes config-diff val validate
+check "bash completes \`mock-inference comp\` to completions" completes mock-inference comp completions
+
 finish lifecycle-logs

@@ -33,6 +33,10 @@ pub enum Command {
     Validate(EnvArgs),
     /// Check every compose image against dev/IMAGE_DIGESTS
     Images(ImagesArgs),
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    Completions {
+        shell: devenv_core::completions::Shell,
+    },
 }
 
 /// The flags of one side (compose files, env files, profiles), declared once for the source
@@ -138,6 +142,7 @@ const SUBCOMMANDS: &[&str] = &[
     "diff",
     "validate",
     "images",
+    "completions",
     "help",
     "-h",
     "--help",

@@ -53,6 +53,10 @@ pub fn run() -> ExitCode {
         Command::Diff(a) => commands::diff::run(a, format),
         Command::Validate(a) => commands::validate::run(a, format),
         Command::Images(a) => commands::images::run(a, format),
+        Command::Completions { shell } => {
+            devenv_core::completions::print::<Cli>(shell);
+            Ok(exit::OK)
+        }
     };
     devenv_core::output::finish(result.map_err(|e| Failure::from_coded(&e)))
 }

@@ -99,4 +99,8 @@ pub enum Command {
     /// (DEVENV_LOKI_URL; nothing without it), each exactly once: scripts call it after
     /// recording an event.
     ShipEvents,
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    Completions {
+        shell: devenv_core::completions::Shell,
+    },
 }

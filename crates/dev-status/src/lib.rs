@@ -40,6 +40,10 @@ pub fn run() -> std::process::ExitCode {
     // async-nats logs every connection error it returns; the report already carries it,
     // classified and with a remedy.
     devenv_core::logging::init_with(cli.log.verbose, &["async_nats"]);
+    if let Some(Command::Completions { shell }) = cli.command {
+        devenv_core::completions::print::<Cli>(shell);
+        return std::process::ExitCode::SUCCESS;
+    }
     // JSON is the default, on a terminal too (issue 3); `--human` asks for the table.
     let format = cli.output.format(Format::Json, Format::Json);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -49,6 +53,7 @@ pub fn run() -> std::process::ExitCode {
             Some(Command::Preflight) => commands::preflight::run(format).await,
             Some(Command::Bucket) => commands::bucket::run(&cli.check, format).await,
             Some(Command::ShipEvents) => commands::ship_events::run().await,
+            Some(Command::Completions { .. }) => unreachable!("answered before the runtime starts"),
             None => commands::status::run(&cli.check, format).await,
         }
         .map_err(|e| Failure::from_coded(&e))

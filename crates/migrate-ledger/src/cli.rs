@@ -95,6 +95,10 @@ pub(crate) enum Command {
         #[command(flatten)]
         track: TrackArg,
     },
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    Completions {
+        shell: devenv_core::completions::Shell,
+    },
 }
 
 impl Command {
@@ -108,6 +112,7 @@ impl Command {
             Command::Seed(_) => "seed",
             Command::Repair { .. } => "repair",
             Command::Resolve { .. } => "resolve",
+            Command::Completions { .. } => "completions",
         }
     }
 }

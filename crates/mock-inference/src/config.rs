@@ -369,14 +369,27 @@ impl Default for MetricsConfig {
     }
 }
 
+/// What the binary does besides serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum CliCommand {
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    Completions {
+        shell: devenv_core::completions::Shell,
+    },
+}
+
 /// Command line. Every setting of the YAML file has a flag and an environment variable.
 #[derive(Debug, Parser)]
 #[command(
     name = "mock-inference",
     version,
-    about = "OpenAI-compatible mock inference server"
+    about = "OpenAI-compatible mock inference server",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
+    /// No subcommand serves; `completions SHELL` prints a completion script instead.
+    #[command(subcommand)]
+    pub command: Option<CliCommand>,
     /// YAML config file (see configs/mock-inference.yaml); flags and env override it.
     #[arg(long, env = "MOCK_INFERENCE_CONFIG")]
     pub config: Option<PathBuf>,

@@ -59,6 +59,10 @@ impl ExitCoded for ServeError {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(config::CliCommand::Completions { shell }) = cli.command {
+        devenv_core::completions::print::<Cli>(shell);
+        return ExitCode::SUCCESS;
+    }
     devenv_core::logging::init(cli.log.verbose);
     output::finish(serve_cli(cli).map_err(|e| Failure::from_coded(&e)))
 }

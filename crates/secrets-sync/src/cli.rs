@@ -34,6 +34,10 @@ pub(crate) enum Command {
     Render(RenderArgs),
     /// Exit 1 (with a warning) when the bundle's DEVENV_EXPIRES_AT has passed.
     CheckExpiry(CheckExpiryArgs),
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    Completions {
+        shell: devenv_core::completions::Shell,
+    },
 }
 
 /// `--mode`, else the mode every tool agrees on ([`Mode::from_env`]: MODE, else DEVENV_MODE),

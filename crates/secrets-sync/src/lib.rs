@@ -49,6 +49,10 @@ pub fn run() -> std::process::ExitCode {
             commands::check_expiry::run(args, format)
         }
         Some(Command::Sync(args)) => sync(args, cli.log.verbose, format),
+        Some(Command::Completions { shell }) => {
+            devenv_core::completions::print::<Cli>(*shell);
+            Ok(devenv_core::exit::OK)
+        }
         None => sync(&cli.sync, cli.log.verbose, format),
     };
     devenv_core::output::finish(result.map_err(|e| Failure::from_coded(&e)))

@@ -46,6 +46,10 @@ pub(crate) async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, MigrateE
             };
             resolve::run(ctx, ctx.track(track.seeds), &file, how, &note).await
         }
+        Command::Completions { shell } => {
+            devenv_core::completions::print::<crate::Cli>(shell);
+            Ok(devenv_core::exit::OK)
+        }
     }
 }
 
