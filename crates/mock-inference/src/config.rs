@@ -106,6 +106,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub system_fingerprint: String,
     pub response: ResponseConfig,
+    pub generation: GenerationConfig,
     pub embeddings: EmbeddingsConfig,
     pub latency: LatencyConfig,
     pub limits: LimitsConfig,
@@ -125,6 +126,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             system_fingerprint: "fp_devenv_mock".into(),
             response: ResponseConfig::default(),
+            generation: GenerationConfig::default(),
             embeddings: EmbeddingsConfig::default(),
             latency: LatencyConfig::default(),
             limits: LimitsConfig::default(),
@@ -160,6 +162,35 @@ impl Default for ResponseConfig {
             tool_call_on_auto: true,
         }
     }
+}
+
+/// How generated answers are sized.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenerationConfig {
+    /// The length of text answers (fixed, echo and lorem modes), drawn per answer; unset,
+    /// each mode keeps its own length (the fixed text, the echo, `lorem_tokens`).
+    pub length: Option<LengthDist>,
+}
+
+/// A distribution of answer lengths, in tokens. A request with a `seed` always draws the
+/// same length; the request's token limit caps it.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LengthDist {
+    Fixed {
+        tokens: usize,
+    },
+    /// Every length in `min..=max` equally likely.
+    Uniform {
+        min: usize,
+        max: usize,
+    },
+    /// Rounded, at least 1.
+    Normal {
+        mean: f64,
+        stddev: f64,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -578,6 +609,23 @@ impl Config {
             if !(0.0..=1.0).contains(&rate) {
                 return invalid(name, "a rate is a share between 0 and 1 (e.g. 0.05)");
             }
+        }
+        match self.generation.length {
+            Some(LengthDist::Fixed { tokens: 0 }) => {
+                return invalid("generation.length.tokens", "an answer has at least 1 token");
+            }
+            Some(LengthDist::Uniform { min, max }) if min == 0 || min > max => {
+                return invalid("generation.length", "uniform needs 1 <= min <= max");
+            }
+            Some(LengthDist::Normal { mean, stddev })
+                if !(mean.is_finite() && stddev.is_finite() && mean >= 1.0 && stddev >= 0.0) =>
+            {
+                return invalid(
+                    "generation.length",
+                    "normal needs mean >= 1 and stddev >= 0",
+                );
+            }
+            _ => {}
         }
         if self.faults.stream_error_rate + self.faults.reset_rate + self.faults.stall_rate > 1.0 {
             return invalid(

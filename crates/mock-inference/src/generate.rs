@@ -1,11 +1,14 @@
 //! What the mock answers: text (fixed, echo, lorem, scenario), tool calls whose arguments
-//! satisfy the tool's JSON schema, JSON for `response_format`, cut by `stop` and `max_tokens`.
+//! satisfy the tool's JSON schema, JSON for `response_format`, sized ([`Length`]: vLLM's
+//! `ignore_eos` and `min_tokens`, the configured length distribution) and cut by `stop` and
+//! `max_tokens`.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use crate::config::LengthDist;
 use crate::tokenizer;
 
 /// A text split into token pieces, each also JSON-escaped (without quotes) so responses are
@@ -91,24 +94,52 @@ impl ChoiceOut {
     }
 }
 
-/// Applies `stop` then `max_tokens` to a text; reuses `plan` when neither cuts it. Returns
-/// the text, the finish reason (`stop` or `length`) and the index in `stop` of the stop
-/// string that cut it, if one did.
+/// What bounds an answer's length besides `stop` and the token limit.
+pub struct Length<'a> {
+    /// vLLM's `ignore_eos`: the answer runs to the token limit.
+    pub ignore_eos: bool,
+    /// vLLM's `min_tokens`: no end (the text's own or a stop string) before this many tokens.
+    pub min_tokens: usize,
+    /// The answer's own length, drawn from `generation.length` ([`answer_length`]).
+    pub target: Option<usize>,
+    /// Seed and conversation hash of the lorem that continues a text too short.
+    pub seed: u64,
+    pub hash: &'a dyn Fn() -> u64,
+}
+
+/// Sizes a text ([`Length`]), then applies `stop` (not before `min_tokens`) and `max_tokens`;
+/// reuses `plan` when nothing changes it. Returns the text, the finish reason (`stop`, or
+/// `length` when the limit cut it or `ignore_eos` ran to it) and the index in `stop` of the
+/// stop string that cut it, if one did.
 pub fn shape_text(
     plan: Arc<TextPlan>,
     stop: &[String],
     max_tokens: Option<usize>,
+    len: &Length,
 ) -> (Arc<TextPlan>, &'static str, Option<usize>) {
     let mut plan = plan;
+    if let Some(n) = len.target {
+        plan = resized(plan, n, len);
+    }
+    if len.ignore_eos
+        && let Some(max) = max_tokens
+    {
+        plan = resized(plan, max, len);
+    }
+    let floor = len.min_tokens.min(max_tokens.unwrap_or(usize::MAX));
+    if plan.tokens() < floor {
+        plan = resized(plan, floor, len);
+    }
     let mut finish = "stop";
     let mut matched = None;
     if !stop.is_empty() {
         let full = plan.pieces.concat();
+        let from: usize = plan.pieces[..floor].iter().map(String::len).sum();
         let cut = stop
             .iter()
             .enumerate()
             .filter(|(_, s)| !s.is_empty())
-            .filter_map(|(i, s)| full.find(s.as_str()).map(|at| (at, i)))
+            .filter_map(|(i, s)| full[from..].find(s.as_str()).map(|at| (from + at, i)))
             .min();
         if let Some((cut, i)) = cut {
             plan = Arc::new(TextPlan::new(&full[..cut]));
@@ -116,13 +147,70 @@ pub fn shape_text(
         }
     }
     if let Some(max) = max_tokens
-        && plan.tokens() > max
+        && (plan.tokens() > max || len.ignore_eos && plan.tokens() == max)
     {
-        plan = Arc::new(plan.truncated(max));
+        if plan.tokens() > max {
+            plan = Arc::new(plan.truncated(max));
+        }
         finish = "length";
         matched = None;
     }
     (plan, finish, matched)
+}
+
+/// `plan` cut or continued (with lorem) to exactly `n` tokens; the continued plans cached.
+fn resized(plan: Arc<TextPlan>, n: usize, len: &Length) -> Arc<TextPlan> {
+    match plan.tokens().cmp(&n) {
+        std::cmp::Ordering::Equal => plan,
+        std::cmp::Ordering::Greater => Arc::new(plan.truncated(n)),
+        std::cmp::Ordering::Less => {
+            let hash = (len.hash)();
+            let text = hash_str(&plan.full_escaped);
+            let key = splitmix64(text ^ splitmix64(len.seed ^ splitmix64(hash ^ n as u64)));
+            cached(key ^ CONTINUED, || {
+                let mut pieces = plan.pieces.clone();
+                let mut round = 0;
+                while pieces.len() < n {
+                    let more = lorem(len.seed ^ round, hash, n - pieces.len());
+                    pieces.extend(tokenizer::pieces(&format!(" {more}")));
+                    round += 1;
+                }
+                pieces.truncate(n);
+                TextPlan::from_pieces(pieces)
+            })
+        }
+    }
+}
+
+/// Keys of continued texts in the plan cache, apart from lorem answers'.
+const CONTINUED: u64 = 0x636f_6e74_696e_7565;
+
+/// The length of answer `i` drawn from `dist`: from the request's seed when it has one (the
+/// same seed, the same length), else at random; `None` without a distribution.
+pub fn answer_length(dist: Option<LengthDist>, seed: Option<u64>, i: usize) -> Option<usize> {
+    let dist = dist?;
+    let r = match seed {
+        Some(s) => splitmix64(s ^ splitmix64(i as u64 ^ CONTINUED)),
+        None => random_u64(),
+    };
+    Some(draw_length(dist, r))
+}
+
+/// A length from `dist` for the 64 random bits `r`.
+pub fn draw_length(dist: LengthDist, r: u64) -> usize {
+    match dist {
+        LengthDist::Fixed { tokens } => tokens,
+        LengthDist::Uniform { min, max } => {
+            min + ((unit(r) * (max - min + 1) as f64) as usize).min(max - min)
+        }
+        LengthDist::Normal { mean, stddev } => {
+            // Box–Muller.
+            let u1 = unit(splitmix64(r)).max(f64::MIN_POSITIVE);
+            let u2 = unit(splitmix64(!r));
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            (mean + stddev * z).round().max(1.0) as usize
+        }
+    }
 }
 
 /// OpenAI's rule for function names: `^[a-zA-Z0-9_-]+$`, at most 64 characters.
@@ -264,7 +352,7 @@ const PLAN_CACHE_SLOTS: usize = 64;
 type PlanSlots = Vec<Option<(u64, Arc<TextPlan>)>>;
 
 thread_local! {
-    static LOREM_PLANS: std::cell::RefCell<PlanSlots> =
+    static PLANS: std::cell::RefCell<PlanSlots> =
         std::cell::RefCell::new(vec![None; PLAN_CACHE_SLOTS]);
 }
 
@@ -272,8 +360,13 @@ thread_local! {
 /// gets the answer without tokenising it again.
 pub fn lorem_plan(seed: u64, request_hash: u64, tokens: usize) -> Arc<TextPlan> {
     let key = splitmix64(seed ^ splitmix64(request_hash ^ splitmix64(tokens as u64)));
+    cached(key, || TextPlan::new(&lorem(seed, request_hash, tokens)))
+}
+
+/// The plan cached under `key` in this thread, else `make`'s, cached.
+fn cached(key: u64, make: impl FnOnce() -> TextPlan) -> Arc<TextPlan> {
     let slot = (key as usize) % PLAN_CACHE_SLOTS;
-    if let Some(plan) = LOREM_PLANS.with(|c| {
+    if let Some(plan) = PLANS.with(|c| {
         c.borrow()[slot]
             .as_ref()
             .filter(|(k, _)| *k == key)
@@ -281,8 +374,8 @@ pub fn lorem_plan(seed: u64, request_hash: u64, tokens: usize) -> Arc<TextPlan> 
     }) {
         return plan;
     }
-    let plan = Arc::new(TextPlan::new(&lorem(seed, request_hash, tokens)));
-    LOREM_PLANS.with(|c| c.borrow_mut()[slot] = Some((key, plan.clone())));
+    let plan = Arc::new(make());
+    PLANS.with(|c| c.borrow_mut()[slot] = Some((key, plan.clone())));
     plan
 }
 
@@ -438,33 +531,37 @@ fn number_bound(s: &Map<String, Value>, inclusive: &str, exclusive: &str, step: 
     f64::INFINITY * -step.signum()
 }
 
-/// OpenAI-style id: prefix and 24 random alphanumerics.
+/// 64 random bits from a per-thread SplitMix64 stream seeded once from the OS RNG.
+pub fn random_u64() -> u64 {
+    thread_local! {
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new(rand::random());
+    }
+    STATE.with(|state| {
+        state.set(state.get().wrapping_add(1));
+        splitmix64(state.get())
+    })
+}
+
 /// An OpenAI-style id: `prefix` + 24 random alphanumerics. Ids need to be unique, not
 /// unpredictable: a per-thread SplitMix64 stream seeded once from the OS RNG costs a few
 /// nanoseconds per id, where 24 draws from `rand::rng()` (ChaCha) were ~1 % of a request.
 pub fn random_id(prefix: &str) -> String {
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    thread_local! {
-        static STATE: std::cell::Cell<u64> = std::cell::Cell::new(rand::random());
-    }
     let mut id = String::with_capacity(prefix.len() + 24);
     id.push_str(prefix);
-    STATE.with(|state| {
-        let mut left = 24;
-        while left > 0 {
-            state.set(state.get().wrapping_add(1));
-            let mut bits = splitmix64(state.get());
-            // Ten 6-bit draws per word; 62 and 63 are skipped so every character is equally likely.
-            for _ in 0..10 {
-                let v = (bits & 63) as usize;
-                bits >>= 6;
-                if v < ALNUM.len() && left > 0 {
-                    id.push(ALNUM[v] as char);
-                    left -= 1;
-                }
+    let mut left = 24;
+    while left > 0 {
+        let mut bits = random_u64();
+        // Ten 6-bit draws per word; 62 and 63 are skipped so every character is equally likely.
+        for _ in 0..10 {
+            let v = (bits & 63) as usize;
+            bits >>= 6;
+            if v < ALNUM.len() && left > 0 {
+                id.push(ALNUM[v] as char);
+                left -= 1;
             }
         }
-    });
+    }
     id
 }
 
@@ -523,16 +620,75 @@ mod tests {
         assert!((30..40).contains(&n), "{n} tokens: {a}");
     }
 
+    fn plain(hash: &dyn Fn() -> u64) -> Length<'_> {
+        Length {
+            ignore_eos: false,
+            min_tokens: 0,
+            target: None,
+            seed: 0,
+            hash,
+        }
+    }
+
     #[test]
     fn stop_and_length_cut() {
+        let h = || 1;
+        let len = plain(&h);
         let plan = Arc::new(TextPlan::new("one two three four five"));
-        let (p, f, m) = shape_text(plan.clone(), &["zzz".into(), "three".into()], None);
+        let (p, f, m) = shape_text(plan.clone(), &["zzz".into(), "three".into()], None, &len);
         assert_eq!(p.pieces.concat(), "one two ");
         assert_eq!((f, m), ("stop", Some(1)));
-        let (p, f, m) = shape_text(plan.clone(), &[], Some(2));
+        let (p, f, m) = shape_text(plan.clone(), &[], Some(2), &len);
         assert_eq!(p.tokens(), 2);
         assert_eq!((f, m), ("length", None));
-        let (p, _, _) = shape_text(plan.clone(), &[], Some(100));
+        let (p, _, _) = shape_text(plan.clone(), &[], Some(100), &len);
         assert!(Arc::ptr_eq(&p, &plan));
+    }
+
+    #[test]
+    fn ignore_eos_min_tokens_and_targets_size_the_text() {
+        let h = || 1;
+        let plan = Arc::new(TextPlan::new("one two three four five"));
+        let eos = Length {
+            ignore_eos: true,
+            ..plain(&h)
+        };
+        let (p, f, _) = shape_text(plan.clone(), &[], Some(300), &eos);
+        assert_eq!((p.tokens(), f), (300, "length"));
+        assert!(p.pieces.concat().starts_with("one two three four five "));
+        let min = Length {
+            min_tokens: 4,
+            ..plain(&h)
+        };
+        let (p, f, m) = shape_text(plan.clone(), &["two".into()], None, &min);
+        assert_eq!((p.tokens(), f, m), (5, "stop", None));
+        let sized = Length {
+            target: Some(40),
+            ..plain(&h)
+        };
+        assert_eq!(shape_text(plan.clone(), &[], None, &sized).0.tokens(), 40);
+        assert_eq!(shape_text(plan, &[], Some(30), &sized).1, "length");
+    }
+
+    #[test]
+    fn drawn_lengths_stay_in_bounds() {
+        let uniform = LengthDist::Uniform { min: 5, max: 9 };
+        let seen: std::collections::BTreeSet<usize> = (0..1000)
+            .map(|r| draw_length(uniform, splitmix64(r)))
+            .collect();
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), [5, 6, 7, 8, 9]);
+        let normal = LengthDist::Normal {
+            mean: 100.0,
+            stddev: 10.0,
+        };
+        let draws: Vec<usize> = (0..2000)
+            .map(|r| draw_length(normal, splitmix64(r)))
+            .collect();
+        let mean = draws.iter().sum::<usize>() as f64 / draws.len() as f64;
+        assert!((97.0..103.0).contains(&mean), "{mean}");
+        assert!(draws.iter().all(|&d| (50..150).contains(&d)));
+        let d = Some(uniform);
+        assert_eq!(answer_length(d, Some(3), 0), answer_length(d, Some(3), 0));
+        assert_eq!(answer_length(None, Some(3), 0), None);
     }
 }

@@ -57,8 +57,9 @@ impl<F: Fn(&Map<String, Value>, &str) -> Result<(), ApiError>> Check for F {
 /// shape check; `unread { … }` names fields the API accepts but the mock does not read
 /// (optionally with a check); `skip { … }` adds fields that are not part of the body.
 /// `..openai_sampling,` first in the braces inserts the fields chat and legacy completions
-/// share (model, stream, n, seed, max_tokens, stop, sampling parameters, user) and their
-/// accessors (`stream()`, `include_usage()`, `n()`, `stop()`, `seed_or()`) and checks
+/// share (model, stream, n, seed, max_tokens, stop, sampling parameters, user, vLLM's
+/// `ignore_eos` and `min_tokens`) and their accessors (`stream()`, `include_usage()`, `n()`,
+/// `stop()`, `seed_or()`, `request_seed()`, `ignore_eos()`, `min_tokens()`) and checks
 /// (`validate_sampling`).
 ///
 /// Yields the struct (`Debug`, `Deserialize`) and its [`Body`] impl.
@@ -84,6 +85,8 @@ macro_rules! request_body {
                 presence_penalty: Option<f64> => $crate::request::Shape::Num,
                 frequency_penalty: Option<f64> => $crate::request::Shape::Num,
                 user: Option<String> => $crate::request::Shape::Str,
+                ignore_eos: Option<bool> => $crate::request::Shape::Bool,
+                min_tokens: Option<u32> => $crate::request::Shape::Count,
                 $($fields)*
             }
             $($tail)*
@@ -112,7 +115,22 @@ macro_rules! request_body {
 
             /// The request's `seed`, else `default` (the configured one).
             pub fn seed_or(&self, default: u64) -> u64 {
-                self.seed.map(|s| s as u64).unwrap_or(default)
+                self.request_seed().unwrap_or(default)
+            }
+
+            /// The request's own `seed`.
+            pub fn request_seed(&self) -> Option<u64> {
+                self.seed.map(|s| s as u64)
+            }
+
+            /// vLLM's `ignore_eos`.
+            pub fn ignore_eos(&self) -> bool {
+                self.ignore_eos.unwrap_or(false)
+            }
+
+            /// vLLM's `min_tokens`.
+            pub fn min_tokens(&self) -> usize {
+                self.min_tokens.unwrap_or(0) as usize
             }
 
             /// The checks of the shared fields; `max_tokens` is the API's token limit and
@@ -122,6 +140,7 @@ macro_rules! request_body {
                 max_tokens: Option<u32>,
                 max_tokens_name: &str,
             ) -> Result<(), $crate::error::ApiError> {
+                $crate::request::check_min_tokens(self.min_tokens, max_tokens, max_tokens_name)?;
                 $crate::request::validate_common(
                     self.n,
                     max_tokens,
@@ -403,6 +422,21 @@ pub(crate) fn validate_common(
         ));
     }
     Ok(())
+}
+
+/// vLLM's rule: `min_tokens` at most the token limit (the field `max_name`).
+pub(crate) fn check_min_tokens(
+    min: Option<u32>,
+    max: Option<u32>,
+    max_name: &str,
+) -> Result<(), ApiError> {
+    match (min, max) {
+        (Some(lo), Some(hi)) if lo > hi => Err(ApiError::invalid_value(
+            "min_tokens",
+            format!("min_tokens must be less than or equal to {max_name}={hi}, got {lo}."),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// An OpenAI function tool `tools[i]`: its `type` must be `function` (`supported` ends that

@@ -173,6 +173,11 @@ pub struct Ask<'a> {
     pub format: Format<'a>,
     pub stop: &'a [String],
     pub max_tokens: Option<usize>,
+    /// The request's own `seed` (the drawn answer length follows it).
+    pub request_seed: Option<u64>,
+    /// vLLM's `ignore_eos` and `min_tokens`.
+    pub ignore_eos: bool,
+    pub min_tokens: usize,
 }
 
 /// The callable tools of a request, for [`Ask::tools`]: each one's name and parameter
@@ -216,23 +221,26 @@ impl App {
                 &serde_json::to_string(&value).expect("JSON values serialise"),
             ))
         };
-        let base: Arc<TextPlan> = match (plan, ask.format) {
-            (Some(Plan::Text(t)), _) => t.clone(),
-            (None, Format::JsonSchema(Some(schema))) => json(generate::example_for_schema(schema)),
-            (None, Format::JsonSchema(None) | Format::JsonObject) => {
-                json(serde_json::json!({"response": self.cfg.response.text}))
+        let (base, target) = match (plan, ask.format) {
+            (Some(Plan::Text(t)), _) => (t.clone(), None),
+            (None, Format::JsonSchema(Some(schema))) => {
+                (json(generate::example_for_schema(schema)), None)
             }
-            _ => match self.cfg.response.mode {
-                ResponseMode::Echo => Arc::new(TextPlan::new(ask.text)),
-                ResponseMode::Lorem => generate::lorem_plan(
-                    ask.seed.wrapping_add(i as u64),
-                    (ask.hash)(),
-                    self.cfg.response.lorem_tokens,
-                ),
-                ResponseMode::Fixed | ResponseMode::Scenario => self.fixed.clone(),
-            },
+            (None, Format::JsonSchema(None) | Format::JsonObject) => (
+                json(serde_json::json!({"response": self.cfg.response.text})),
+                None,
+            ),
+            _ => self.mode_text(ask.text, ask.seed, ask.hash, ask.request_seed, i),
         };
-        let (text, finish, stop_sequence) = generate::shape_text(base, ask.stop, ask.max_tokens);
+        let length = generate::Length {
+            ignore_eos: ask.ignore_eos,
+            min_tokens: ask.min_tokens,
+            target,
+            seed: ask.seed.wrapping_add(i as u64),
+            hash: ask.hash,
+        };
+        let (text, finish, stop_sequence) =
+            generate::shape_text(base, ask.stop, ask.max_tokens, &length);
         ChoiceOut {
             text: Some(text),
             tool_calls: Vec::new(),
@@ -240,6 +248,29 @@ impl App {
             echoed_tokens: 0,
             stop_sequence,
         }
+    }
+
+    /// Text answer `i` in the configured mode (fixed, echo of `text`, lorem; a scenario's
+    /// unmatched requests get the fixed text) and its length drawn from `generation.length`.
+    pub fn mode_text(
+        &self,
+        text: &str,
+        seed: u64,
+        hash: &dyn Fn() -> u64,
+        request_seed: Option<u64>,
+        i: usize,
+    ) -> (Arc<TextPlan>, Option<usize>) {
+        let target = generate::answer_length(self.cfg.generation.length, request_seed, i);
+        let plan = match self.cfg.response.mode {
+            ResponseMode::Echo => Arc::new(TextPlan::new(text)),
+            ResponseMode::Lorem => generate::lorem_plan(
+                seed.wrapping_add(i as u64),
+                hash(),
+                target.unwrap_or(self.cfg.response.lorem_tokens),
+            ),
+            ResponseMode::Fixed | ResponseMode::Scenario => self.fixed.clone(),
+        };
+        (plan, target)
     }
 
     /// The scenario's rule for a request: its plan and delay, or the error it injects (after

@@ -810,14 +810,7 @@ async fn config_file_and_scenario() {
 
     // A broken config is a usage error (exit 2) naming the file and the fix.
     std::fs::write(&cfg, "modles: [x]\n").unwrap();
-    let cmd = devenv_testkit::cmd::command("mock-inference");
-    let out = assert_cmd::Command::from_std(cmd)
-        .args(["--config", cfg.to_str().unwrap(), "--port", "0"])
-        .timeout(Duration::from_secs(10))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = common::config_refused(&cfg);
     assert!(
         err.contains("mock.yaml") && err.contains("modles") && err.contains("fix:"),
         "{err}"

@@ -429,6 +429,9 @@ impl Api for ChatRequest {
             format,
             stop: req.stop(),
             max_tokens: req.max_tokens(),
+            request_seed: req.request_seed(),
+            ignore_eos: req.ignore_eos(),
+            min_tokens: req.min_tokens(),
         };
         let choices = (0..req.n())
             .map(|i| app.answer(&ask, a.scenario.as_ref(), i))

@@ -104,30 +104,29 @@ fn completion_choices(app: &App, req: &CompletionRequest) -> (Vec<ChoiceOut>, us
             }
         };
         for i in 0..req.n() {
-            let base = match app.cfg.response.mode {
-                ResponseMode::Echo => Arc::new(TextPlan::new(&prompt_text)),
-                ResponseMode::Lorem => {
-                    let seed = req.seed_or(app.cfg.response.seed);
-                    generate::lorem_plan(
-                        seed.wrapping_add(i as u64),
-                        generate::hash_str(&prompt_text),
-                        app.cfg.response.lorem_tokens,
-                    )
-                }
-                ResponseMode::Scenario => match app
+            let seed = req.seed_or(app.cfg.response.seed);
+            let hash = || generate::hash_str(&prompt_text);
+            let scenario = match app.cfg.response.mode {
+                ResponseMode::Scenario => app
                     .scenario
                     .as_ref()
                     .and_then(|s| s.answer(&req.model, &prompt_text))
-                {
-                    Some(a) if a.text.is_some() => {
-                        Arc::new(TextPlan::new(a.text.as_deref().unwrap_or("")))
-                    }
-                    _ => app.fixed.clone(),
-                },
-                ResponseMode::Fixed => app.fixed.clone(),
+                    .and_then(|a| a.text),
+                _ => None,
+            };
+            let (base, target) = match scenario {
+                Some(text) => (Arc::new(TextPlan::new(&text)), None),
+                None => app.mode_text(&prompt_text, seed, &hash, req.request_seed(), i),
+            };
+            let length = generate::Length {
+                ignore_eos: req.ignore_eos(),
+                min_tokens: req.min_tokens(),
+                target,
+                seed: seed.wrapping_add(i as u64),
+                hash: &hash,
             };
             let (mut text, finish, stop_sequence) =
-                generate::shape_text(base, req.stop(), Some(req.max_tokens()));
+                generate::shape_text(base, req.stop(), Some(req.max_tokens()), &length);
             let mut echoed_tokens = 0;
             if echo {
                 // The prompt leads the text but does not count as completion tokens.

@@ -44,6 +44,9 @@ request_body! {
         top_p: Option<f64> => Shape::Num,
         tools: Option<Vec<Tool>> => check_tools,
         tool_choice: Option<ToolChoice> => check_tool_choice,
+        // vLLM's extra body fields.
+        ignore_eos: Option<bool> => Shape::Bool,
+        min_tokens: Option<u32> => Shape::Count,
     }
     unread {
         top_k => Shape::Count,
@@ -173,6 +176,7 @@ impl MessagesRequest {
                 "max_tokens: Input should be greater than or equal to 1",
             ));
         }
+        request::check_min_tokens(self.min_tokens, self.max_tokens, "max_tokens")?;
         for (name, v) in [("temperature", self.temperature), ("top_p", self.top_p)] {
             if let Some(v) = v
                 && !(0.0..=1.0).contains(&v)
@@ -408,6 +412,9 @@ impl Api for MessagesRequest {
             format: Format::Text,
             stop,
             max_tokens: self.max_tokens.map(|m| m as usize),
+            request_seed: None,
+            ignore_eos: self.ignore_eos.unwrap_or(false),
+            min_tokens: self.min_tokens.unwrap_or(0) as usize,
         };
         let mut choice = app.answer(&ask, a.scenario.as_ref(), 0);
         for call in &mut choice.tool_calls {

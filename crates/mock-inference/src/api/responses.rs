@@ -51,6 +51,9 @@ request_body! {
         stream: Option<bool> => Shape::Bool,
         previous_response_id: Option<String> => Shape::Str,
         user: Option<String> => Shape::Str,
+        // vLLM's extra body fields.
+        ignore_eos: Option<bool> => Shape::Bool,
+        min_tokens: Option<u32> => Shape::Count,
     }
     unread {
         max_tool_calls, top_logprobs, stream_options, include, reasoning, truncation,
@@ -177,6 +180,8 @@ fn check_item(_: &str, o: &Map<String, Value>) -> Result<(), ApiError> {
 
 impl ResponsesRequest {
     fn validate(&self) -> Result<(), ApiError> {
+        let max = self.max_output_tokens;
+        request::check_min_tokens(self.min_tokens, max, "max_output_tokens")?;
         if let Some(m) = self.max_output_tokens
             && m < MIN_OUTPUT_TOKENS
         {
@@ -496,6 +501,9 @@ impl Api for ResponsesRequest {
             format: self.format(),
             stop: &[],
             max_tokens: self.max_output_tokens.map(|m| m as usize),
+            request_seed: None,
+            ignore_eos: self.ignore_eos.unwrap_or(false),
+            min_tokens: self.min_tokens.unwrap_or(0) as usize,
         };
         let choice = app.answer(&ask, a.scenario.as_ref(), 0);
         let id = generate::random_id("resp_");

@@ -330,3 +330,15 @@ pub async fn statuses(args: &[&str], path: &str, body: &Value, n: usize) -> Vec<
     }
     out
 }
+
+/// The stderr of the binary refusing the config file `cfg`, which must exit 2 (usage).
+pub fn config_refused(cfg: &std::path::Path) -> String {
+    let cmd = devenv_testkit::cmd::command("mock-inference");
+    let out = assert_cmd::Command::from_std(cmd)
+        .args(["--config", cfg.to_str().unwrap(), "--port", "0"])
+        .timeout(Duration::from_secs(10))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
