@@ -57,6 +57,9 @@ fn exit_code_of(status: std::process::ExitStatus) -> u8 {
 }
 
 /// The lock, held until the returned file is dropped.
+/// How long a waiter waits for the holder's record before it announces an unnamed holder.
+const ANNOUNCE_UNRECORDED_AFTER: Duration = Duration::from_millis(500);
+
 pub fn acquire(ws: &Workspace, label: &str, timeout: Duration) -> Result<File, Failure> {
     let path = lock_file(ws);
     std::fs::create_dir_all(ws.state_dir()).map_err(|e| io_failure(&path, &e))?;
@@ -85,7 +88,11 @@ pub fn acquire(ws: &Workspace, label: &str, timeout: Duration) -> Result<File, F
                 ),
             ));
         }
-        if !announced {
+        // The holder records itself just after it takes the lock: give it a moment, so the
+        // message names it instead of "no holder recorded yet".
+        let recorded = read_holder(&holder_file(ws)).is_some();
+        if !announced && (recorded || started.elapsed() >= ANNOUNCE_UNRECORDED_AFTER) {
+            let holder = describe_holder(&holder_file(ws));
             output::eprintln_redacted(&format!(
                 "waiting for the lifecycle lock: held by {holder} (up to {}s, DEVENV_LOCK_TIMEOUT)",
                 timeout.as_secs()
