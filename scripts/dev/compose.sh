@@ -119,22 +119,23 @@ compose_up() {
   ok "compose: every service is up and healthy (project $COMPOSE_PROJECT)"
 }
 
-compose_stop() {
+# compose_each VERB EVENT DONE REMEDY [SERVICE...] — `docker compose VERB` on the named services
+# (all when none), one event, one line.
+compose_each() {
+  local verb="$1" event="$2" done="$3" remedy="$4"
+  shift 4
   compose_preflight
   local services
   mapfile -t services < <(compose_services "$@")
-  "${COMPOSE[@]}" stop "${services[@]}" || die "$EXIT_FAILED" "docker compose stop failed" "run \`docker compose -p $COMPOSE_PROJECT ps\` and stop what is left"
-  log_event compose_stopped "project=$COMPOSE_PROJECT"
-  ok "compose: stopped${services[*]:+ ${services[*]}} (volumes kept)"
+  "${COMPOSE[@]}" "$verb" "${services[@]}" || die "$EXIT_FAILED" "docker compose $verb failed" "$remedy"
+  log_event "$event" "project=$COMPOSE_PROJECT" "services=${services[*]}"
+  ok "compose: $done${services[*]:+ ${services[*]}}"
 }
-
+compose_stop() {
+  compose_each stop compose_stopped "stopped (volumes kept)" "run \`scripts/dev/compose.sh ps\` and stop what is left" "$@"
+}
 compose_restart() {
-  compose_preflight
-  local services
-  mapfile -t services < <(compose_services "$@")
-  "${COMPOSE[@]}" restart "${services[@]}" || die "$EXIT_FAILED" "docker compose restart failed" "look at \`scripts/dev/compose.sh ps\` and \`make logs\`"
-  log_event compose_restarted "project=$COMPOSE_PROJECT" "services=${services[*]}"
-  ok "compose: restarted${services[*]:+ ${services[*]}}"
+  compose_each restart compose_restarted "restarted" "look at \`scripts/dev/compose.sh ps\` and \`make logs\`" "$@"
 }
 
 compose_reset() {

@@ -1,5 +1,5 @@
-//! devenv-core: the contracts every devenv binary shares (see ../../shared/DESIGN.md and
-//! the project README): exit codes, the redactor, the dotenv bundle, the stack and its ports,
+//! devenv-core: the contracts every devenv binary shares (see the project
+//! README): exit codes, the redactor, the dotenv bundle, the stack and its ports,
 //! output rules, correlation ids, the workflow state and the event stream.
 
 pub mod bundle;
