@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use devenv_core::state::Stage;
+use devenv_core::state::{Stage, Trigger};
 
 #[derive(Debug, Parser)]
 #[command(name = "devenv", version, about)]
@@ -14,13 +14,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show or change the workflow stage in .devenv/state.json.
+    /// Show or change the workflow stage in .devenv/state.json: the stage and its timeline on a
+    /// terminal (or with --human), the stage alone through a pipe, the state document with
+    /// --json.
     State {
         #[command(subcommand)]
         action: Option<StateAction>,
-        /// Print the whole state document as JSON.
-        #[arg(long)]
+        /// Print the state document (versioned JSON).
+        #[arg(long, conflicts_with = "human")]
         json: bool,
+        /// The stage and its timeline even when stdout is not a terminal.
+        #[arg(long)]
+        human: bool,
     },
     /// Append an event to .devenv/events.jsonl.
     Event {
@@ -164,10 +169,52 @@ pub enum PidAction {
 
 #[derive(Debug, Subcommand)]
 pub enum StateAction {
-    /// Move to STAGE (uninitialized, provisioning, ready, stopped, failed).
+    /// Move to STAGE (uninitialized, provisioning, ready, active_development, testing,
+    /// debugging, paused, stopped, failed); an illegal move exits 2.
     Set {
         stage: Stage,
+        /// Free-text context recorded with the transition.
         #[arg(long, default_value = "")]
         reason: String,
+        /// What caused it [default: failure into failed/debugging, automatic for provisioning →
+        /// ready|stopped and testing → active_development, else manual].
+        #[arg(long, env = "DEVENV_TRIGGER", value_enum)]
+        trigger: Option<Trigger>,
+        /// The command that caused it [default: the lifecycle lock's label, else this command].
+        #[arg(long, env = "DEVENV_COMMAND")]
+        command: Option<String>,
+        /// The task being worked on, e.g. `ABC-123 fix the login` (active_development only).
+        #[arg(long)]
+        task: Option<String>,
     },
+    /// A test run starts: testing, when `make up` brought the stack up (ready,
+    /// active_development, debugging); otherwise nothing changes.
+    TestStarted {
+        /// The command running the tests.
+        #[arg(
+            long,
+            env = "DEVENV_COMMAND",
+            default_value = "devenv state test-started"
+        )]
+        command: String,
+    },
+    /// A test run ended: from testing, active_development when it passed (recording
+    /// last_successful_test_run), debugging when it failed; from any other stage, nothing.
+    TestFinished {
+        #[arg(long, value_enum)]
+        result: TestResult,
+        /// The command running the tests.
+        #[arg(
+            long,
+            env = "DEVENV_COMMAND",
+            default_value = "devenv state test-finished"
+        )]
+        command: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TestResult {
+    Passed,
+    Failed,
 }

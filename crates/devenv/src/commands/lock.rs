@@ -6,7 +6,8 @@
 //! Beside it, `.devenv/lifecycle.lock.holder` names the holder (pid, command, since) so a waiter
 //! can say whom it waits for; the new holder rewrites it, so a stale record never outlives its
 //! lock. CMD runs with `DEVENV_LOCK_HELD=1`, which the scripts read to skip taking it again
-//! (`restart` runs `stop` and `up` under one lock).
+//! (`restart` runs `stop` and `up` under one lock), and `DEVENV_COMMAND=<label>`, which
+//! `devenv state set` records as the command of each transition CMD makes.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -17,6 +18,10 @@ use devenv_core::output::{self, Failure};
 use devenv_core::paths::Workspace;
 
 use crate::cli::LockArgs;
+
+/// The holder's label for what CMD runs (`make up`): `devenv state set` records it as the
+/// command of the transitions CMD makes.
+pub const COMMAND_ENV: &str = "DEVENV_COMMAND";
 
 /// How often a waiter retries: the lock is held for seconds, a 100 ms poll costs nothing.
 const POLL: Duration = Duration::from_millis(100);
@@ -35,6 +40,7 @@ pub fn run(ws: &Workspace, args: &LockArgs) -> Result<u8, Failure> {
     let status = std::process::Command::new(&args.cmd[0])
         .args(&args.cmd[1..])
         .env("DEVENV_LOCK_HELD", "1")
+        .env(COMMAND_ENV, &label)
         .status()
         .map_err(|e| {
             Failure::new(

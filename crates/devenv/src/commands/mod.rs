@@ -20,7 +20,11 @@ use crate::cli::{Cli, Command};
 pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
     let ws = Workspace::discover();
     match cli.command {
-        Command::State { action, json } => state::run(&ws, action, json),
+        Command::State {
+            action,
+            json,
+            human,
+        } => state::run(&ws, action, json, human),
         Command::Event {
             name,
             fields,
