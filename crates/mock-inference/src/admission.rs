@@ -82,6 +82,8 @@ impl Admission {
             metrics: self.metrics.clone(),
             _permit: permit,
             slowdown: 1.0 + self.concurrency_slowdown * (running - 1).max(0) as f64,
+            kv_tokens: 0,
+            lora: None,
         }
     }
 }
@@ -101,10 +103,42 @@ pub struct Running {
     _permit: Option<OwnedSemaphorePermit>,
     /// Latency multiplier from the requests running beside this one.
     pub slowdown: f64,
+    /// Tokens it holds in the KV cache (prompt and output) while it runs.
+    kv_tokens: u64,
+    /// The LoRA adapter it runs on.
+    lora: Option<usize>,
+}
+
+impl Running {
+    /// Marks `tokens` of the KV cache as this request's until it ends
+    /// (`vllm:kv_cache_usage_perc`).
+    pub fn hold_kv(&mut self, tokens: usize) {
+        self.metrics
+            .kv_tokens
+            .fetch_add(tokens as u64, Ordering::Relaxed);
+        self.kv_tokens += tokens as u64;
+    }
+
+    /// Marks the request as running on LoRA adapter `lora` until it ends
+    /// (`vllm:lora_requests_info`).
+    pub fn on_lora(&mut self, lora: Option<usize>) {
+        if let (Some(i), None) = (lora, self.lora) {
+            self.metrics.lora_running[i].fetch_add(1, Ordering::Relaxed);
+            self.lora = lora;
+        }
+    }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
         self.metrics.running.fetch_sub(1, Ordering::Relaxed);
+        if self.kv_tokens > 0 {
+            self.metrics
+                .kv_tokens
+                .fetch_sub(self.kv_tokens, Ordering::Relaxed);
+        }
+        if let Some(i) = self.lora {
+            self.metrics.lora_running[i].fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }

@@ -30,6 +30,17 @@ pub fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
     r
 }
 
+/// `response` with its body held back for `pause` (a stall fault on a request answered at
+/// once): the head goes out, the body after the pause.
+pub fn delayed(response: Response, pause: std::time::Duration) -> Response {
+    let (parts, body) = response.into_parts();
+    let later = futures::stream::once(async move {
+        tokio::time::sleep(pause).await;
+        axum::body::to_bytes(body, usize::MAX).await
+    });
+    Response::from_parts(parts, Body::from_stream(later))
+}
+
 pub async fn read_body(limit: usize, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)

@@ -105,6 +105,14 @@ pub struct Config {
     pub strict: bool,
     pub max_body_bytes: usize,
     pub system_fingerprint: String,
+    /// Requests to `/v1/…` must carry this key (OpenAI: `Authorization: Bearer`; Anthropic:
+    /// `x-api-key` or Bearer); unset, nothing is checked.
+    pub api_key: Option<String>,
+    /// The context length `/tokenize` reports (vLLM's `max_model_len`).
+    pub max_model_len: usize,
+    /// LoRA adapters served beside the base models (vLLM's `--lora-modules`).
+    pub lora_modules: Vec<LoraModule>,
+    pub rate_limits: RateLimitsConfig,
     pub response: ResponseConfig,
     pub generation: GenerationConfig,
     pub embeddings: EmbeddingsConfig,
@@ -125,6 +133,10 @@ impl Default for Config {
             strict: false,
             max_body_bytes: 1024 * 1024,
             system_fingerprint: "fp_devenv_mock".into(),
+            api_key: None,
+            max_model_len: 131_072,
+            lora_modules: Vec::new(),
+            rate_limits: RateLimitsConfig::default(),
             response: ResponseConfig::default(),
             generation: GenerationConfig::default(),
             embeddings: EmbeddingsConfig::default(),
@@ -134,6 +146,66 @@ impl Default for Config {
             shutdown: ShutdownConfig::default(),
             metrics: MetricsConfig::default(),
         }
+    }
+}
+
+/// A LoRA adapter: served under `name`, listed in `/v1/models` with `root` = `path` and
+/// `parent` = `base_model_name` (the first model when unset).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoraModule {
+    pub name: String,
+    pub path: String,
+    #[serde(default)]
+    pub base_model_name: Option<String>,
+}
+
+impl LoraModule {
+    /// vLLM's `--lora-modules` forms: `name=path`, or a JSON object with `name`, `path` and
+    /// optionally `base_model_name`.
+    pub fn parse(arg: &str) -> Result<Self, String> {
+        let arg = arg.trim();
+        if arg.starts_with('{') {
+            return serde_json::from_str(arg).map_err(|e| format!("{arg}: {e}"));
+        }
+        match arg.split_once('=') {
+            Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok(Self {
+                name: name.to_string(),
+                path: path.to_string(),
+                base_model_name: None,
+            }),
+            _ => Err(format!(
+                "{arg}: expected name=path or {{\"name\":…,\"path\":…,\"base_model_name\":…}}"
+            )),
+        }
+    }
+}
+
+/// Rate limits per window, as OpenAI's `x-ratelimit-*` headers report them; 0 = none.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    /// Requests per window.
+    pub requests: u64,
+    /// Tokens (prompt + completion) per window.
+    pub tokens: u64,
+    /// The window's length; the counts start again after it.
+    pub window_secs: f64,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        Self {
+            requests: 0,
+            tokens: 0,
+            window_secs: 60.0,
+        }
+    }
+}
+
+impl RateLimitsConfig {
+    pub fn enabled(&self) -> bool {
+        self.requests > 0 || self.tokens > 0
     }
 }
 
@@ -324,6 +396,9 @@ pub struct LimitsConfig {
     pub retry_after_secs: u64,
     /// A keep-alive connection with no request started for this long is closed.
     pub keep_alive_timeout_secs: f64,
+    /// The KV cache's size in tokens: `vllm:kv_cache_usage_perc` is the share the running
+    /// requests' prompt and output tokens take of it.
+    pub kv_cache_tokens: u64,
 }
 
 impl Default for LimitsConfig {
@@ -333,6 +408,7 @@ impl Default for LimitsConfig {
             max_queue: 0,
             retry_after_secs: 1,
             keep_alive_timeout_secs: 60.0,
+            kv_cache_tokens: 262_144,
         }
     }
 }
@@ -440,6 +516,28 @@ pub struct Cli {
     pub strict: bool,
     #[arg(long, env = "MOCK_INFERENCE_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Requests to /v1/… must carry this key (401 otherwise); /health, /metrics stay open.
+    #[arg(long, env = "MOCK_INFERENCE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Requests per rate-limit window (x-ratelimit-*-requests headers, 429 past it).
+    #[arg(long, env = "MOCK_INFERENCE_RATE_LIMIT_REQUESTS")]
+    pub rate_limit_requests: Option<u64>,
+    /// Tokens (prompt + completion) per rate-limit window.
+    #[arg(long, env = "MOCK_INFERENCE_RATE_LIMIT_TOKENS")]
+    pub rate_limit_tokens: Option<u64>,
+    /// The rate-limit window in seconds (default 60).
+    #[arg(long, env = "MOCK_INFERENCE_RATE_LIMIT_WINDOW_SECS")]
+    pub rate_limit_window_secs: Option<f64>,
+    /// LoRA adapters as vLLM takes them: `name=path` or
+    /// `{"name":…,"path":…,"base_model_name":…}`; repeatable.
+    #[arg(long, env = "MOCK_INFERENCE_LORA_MODULES", num_args = 1.., value_parser = LoraModule::parse)]
+    pub lora_modules: Vec<LoraModule>,
+    /// The context length /tokenize reports.
+    #[arg(long, env = "MOCK_INFERENCE_MAX_MODEL_LEN")]
+    pub max_model_len: Option<usize>,
+    /// KV cache size in tokens (vllm:kv_cache_usage_perc's denominator).
+    #[arg(long, env = "MOCK_INFERENCE_KV_CACHE_TOKENS")]
+    pub kv_cache_tokens: Option<u64>,
     #[arg(long, env = "MOCK_INFERENCE_RESPONSE_MODE", value_enum)]
     pub response_mode: Option<ResponseMode>,
     #[arg(long, env = "MOCK_INFERENCE_RESPONSE_TEXT")]
@@ -528,6 +626,13 @@ impl Config {
                 }
             };
         }
+        macro_rules! set_opt {
+            ($src:expr, $dst:expr) => {
+                if $src.is_some() {
+                    $dst = $src.clone();
+                }
+            };
+        }
         set!(cli.host, c.host);
         set!(cli.port, c.port);
         if !cli.models.is_empty() {
@@ -546,6 +651,15 @@ impl Config {
         c.accept_any_model |= cli.accept_any_model;
         c.strict |= cli.strict;
         set!(cli.max_body_bytes, c.max_body_bytes);
+        set_opt!(cli.api_key, c.api_key);
+        set!(cli.rate_limit_requests, c.rate_limits.requests);
+        set!(cli.rate_limit_tokens, c.rate_limits.tokens);
+        set!(cli.rate_limit_window_secs, c.rate_limits.window_secs);
+        if !cli.lora_modules.is_empty() {
+            c.lora_modules = cli.lora_modules.clone();
+        }
+        set!(cli.max_model_len, c.max_model_len);
+        set!(cli.kv_cache_tokens, c.limits.kv_cache_tokens);
         set!(cli.response_mode, c.response.mode);
         set!(cli.response_text, c.response.text);
         set!(cli.lorem_tokens, c.response.lorem_tokens);
@@ -555,13 +669,6 @@ impl Config {
         }
         set!(cli.embedding_dimensions, c.embeddings.dimensions);
         set!(cli.latency_profile, c.latency.profile);
-        macro_rules! set_opt {
-            ($src:expr, $dst:expr) => {
-                if $src.is_some() {
-                    $dst = $src;
-                }
-            };
-        }
         set_opt!(cli.ttft_ms, c.latency.ttft_ms);
         set_opt!(cli.itl_ms, c.latency.itl_ms);
         set_opt!(cli.itl_jitter_ms, c.latency.itl_jitter_ms);
@@ -660,6 +767,41 @@ impl Config {
         ] {
             if !v.is_finite() || v < 0.0 {
                 return invalid(name, "must be a finite number ≥ 0");
+            }
+        }
+        if self.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+            return invalid(
+                "api_key",
+                "an empty key would let no request in; unset it instead",
+            );
+        }
+        let window = self.rate_limits.window_secs;
+        if !window.is_finite() || window <= 0.0 || window > 1e9 {
+            return invalid("rate_limits.window_secs", "must be a number > 0");
+        }
+        if self.max_model_len == 0 {
+            return invalid("max_model_len", "must be at least 1");
+        }
+        if self.limits.kv_cache_tokens == 0 {
+            return invalid("limits.kv_cache_tokens", "must be at least 1");
+        }
+        for lora in &self.lora_modules {
+            if lora.name.trim().is_empty() || self.models.contains(&lora.name) {
+                return invalid(
+                    "lora_modules",
+                    &format!("'{}' must be a non-empty name no base model has", lora.name),
+                );
+            }
+            if let Some(base) = &lora.base_model_name
+                && !self.models.contains(base)
+            {
+                return invalid(
+                    "lora_modules",
+                    &format!(
+                        "{}: base_model_name '{base}' is not a served model",
+                        lora.name
+                    ),
+                );
             }
         }
         if self.max_body_bytes < 64 {

@@ -2,6 +2,7 @@
 //! load tests. See README.md for the API, configuration, response modes, latency profiles,
 //! faults and metrics.
 
+pub mod access;
 pub mod admission;
 pub mod api;
 pub mod body;

@@ -14,7 +14,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
 
 use crate::ServeError;
-use crate::api::chat;
+use crate::access;
+use crate::api::{chat, messages};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::faults::FAULT_HEADER;
@@ -237,15 +238,10 @@ impl http1::Handler for Dispatch {
         req: http::Request<axum::body::Body>,
     ) -> impl Future<Output = axum::response::Response> + Send {
         use futures::FutureExt as _;
-        if req.method() == http::Method::POST && req.uri().path() == "/v1/chat/completions" {
-            futures::future::Either::Left(chat::handle(axum::extract::State(self.app.clone()), req))
+        if self.app.access_checked() {
+            futures::future::Either::Left(checked(self.clone(), req).boxed())
         } else {
-            futures::future::Either::Right(hyper::service::Service::call(&self.router, req).map(
-                |r| match r {
-                    Ok(r) => r,
-                    Err(never) => match never {},
-                },
-            ))
+            futures::future::Either::Right(self.route(req))
         }
     }
 
@@ -266,6 +262,60 @@ impl http1::Handler for Dispatch {
                 e.status = status;
                 e.into_response()
             }
+        }
+    }
+}
+
+/// A request through the API key and rate-limit checks ([`crate::access`]): refused in its
+/// API's error shape, or routed; a metered route's answer carries the `x-ratelimit-*`
+/// headers.
+async fn checked(
+    dispatch: Dispatch,
+    req: http::Request<axum::body::Body>,
+) -> axum::response::Response {
+    let app = &dispatch.app;
+    let path = req.uri().path();
+    let dialect = access::Dialect::of(path);
+    let refuse = |e: ApiError| match dialect {
+        access::Dialect::Anthropic => messages::error_response(e),
+        access::Dialect::OpenAi => axum::response::IntoResponse::into_response(e),
+    };
+    if let Some(key) = &app.cfg.api_key
+        && access::guarded(path)
+        && let Err(e) = access::check_key(key, req.headers(), dialect)
+    {
+        return refuse(e);
+    }
+    let rate = app
+        .rate
+        .as_ref()
+        .filter(|_| req.method() == http::Method::POST && access::metered(path));
+    let Some(rate) = rate else {
+        return dispatch.route(req).await;
+    };
+    let mut response = match rate.admit() {
+        Ok(()) => dispatch.route(req).await,
+        Err(e) => refuse(e),
+    };
+    rate.snapshot().apply(response.headers_mut());
+    response
+}
+
+impl Dispatch {
+    fn route(
+        &self,
+        req: http::Request<axum::body::Body>,
+    ) -> impl Future<Output = axum::response::Response> + Send + 'static {
+        use futures::FutureExt as _;
+        if req.method() == http::Method::POST && req.uri().path() == "/v1/chat/completions" {
+            futures::future::Either::Left(chat::handle(axum::extract::State(self.app.clone()), req))
+        } else {
+            futures::future::Either::Right(hyper::service::Service::call(&self.router, req).map(
+                |r| match r {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                },
+            ))
         }
     }
 }

@@ -163,11 +163,32 @@ pub struct Metrics {
     success: [Counter; 3],
     faults: [Counter; 4],
     rejected: Counter,
+    /// KV cache tokens held by running requests, of `kv_capacity`.
+    pub kv_tokens: AtomicU64,
+    kv_capacity: u64,
+    /// LoRA adapter names and their running and waiting requests.
+    loras: Vec<String>,
+    pub lora_running: Vec<AtomicI64>,
+    pub lora_waiting: Vec<AtomicI64>,
+}
+
+/// A request waiting for a running slot on a LoRA adapter; it stops waiting when dropped.
+pub struct LoraWaiting<'a>(&'a Metrics, usize);
+
+impl Drop for LoraWaiting<'_> {
+    fn drop(&mut self) {
+        self.0.lora_waiting[self.1].fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
-    pub fn new(model: &str, style: MetricNames) -> Self {
+    pub fn new(model: &str, style: MetricNames, kv_capacity: u64, loras: Vec<String>) -> Self {
         Self {
+            kv_tokens: AtomicU64::new(0),
+            kv_capacity: kv_capacity.max(1),
+            lora_running: loras.iter().map(|_| AtomicI64::new(0)).collect(),
+            lora_waiting: loras.iter().map(|_| AtomicI64::new(0)).collect(),
+            loras,
             model: model.to_string(),
             style,
             ttft: Histogram::new(TTFT_BUCKETS),
@@ -193,6 +214,32 @@ impl Metrics {
 
     pub fn rejected(&self) {
         self.rejected.add(1);
+    }
+
+    /// Counts a request as waiting on LoRA adapter `i` until the guard drops.
+    pub fn lora_waiting(&self, i: usize) -> LoraWaiting<'_> {
+        self.lora_waiting[i].fetch_add(1, Ordering::Relaxed);
+        LoraWaiting(self, i)
+    }
+
+    /// The share of the KV cache the running requests hold, at most 1.
+    pub fn kv_cache_usage(&self) -> f64 {
+        (self.kv_tokens.load(Ordering::Relaxed) as f64 / self.kv_capacity as f64).min(1.0)
+    }
+
+    /// vLLM's `lora_requests_info` labels: the adapters with requests running and waiting,
+    /// comma-separated.
+    fn lora_labels(&self) -> (String, String) {
+        let names = |counts: &[AtomicI64]| {
+            self.loras
+                .iter()
+                .zip(counts)
+                .filter(|(_, c)| c.load(Ordering::Relaxed) > 0)
+                .map(|(n, _)| escape_label(n))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        (names(&self.lora_running), names(&self.lora_waiting))
     }
 
     pub fn success_count(&self) -> u64 {
@@ -244,6 +291,29 @@ impl Metrics {
             let n = self.name(base);
             head(&mut out, &n, kind, help);
             let _ = writeln!(out, "{n}{{{labels}}} {value}");
+        }
+        let n = self.name("kv_cache_usage_perc");
+        head(
+            &mut out,
+            &n,
+            "gauge",
+            "KV-cache usage. 1 means 100 percent usage.",
+        );
+        let _ = writeln!(out, "{n}{{{labels}}} {}", self.kv_cache_usage());
+        if !self.loras.is_empty() {
+            // vLLM's info gauge: the labels carry the state, the value is when it was read.
+            let n = self.name("lora_requests_info");
+            head(&mut out, &n, "gauge", "Running stats on lora requests.");
+            let (running, waiting) = self.lora_labels();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            let _ = writeln!(
+                out,
+                "{n}{{max_lora=\"{}\",running_lora_adapters=\"{running}\",\
+                 waiting_lora_adapters=\"{waiting}\"}} {now}",
+                self.loras.len()
+            );
         }
         let n = self.name("request_success_total");
         let help = "Count of successfully processed requests.";
@@ -305,7 +375,7 @@ mod tests {
 
     #[test]
     fn histogram_is_cumulative() {
-        let m = Metrics::new("m", MetricNames::Vllm);
+        let m = Metrics::new("m", MetricNames::Vllm, 100, Vec::new());
         m.ttft.observe(Duration::from_millis(3));
         m.ttft.observe(Duration::from_millis(30));
         let text = m.render();

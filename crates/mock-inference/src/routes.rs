@@ -12,10 +12,10 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, Uri, header};
 
-use crate::api::{chat, completions, embeddings, messages, responses};
+use crate::api::{chat, completions, embeddings, messages, responses, tokenize};
 use crate::body::json_response;
 use crate::error::ApiError;
-use crate::server::{App, model_object, serve, serve_direct};
+use crate::server::{App, serve, serve_direct};
 use crate::tokenizer;
 
 pub fn router(app: Arc<App>) -> Router {
@@ -35,6 +35,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/models", get(models))
         .route("/v1/models/{*id}", get(model_by_id))
+        .route("/tokenize", post(tokenize::tokenize))
+        .route("/detokenize", post(tokenize::detokenize))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -92,9 +94,8 @@ async fn models(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn model_by_id(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    if app.cfg.models.contains(&id) || app.cfg.accept_any_model {
-        json_response(StatusCode::OK, model_object(&id, app.started).to_string())
-    } else {
-        ApiError::model_not_found(&id).into_response()
+    match app.model_object(&id) {
+        Some(model) => json_response(StatusCode::OK, model.to_string()),
+        None => ApiError::model_not_found(&id).into_response(),
     }
 }

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use tokio::time::Instant;
 
+use crate::access::RateLimiter;
 use crate::admission::{Admission, Running};
 use crate::api::store::Store;
 use crate::body::{self, json_response, read_body, unix_now};
@@ -44,6 +45,10 @@ pub struct App {
     pub fingerprint: String,
     /// Stored Responses API responses.
     pub responses: Store,
+    /// The rate limits, when configured.
+    pub rate: Option<RateLimiter>,
+    /// LoRA adapter names, JSON-escaped (served like the models, after them).
+    escaped_loras: Vec<String>,
 }
 
 impl App {
@@ -53,7 +58,13 @@ impl App {
             _ => None,
         };
         let latency = cfg.latency.resolve();
-        let metrics = Arc::new(Metrics::new(&cfg.models[0], cfg.metrics.names));
+        let loras: Vec<String> = cfg.lora_modules.iter().map(|l| l.name.clone()).collect();
+        let metrics = Arc::new(Metrics::new(
+            &cfg.models[0],
+            cfg.metrics.names,
+            cfg.limits.kv_cache_tokens,
+            loras,
+        ));
         let l = &cfg.limits;
         let admission = Admission::new(
             l.max_running,
@@ -66,7 +77,9 @@ impl App {
         let models_body = Bytes::from(
             serde_json::to_vec(&serde_json::json!({
                 "object": "list",
-                "data": cfg.models.iter().map(|m| model_object(m, started)).collect::<Vec<_>>(),
+                "data": cfg.models.iter().map(|m| model_object(m, started))
+                    .chain(cfg.lora_modules.iter().map(|l| lora_object(l, &cfg.models[0], started)))
+                    .collect::<Vec<_>>(),
             }))
             .expect("JSON values serialise"),
         );
@@ -83,6 +96,8 @@ impl App {
             started,
             models_body,
             responses: Default::default(),
+            rate: RateLimiter::new(&cfg.rate_limits),
+            escaped_loras: cfg.lora_modules.iter().map(|l| escape(&l.name)).collect(),
             cfg,
         })
     }
@@ -92,10 +107,18 @@ impl App {
         if let Some(i) = self.cfg.models.iter().position(|m| m == requested) {
             return Ok(self.escaped_models[i].clone());
         }
+        if let Some(i) = self.lora_index(requested) {
+            return Ok(self.escaped_loras[i].clone());
+        }
         if self.cfg.accept_any_model {
             return Ok(escape(requested));
         }
         Err(ApiError::model_not_found(requested))
+    }
+
+    /// 404 unless `model` is served (or any model is accepted).
+    pub fn admissible_model(&self, model: &str) -> Result<(), ApiError> {
+        self.model(model).map(drop)
     }
 
     /// The escaped model and the fault of a parsed request; an unknown model is 404 and a
@@ -117,13 +140,70 @@ impl App {
     /// True when a chat request never waits before its response starts: no latency, no
     /// running limit, no scenario. `api::chat::now` then answers it on the spot.
     pub fn chat_never_waits(&self) -> bool {
-        self.latency.is_zero() && self.admission.unlimited() && self.scenario.is_none()
+        self.latency.is_zero()
+            && self.admission.unlimited()
+            && self.scenario.is_none()
+            && !self.access_checked()
     }
 
-    /// The response of a planned request, streamed or not.
-    pub async fn respond(&self, running: Running, sp: StreamPlan, stream: bool) -> Response {
+    /// True when requests pass the API key or rate-limit checks ([`crate::access`]).
+    pub fn access_checked(&self) -> bool {
+        self.cfg.api_key.is_some() || self.rate.is_some()
+    }
+
+    /// Counts `tokens` against the token rate limit, if there is one.
+    pub fn charge(&self, tokens: usize) {
+        if let Some(rate) = &self.rate {
+            rate.charge(tokens);
+        }
+    }
+
+    /// The index of the LoRA adapter named `model`.
+    pub fn lora_index(&self, model: &str) -> Option<usize> {
+        self.cfg.lora_modules.iter().position(|l| l.name == model)
+    }
+
+    /// The model object of a served model or adapter (`/v1/models/{id}`).
+    pub fn model_object(&self, id: &str) -> Option<serde_json::Value> {
+        if let Some(l) = self.cfg.lora_modules.iter().find(|l| l.name == id) {
+            return Some(lora_object(l, &self.cfg.models[0], self.started));
+        }
+        (self.cfg.models.iter().any(|m| m == id) || self.cfg.accept_any_model)
+            .then(|| model_object(id, self.started))
+    }
+
+    /// What a stream fault drawn for a non-streamed request does: the error and reset faults
+    /// are a 500 (the caller's API shapes its body), a stall the pause it returns.
+    pub fn unstreamed_fault(&self, fault: Fault) -> Result<Option<Duration>, ApiError> {
+        let (kind, name) = match fault {
+            Fault::StreamError(_) => (FaultKind::StreamError, "error"),
+            Fault::Reset(_) => (FaultKind::Reset, "reset"),
+            Fault::Stall(_, d) => {
+                self.metrics.fault(FaultKind::Stall);
+                return Ok(Some(d));
+            }
+            Fault::None | Fault::Status(_) => return Ok(None),
+        };
+        self.metrics.fault(kind);
+        Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            format!(
+                "The server had an error while processing your request. (injected fault '{name}' on a non-streamed request)"
+            ),
+        ))
+    }
+
+    /// The response of a planned request, streamed or not; a non-streamed one may be the
+    /// error its fault injects.
+    pub async fn respond(
+        &self,
+        running: Running,
+        sp: StreamPlan,
+        stream: bool,
+    ) -> Result<Response, ApiError> {
         if stream {
-            self.stream(running, sp)
+            Ok(self.stream(running, sp))
         } else {
             non_stream(self, running, sp).await
         }
@@ -135,8 +215,24 @@ impl App {
     }
 }
 
+/// A base model as vLLM lists it: its own `root`, no `parent`.
 pub fn model_object(id: &str, created: u64) -> serde_json::Value {
-    serde_json::json!({"id": id, "object": "model", "created": created, "owned_by": "devenv"})
+    serde_json::json!({
+        "id": id, "object": "model", "created": created, "owned_by": "devenv",
+        "root": id, "parent": null,
+    })
+}
+
+/// A LoRA adapter as vLLM lists it: `root` its path, `parent` its base model.
+pub fn lora_object(
+    l: &crate::config::LoraModule,
+    default_base: &str,
+    created: u64,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": l.name, "object": "model", "created": created, "owned_by": "devenv",
+        "root": l.path, "parent": l.base_model_name.as_deref().unwrap_or(default_base),
+    })
 }
 
 // ---------------------------------------------------------------- generation, any API
@@ -401,15 +497,19 @@ pub trait Direct: Incoming + Send + 'static {
         app: &App,
         admitted: Admitted,
         running: Running,
-    ) -> impl Future<Output = Response> + Send;
+    ) -> impl Future<Output = Result<Response, ApiError>> + Send;
 }
 
 /// Serves a [`Direct`] API: receive, a running slot, then its answer.
 pub async fn serve_direct<D: Direct>(State(app): State<Arc<App>>, req: Request) -> Response {
     let answer = async {
         let (req, admitted) = app.receive::<D>(req).await?;
-        let running = app.admission.admit().await?;
-        Ok::<_, ApiError>(req.answer(&app, admitted, running).await)
+        let lora = app.lora_index(req.model());
+        let waiting = lora.map(|i| app.metrics.lora_waiting(i));
+        let mut running = app.admission.admit().await?;
+        drop(waiting);
+        running.on_lora(lora);
+        req.answer(&app, admitted, running).await
     };
     answer.await.unwrap_or_else(IntoResponse::into_response)
 }
@@ -436,21 +536,29 @@ async fn serve_inner<A: Api>(app: Arc<App>, req: Request) -> Result<Response, Ap
     let (req, mut admitted) = app.receive::<A>(req).await?;
     let (plan, extra_delay) = app.scenario_plan(req.model(), req.last_user_text()).await?;
     (admitted.scenario, admitted.extra_delay) = (plan, extra_delay);
-    let running = app.admission.admit().await?;
+    let lora = app.lora_index(req.model());
+    let waiting = lora.map(|i| app.metrics.lora_waiting(i));
+    let mut running = app.admission.admit().await?;
+    drop(waiting);
     let stream = req.stream();
     let sp = req.plan(&app, admitted)?;
-    Ok(app.respond(running, sp, stream).await)
+    let tokens = sp.prompt_tokens + sp.completion_tokens();
+    app.charge(tokens);
+    running.hold_kv(tokens);
+    running.on_lora(lora);
+    app.respond(running, sp, stream).await
 }
 
-async fn non_stream(app: &App, running: Running, sp: StreamPlan) -> Response {
+async fn non_stream(app: &App, running: Running, sp: StreamPlan) -> Result<Response, ApiError> {
+    let stall = app.unstreamed_fault(sp.fault)?.unwrap_or_default();
     let ttft = app.latency.ttft(sp.prompt_tokens, running.slowdown);
     let tokens = sp.completion_tokens().saturating_sub(1);
     let rest = app.latency.decode(tokens, running.slowdown);
-    let wait = ttft + rest + sp.extra_delay;
+    let wait = ttft + rest + sp.extra_delay + stall;
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
     }
-    non_stream_now(app, running, sp, ttft)
+    Ok(non_stream_now(app, running, sp, ttft))
 }
 
 /// The whole non-streamed response, once its time has come.

@@ -85,6 +85,68 @@ pub fn decode_lossy(tokens: &[u32]) -> String {
     out
 }
 
+/// The token ids of `text` (no special tokens: cl100k_base has no BOS to add).
+pub fn encode(text: &str) -> Vec<u32> {
+    bpe().encode_ordinary(text)
+}
+
+/// The chat format's special tokens (cl100k's chat variant): a message is
+/// `<|im_start|>role<|im_sep|>content<|im_end|>`, 3 tokens besides its role and content —
+/// the count [`chat_prompt_tokens`] charges.
+pub const IM_START: u32 = 100_264;
+pub const IM_END: u32 = 100_265;
+pub const IM_SEP: u32 = 100_266;
+
+/// The chat format's token ids of `messages` (role, content, name), with the reply's opening
+/// (`<|im_start|>assistant<|im_sep|>`) when `generation_prompt`: as many as
+/// [`chat_prompt_tokens`] counts when it is there.
+pub fn encode_chat<'a>(
+    messages: impl Iterator<Item = (&'a str, &'a str, Option<&'a str>)>,
+    generation_prompt: bool,
+) -> Vec<u32> {
+    let mut ids = Vec::new();
+    for (role, content, name) in messages {
+        ids.push(IM_START);
+        ids.extend(encode(role));
+        if let Some(name) = name {
+            ids.push(IM_SEP);
+            ids.extend(encode(name));
+        }
+        ids.push(IM_SEP);
+        ids.extend(encode(content));
+        ids.push(IM_END);
+    }
+    if generation_prompt {
+        ids.push(IM_START);
+        ids.extend(encode("assistant"));
+        ids.push(IM_SEP);
+    }
+    ids
+}
+
+/// The text of token ids, special tokens by name; the first id outside the vocabulary is
+/// the error.
+pub fn decode(tokens: &[u32]) -> Result<String, u32> {
+    let b = bpe();
+    let mut bytes = Vec::new();
+    for &t in tokens {
+        match t {
+            IM_START => bytes.extend_from_slice(b"<|im_start|>"),
+            IM_END => bytes.extend_from_slice(b"<|im_end|>"),
+            IM_SEP => bytes.extend_from_slice(b"<|im_sep|>"),
+            // The split decoder panics on ids it lacks: check the vocabulary first.
+            _ if in_vocabulary(t) => bytes.extend(b._decode_native_and_split(vec![t]).flatten()),
+            _ => return Err(t),
+        }
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// cl100k_base's ids: the 100,256 byte-pair ranks and its five special tokens.
+fn in_vocabulary(t: u32) -> bool {
+    t < 100_256 || matches!(t, 100_257..=100_260 | 100_276)
+}
+
 /// Prompt tokens of a chat request, counted as OpenAI's cookbook does for gpt-3.5/4:
 /// 3 per message, 1 per name, 3 to prime the reply.
 pub fn chat_prompt_tokens<'a>(
@@ -110,6 +172,20 @@ mod tests {
         assert_eq!(count(""), 0);
         // cached path gives the same answer
         assert_eq!(count("hello world"), 2);
+    }
+
+    #[test]
+    fn chat_encoding_counts_like_usage() {
+        let msgs = [
+            ("system", "Be brief.", None),
+            ("user", "hello world", Some("ann")),
+        ];
+        let ids = encode_chat(msgs.into_iter(), true);
+        assert_eq!(ids.len(), chat_prompt_tokens(msgs.into_iter()));
+        let text = decode(&ids).unwrap();
+        assert!(text.starts_with("<|im_start|>system<|im_sep|>Be brief.<|im_end|>"));
+        assert_eq!(decode(&encode("hello world")).unwrap(), "hello world");
+        assert_eq!(decode(&[u32::MAX]), Err(u32::MAX));
     }
 
     #[test]

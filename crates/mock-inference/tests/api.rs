@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     Server, assert_metrics, client, merged, metric, post, post_fault, post_json, post_ok,
-    post_stream, sse_events,
+    post_stream, promtool_check, sse_events, which,
 };
 use serde_json::{Value, json};
 
@@ -648,40 +648,6 @@ async fn metrics_count_and_pass_promtool() {
     let text = common::metrics_text(&u).await;
     let (code, out) = promtool_check(&promtool, &text);
     assert_eq!(code, 0, "promtool: {out}");
-}
-
-fn which(cmd: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join(cmd))
-            .find(|p| p.is_file())
-    })
-}
-
-fn promtool_check(promtool: &std::path::Path, text: &str) -> (i32, String) {
-    use std::io::Write as _;
-    let mut child = std::process::Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 #[tokio::test]

@@ -1,10 +1,10 @@
 //! Any bytes through every request parser (chat, completions, embeddings, Responses,
-//! Anthropic Messages and count_tokens): it must answer Ok or a 4xx OpenAI error, never
-//! panic, never a 5xx.
+//! Anthropic Messages and count_tokens, vLLM's tokenize and detokenize): it must answer Ok
+//! or a 4xx OpenAI error, never panic, never a 5xx.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mock_inference::api::{chat, completions, embeddings, messages, responses};
+use mock_inference::api::{chat, completions, embeddings, messages, responses, tokenize};
 
 fuzz_target!(|data: &[u8]| {
     for strict in [false, true] {
@@ -15,6 +15,8 @@ fuzz_target!(|data: &[u8]| {
             responses::parse(data, strict).err(),
             messages::parse(data, strict, false).err(),
             messages::parse(data, strict, true).err(),
+            tokenize::parse_tokenize(data).err(),
+            tokenize::parse_detokenize(data).err(),
         ];
         for e in errors.into_iter().flatten() {
             assert!(e.status.is_client_error(), "{e:?}");

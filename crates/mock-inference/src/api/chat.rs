@@ -373,10 +373,14 @@ pub fn now(app: &Arc<App>, fault_header: Option<&[u8]>, body: &[u8]) -> Response
         let running = app.admission.running(None);
         let stream = req.stream();
         let sp = req.plan(app, admitted)?;
-        Ok(if stream {
-            app.stream(running, sp)
-        } else {
-            non_stream_now(app, running, sp, Duration::ZERO)
+        if stream {
+            return Ok(app.stream(running, sp));
+        }
+        let stall = app.unstreamed_fault(sp.fault)?;
+        let response = non_stream_now(app, running, sp, Duration::ZERO);
+        Ok(match stall {
+            Some(pause) => crate::body::delayed(response, pause),
+            None => response,
         })
     });
     answer.unwrap_or_else(IntoResponse::into_response)

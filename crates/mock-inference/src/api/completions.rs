@@ -68,7 +68,12 @@ impl Incoming for CompletionRequest {
 }
 
 impl Direct for CompletionRequest {
-    async fn answer(self, app: &App, a: Admitted, running: Running) -> Response {
+    async fn answer(
+        self,
+        app: &App,
+        a: Admitted,
+        mut running: Running,
+    ) -> Result<Response, ApiError> {
         let (choices, prompt_tokens) = completion_choices(app, &self);
         let sp = StreamPlan {
             kind: StreamKind::Completion,
@@ -84,6 +89,9 @@ impl Direct for CompletionRequest {
             seed: self.seed_or(app.cfg.response.seed),
             start: a.start,
         };
+        let tokens = sp.prompt_tokens + sp.completion_tokens();
+        app.charge(tokens);
+        running.hold_kv(tokens);
         app.respond(running, sp, self.stream()).await
     }
 }

@@ -88,9 +88,15 @@ impl Incoming for EmbeddingRequest {
     }
 }
 
-/// Only a status fault applies (in [`App::receive`]): an embedding has no stream to break.
 impl Direct for EmbeddingRequest {
-    async fn answer(self, app: &App, a: Admitted, running: Running) -> Response {
+    async fn answer(
+        self,
+        app: &App,
+        a: Admitted,
+        mut running: Running,
+    ) -> Result<Response, ApiError> {
+        // An embedding has no stream: a stream fault is its error (or its pause).
+        let stall = app.unstreamed_fault(a.fault)?.unwrap_or_default();
         let dims = self
             .dimensions
             .map_or(app.cfg.embeddings.dimensions, |d| d as usize);
@@ -125,7 +131,9 @@ impl Direct for EmbeddingRequest {
             "model": serde_json::Value::String(self.model.clone()),
             "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
         });
-        let wait = app.latency.ttft(prompt_tokens, running.slowdown);
+        app.charge(prompt_tokens);
+        running.hold_kv(prompt_tokens);
+        let wait = app.latency.ttft(prompt_tokens, running.slowdown) + stall;
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
@@ -134,10 +142,10 @@ impl Direct for EmbeddingRequest {
         m.e2e.observe(a.start.elapsed());
         m.success(Finish::Stop);
         drop(running);
-        json_response(
+        Ok(json_response(
             StatusCode::OK,
             serde_json::to_vec(&body).expect("JSON values serialise"),
-        )
+        ))
     }
 }
 

@@ -4,7 +4,8 @@
 //! auto/any/tool/none, `stop_sequences`, and `stop_reason` end_turn / max_tokens /
 //! stop_sequence / tool_use. Streams send Anthropic's named events. Errors are Anthropic's
 //! `{"type":"error","error":{"type","message"}}`; the overload fault (503) is its 529
-//! `overloaded_error`. `x-api-key` and `anthropic-version` are accepted and not checked.
+//! `overloaded_error`. `anthropic-version` is accepted and not checked; `x-api-key` see
+//! [`crate::access`].
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ request_body! {
         tools: Option<Vec<Tool>> => check_tools,
         tool_choice: Option<ToolChoice> => check_tool_choice,
         // vLLM's extra body fields.
+        seed: Option<i64> => Shape::Int,
         ignore_eos: Option<bool> => Shape::Bool,
         min_tokens: Option<u32> => Shape::Count,
     }
@@ -401,7 +403,8 @@ impl Api for MessagesRequest {
             .find(|(r, _)| *r == "user")
             .map_or("", |(_, t)| t.as_str());
         let hash = || generate::conversation_hash(texts.iter().map(|(_, t)| t.as_str()));
-        let seed = app.cfg.response.seed;
+        let request_seed = self.seed.map(|s| s as u64);
+        let seed = request_seed.unwrap_or(app.cfg.response.seed);
         let stop = self.stop_sequences.as_deref().unwrap_or(&[]);
         let ask = Ask {
             text: last_user,
@@ -412,7 +415,7 @@ impl Api for MessagesRequest {
             format: Format::Text,
             stop,
             max_tokens: self.max_tokens.map(|m| m as usize),
-            request_seed: None,
+            request_seed,
             ignore_eos: self.ignore_eos.unwrap_or(false),
             min_tokens: self.min_tokens.unwrap_or(0) as usize,
         };

@@ -12,6 +12,7 @@ pub mod embeddings;
 pub mod messages;
 pub mod responses;
 pub mod store;
+pub mod tokenize;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -96,12 +97,16 @@ mod tests {
         let seeds = [
             include_bytes!("../../fuzz/seeds/responses").as_slice(),
             include_bytes!("../../fuzz/seeds/messages").as_slice(),
+            include_bytes!("../../fuzz/seeds/tokenize").as_slice(),
+            include_bytes!("../../fuzz/seeds/detokenize").as_slice(),
         ];
         let check = |body: &[u8]| {
             let results = [
                 responses::parse(body, false).err(),
                 messages::parse(body, false, false).err(),
                 messages::parse(body, true, true).err(),
+                tokenize::parse_tokenize(body).err(),
+                tokenize::parse_detokenize(body).err(),
             ];
             for e in results.into_iter().flatten() {
                 assert!(
@@ -126,5 +131,7 @@ mod tests {
         }
         assert!(responses::parse(seeds[0], false).is_ok());
         assert!(messages::parse(seeds[1], false, false).is_ok());
+        assert!(tokenize::parse_tokenize(seeds[2]).is_ok());
+        assert!(tokenize::parse_detokenize(seeds[3]).is_ok());
     }
 }

@@ -52,6 +52,7 @@ request_body! {
         previous_response_id: Option<String> => Shape::Str,
         user: Option<String> => Shape::Str,
         // vLLM's extra body fields.
+        seed: Option<i64> => Shape::Int,
         ignore_eos: Option<bool> => Shape::Bool,
         min_tokens: Option<u32> => Shape::Count,
     }
@@ -490,7 +491,8 @@ impl Api for ResponsesRequest {
                     .into_iter()
                     .chain(self.turns.iter().map(|(r, t)| (*r, t.as_str(), None))),
             );
-        let seed = app.cfg.response.seed;
+        let request_seed = self.seed.map(|s| s as u64);
+        let seed = request_seed.unwrap_or(app.cfg.response.seed);
         let hash = || generate::conversation_hash(self.turns.iter().map(|(_, t)| t.as_str()));
         let ask = Ask {
             text: last_user,
@@ -501,7 +503,7 @@ impl Api for ResponsesRequest {
             format: self.format(),
             stop: &[],
             max_tokens: self.max_output_tokens.map(|m| m as usize),
-            request_seed: None,
+            request_seed,
             ignore_eos: self.ignore_eos.unwrap_or(false),
             min_tokens: self.min_tokens.unwrap_or(0) as usize,
         };

@@ -23,3 +23,8 @@ def check_weather_args(args):
     assert isinstance(args["city"], str) and len(args["city"]) >= 2
     assert args["unit"] in ("celsius", "fahrenheit")
     assert isinstance(args["days"], int) and 1 <= args["days"] <= 7
+
+
+# A second server that wants an API key (scripts/test/mock-inference-sdk.sh starts it).
+KEYED_URL = os.environ.get("MOCK_INFERENCE_KEYED_URL", "").rstrip("/")
+API_KEY = os.environ.get("MOCK_INFERENCE_API_KEY", "")

@@ -8,7 +8,15 @@ import json
 import anthropic
 import pytest
 
-from sdk_common import MODEL, SENTENCE, URL, WEATHER_SCHEMA, check_weather_args
+from sdk_common import (
+    API_KEY,
+    KEYED_URL,
+    MODEL,
+    SENTENCE,
+    URL,
+    WEATHER_SCHEMA,
+    check_weather_args,
+)
 
 TOOLS = [
     {
@@ -126,3 +134,15 @@ def test_mid_stream_error(client):
                 seen.append(text)
     assert len(seen) == 2
     assert "overloaded" in str(e.value).lower()
+
+
+@pytest.mark.skipif(not KEYED_URL, reason="no server with --api-key (MOCK_INFERENCE_KEYED_URL)")
+def test_api_key_401_is_authentication_error():
+    wrong = anthropic.Anthropic(base_url=KEYED_URL, api_key="sk-ant-wrong", max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError) as e:
+        wrong.messages.create(model=MODEL, max_tokens=64, messages=hello())
+    assert e.value.status_code == 401
+    assert e.value.body["error"]["type"] == "authentication_error"
+    right = anthropic.Anthropic(base_url=KEYED_URL, api_key=API_KEY, max_retries=0)
+    m = right.messages.create(model=MODEL, max_tokens=64, messages=hello())
+    assert m.content[0].text == SENTENCE

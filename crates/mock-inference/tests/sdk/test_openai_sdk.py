@@ -8,7 +8,15 @@ import json
 import openai
 import pytest
 
-from sdk_common import MODEL, SENTENCE, URL, WEATHER_SCHEMA, check_weather_args
+from sdk_common import (
+    API_KEY,
+    KEYED_URL,
+    MODEL,
+    SENTENCE,
+    URL,
+    WEATHER_SCHEMA,
+    check_weather_args,
+)
 
 BASE = URL + "/v1"
 
@@ -308,3 +316,17 @@ def test_responses_mid_stream_failure(client):
     assert [e.type for e in events].count("response.output_text.delta") == 2
     assert events[-1].type == "response.failed"
     assert events[-1].response.error.code == "server_error"
+
+
+@pytest.mark.skipif(not KEYED_URL, reason="no server with --api-key (MOCK_INFERENCE_KEYED_URL)")
+def test_api_key_401_is_authentication_error():
+    wrong = openai.OpenAI(base_url=KEYED_URL + "/v1", api_key="sk-wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as e:
+        wrong.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    assert e.value.status_code == 401
+    assert e.value.code == "invalid_api_key"
+    with pytest.raises(openai.AuthenticationError):
+        wrong.responses.create(model=MODEL, input="hi")
+    right = openai.OpenAI(base_url=KEYED_URL + "/v1", api_key=API_KEY, max_retries=0)
+    r = right.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    assert r.choices[0].message.content == SENTENCE
