@@ -27,6 +27,12 @@ pub enum Command {
         #[arg(long)]
         human: bool,
     },
+    /// Local CI/CD pipelines: the stages of configs/pipeline.yaml, each run recorded under
+    /// .devenv/pipelines/.
+    Pipeline {
+        #[command(subcommand)]
+        action: PipelineAction,
+    },
     /// Append an event to .devenv/events.jsonl.
     Event {
         /// Event name, e.g. `up_finished`.
@@ -217,4 +223,50 @@ pub enum StateAction {
 pub enum TestResult {
     Passed,
     Failed,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineAction {
+    /// Run the stages of the pipeline file in order; exit 1 when a stage fails.
+    Run(PipelineRunArgs),
+    /// Every recorded run, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One recorded run: its stages, logs and artifacts.
+    Show {
+        /// The run's id (`devenv pipeline list` shows them); `latest` for the newest.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PipelineRunArgs {
+    /// The pipeline file [default: configs/pipeline.yaml of the workspace].
+    #[arg(long, env = "PIPELINE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What started the run.
+    #[arg(long, value_enum, default_value = "manual")]
+    pub trigger: RunTrigger,
+    /// The command recorded with the workflow transitions.
+    #[arg(long, env = "DEVENV_COMMAND", default_value = "devenv pipeline run")]
+    pub command: String,
+    /// Print the run record (versioned JSON) at the end instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Seed 001's PipelineRun.trigger.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RunTrigger {
+    Manual,
+    GitPush,
+    PrValidation,
+    Scheduled,
 }

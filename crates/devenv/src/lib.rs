@@ -2,8 +2,11 @@
 //! event format, log tailing, snapshots and the lifecycle lock live in one place (Rust) instead
 //! of being re-implemented in bash.
 //!
-//! - `devenv state` prints the stage; `devenv state set STAGE --reason R` moves it (illegal
-//!   transitions are refused with exit 2).
+//! - `devenv state` prints the stage (and its timeline on a terminal); `devenv state set STAGE
+//!   --reason R` moves it (illegal transitions are refused with exit 2); `test-started` /
+//!   `test-finished` move a test run's stages.
+//! - `devenv pipeline run|list|show`: local CI/CD runs of `configs/pipeline.yaml`, recorded
+//!   under `.devenv/pipelines/`.
 //! - `devenv event NAME key=value…` appends a redacted event to `.devenv/events.jsonl`.
 //! - `devenv which NAME…` finds programs where distributions put them, even off PATH (the one
 //!   lookup dev-status' preflight uses too); `--path` prints the directories it searches.

@@ -7,6 +7,7 @@ pub mod lock;
 pub mod logs;
 pub mod mode;
 pub mod pid;
+pub mod pipeline;
 pub mod snapshot;
 pub mod state;
 pub mod summary;
@@ -25,6 +26,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
             json,
             human,
         } => state::run(&ws, action, json, human),
+        Command::Pipeline { action } => pipeline::run(&ws, action),
         Command::Event {
             name,
             fields,
