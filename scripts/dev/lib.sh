@@ -169,7 +169,8 @@ scratch_workspace() {
   (cd "$DEVENV_ROOT" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$dir"
   git -C "$dir" init -q
   chmod 755 "$dir" # mktemp makes it 0700; the postgres user must reach .devenv/data (see native.sh)
-  for name in postgres redis nats nats_monitor s3 s3_console mock_inference rabbitmq rabbitmq_management; do
+  # Every name configs/ports.yaml declares (the one list devenv-core checks it against).
+  for name in $(sed -n 's/^\([a-z_]*\):.*/\1/p' "$DEVENV_ROOT/configs/ports.yaml"); do
     echo "$name: $(free_port)"
   done > "$dir/configs/ports.yaml"
 }

@@ -323,6 +323,12 @@ pub fn database_url(
     url_with_credentials("postgres", user, password, host, port, db)
 }
 
+/// `amqp://user:password@host:port/%2F` — the default vhost `/`, percent-encoded as AMQP URIs
+/// require (see [`url_with_credentials`]).
+pub fn amqp_url(user: &str, password: &str, host: &str, port: &str) -> Option<String> {
+    url_with_credentials("amqp", user, password, host, port, "%2F")
+}
+
 /// Quotes a value for bash `source`, python-dotenv and dotenvy: plain when it only has safe
 /// characters; single quotes (literal everywhere) when it has no `'` or `\`; otherwise double
 /// quotes with `\\ \" \$` and `` \` `` escaped. That last form is exact for bash and dotenvy

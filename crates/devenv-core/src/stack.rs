@@ -24,10 +24,17 @@ pub enum PortName {
     MockInference,
     Rabbitmq,
     RabbitmqManagement,
+    /// Erlang distribution (inter-node and CLI tool traffic) of the native RabbitMQ node.
+    RabbitmqDist,
+    /// The Erlang port mapper the native RabbitMQ node registers with (its own, not 4369's).
+    RabbitmqEpmd,
+    Vault,
+    /// OpenBao's cluster listener (its raft storage requires one, even with a single node).
+    VaultCluster,
 }
 
 impl PortName {
-    pub const ALL: [PortName; 9] = [
+    pub const ALL: [PortName; 13] = [
         PortName::Postgres,
         PortName::Redis,
         PortName::Nats,
@@ -37,6 +44,10 @@ impl PortName {
         PortName::MockInference,
         PortName::Rabbitmq,
         PortName::RabbitmqManagement,
+        PortName::RabbitmqDist,
+        PortName::RabbitmqEpmd,
+        PortName::Vault,
+        PortName::VaultCluster,
     ];
 
     pub fn key(self) -> &'static str {
@@ -50,6 +61,10 @@ impl PortName {
             PortName::MockInference => "mock_inference",
             PortName::Rabbitmq => "rabbitmq",
             PortName::RabbitmqManagement => "rabbitmq_management",
+            PortName::RabbitmqDist => "rabbitmq_dist",
+            PortName::RabbitmqEpmd => "rabbitmq_epmd",
+            PortName::Vault => "vault",
+            PortName::VaultCluster => "vault_cluster",
         }
     }
 
@@ -69,7 +84,11 @@ impl PortName {
             PortName::Nats | PortName::NatsMonitor => "nats",
             PortName::S3 | PortName::S3Console => "s3",
             PortName::MockInference => "mock_inference",
-            PortName::Rabbitmq | PortName::RabbitmqManagement => "rabbitmq",
+            PortName::Rabbitmq
+            | PortName::RabbitmqManagement
+            | PortName::RabbitmqDist
+            | PortName::RabbitmqEpmd => "rabbitmq",
+            PortName::Vault | PortName::VaultCluster => "vault",
         }
     }
 
@@ -87,12 +106,25 @@ impl PortName {
             PortName::MockInference => "MOCK_INFERENCE_PORT",
             PortName::Rabbitmq => "RABBITMQ_PORT",
             PortName::RabbitmqManagement => "RABBITMQ_MANAGEMENT_PORT",
+            PortName::RabbitmqDist => "RABBITMQ_DIST_PORT",
+            PortName::RabbitmqEpmd => "RABBITMQ_EPMD_PORT",
+            PortName::Vault => "VAULT_PORT",
+            PortName::VaultCluster => "VAULT_CLUSTER_PORT",
         }
     }
 
     /// Ports every `make up` starts; the others belong to optional profiles.
     pub fn is_core(self) -> bool {
-        !matches!(self, PortName::Rabbitmq | PortName::RabbitmqManagement)
+        self.profile().is_none()
+    }
+
+    /// The optional profile (`PROFILES=`) whose service owns this port, if any.
+    pub fn profile(self) -> Option<&'static str> {
+        match self.service() {
+            "rabbitmq" => Some("rabbitmq"),
+            "vault" => Some("vault"),
+            _ => None,
+        }
     }
 }
 
@@ -359,7 +391,7 @@ pub fn strict_ports_from_env() -> bool {
 mod tests {
     use super::*;
 
-    const GOOD: &str = "postgres: 5432\nredis: 6379\nnats: 4222\nnats_monitor: 8222\ns3: 9000\ns3_console: 9001\nmock_inference: 8000\nrabbitmq: 5672\nrabbitmq_management: 15672\n";
+    const GOOD: &str = "postgres: 5432\nredis: 6379\nnats: 4222\nnats_monitor: 8222\ns3: 9000\ns3_console: 9001\nmock_inference: 8000\nrabbitmq: 5672\nrabbitmq_management: 15672\nrabbitmq_dist: 25672\nrabbitmq_epmd: 4369\nvault: 8200\nvault_cluster: 8201\n";
 
     #[test]
     fn parses_defaults() {

@@ -32,6 +32,8 @@ pub(crate) enum Command {
     Sync(SyncArgs),
     /// Render configs/dev/<service>.env.tpl from the bundle into .devenv/config/<service>.env.
     Render(RenderArgs),
+    /// Initialise (once), unseal and set up the vault profile's server for AppRole logins.
+    VaultBootstrap(VaultBootstrapArgs),
     /// Exit 1 (with a warning) when the bundle's DEVENV_EXPIRES_AT has passed.
     CheckExpiry(CheckExpiryArgs),
     /// Print a shell completion script (bash, zsh or fish) on stdout.
@@ -69,6 +71,9 @@ pub(crate) struct SyncArgs {
     /// Model id written as MOCK_INFERENCE_MODEL (local mode).
     #[arg(long, env = "MOCK_INFERENCE_MODEL", default_value = "mock-gpt")]
     pub model: String,
+    /// Optional profiles in effect (vault, rabbitmq, …): each adds its service's bundle keys.
+    #[arg(long, env = "DEVENV_PROFILES", value_delimiter = ',', value_name = "LIST")]
+    pub profiles: Vec<String>,
     /// Mapping from bundle keys to Vault path + field per mode.
     #[arg(long, env = "DEVENV_SECRETS_MAP", value_name = "PATH")]
     pub mapping: Option<PathBuf>,
@@ -125,6 +130,26 @@ pub(crate) struct RenderArgs {
     /// Output directory (default: .devenv/config).
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct VaultBootstrapArgs {
+    /// The server to set up (the vault profile's OpenBao).
+    #[arg(long, env = "VAULT_ADDR", value_name = "URL")]
+    pub vault_addr: String,
+    /// Where the unseal key and root token (init.json), role-id and secret-id are kept, 0600
+    /// [default: .devenv/vault].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Mapping whose local-mode paths the policy allows and the credentials are stored at.
+    #[arg(long, env = "DEVENV_SECRETS_MAP", value_name = "PATH")]
+    pub mapping: Option<PathBuf>,
+    /// AppRole role and policy name.
+    #[arg(long, default_value = "devenv-local")]
+    pub role: String,
+    /// Seconds to wait for the server to answer, and to become active once unsealed.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args, Clone)]

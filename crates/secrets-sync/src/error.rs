@@ -40,6 +40,8 @@ pub enum SyncError {
     Stack(#[from] StackError),
     #[error("{0}")]
     Vault(#[from] VaultError),
+    #[error("{0}")]
+    Bootstrap(#[from] crate::bootstrap::BootstrapError),
     #[error(
         "{count} unresolved placeholder(s) — nothing rendered:\n{list}\n  fix: add the keys to the bundle (configs/secrets.yaml, then `make secrets-sync`) or remove them from the templates"
     )]
@@ -63,6 +65,7 @@ impl ExitCoded for SyncError {
             SyncError::Bundle(e) => e.exit_code(),
             SyncError::Stack(e) => e.exit_code(),
             SyncError::Vault(e) => e.exit_code(),
+            SyncError::Bootstrap(e) => e.exit_code(),
         }
     }
 }

@@ -6,9 +6,10 @@
 //! come from devenv-core.
 //!
 //! Layout: [`cli`] (the command line and the mode rule), `commands` (a module per command),
-//! `fetch` (the Vault fetch), [`remote`] (the remote bundle), [`diff`] (the key diff),
+//! `fetch` (the Vault fetch), [`bootstrap`] (the vault profile's server set-up), [`remote`] (the remote bundle), [`diff`] (the key diff),
 //! `output` (the one place that prints), and the domain modules below.
 
+pub mod bootstrap;
 pub mod cli;
 mod commands;
 pub mod diff;
@@ -49,6 +50,10 @@ pub fn run() -> std::process::ExitCode {
             commands::check_expiry::run(args, format)
         }
         Some(Command::Sync(args)) => sync(args, cli.log.verbose, format),
+        Some(Command::VaultBootstrap(args)) => {
+            devenv_core::logging::init_with(cli.log.verbose, QUIET_TARGETS);
+            commands::vault_bootstrap::run(args, format)
+        }
         Some(Command::Completions { shell }) => {
             devenv_core::completions::print::<Cli>(*shell);
             Ok(devenv_core::exit::OK)

@@ -16,7 +16,23 @@ pub const GENERATED: &[&str] = &[
     "NATS_PASSWORD",
     "S3_ACCESS_KEY",
     "S3_SECRET_KEY",
+    "RABBITMQ_PASSWORD",
 ];
+
+/// The optional profile a bundle key belongs to: its keys are in the bundle only while the
+/// profile is in effect, whatever else (the mapping, Vault) provides them.
+pub fn profile_of_key(key: &str) -> Option<&'static str> {
+    if key.starts_with("RABBITMQ_") && !key.ends_with("_PORT") {
+        Some("rabbitmq")
+    } else if key.starts_with("VAULT_") && !key.ends_with("_PORT") {
+        Some("vault")
+    } else {
+        None
+    }
+}
+
+/// The RabbitMQ user the rabbitmq profile creates (in place of `guest`, which it never has).
+pub const RABBITMQ_USER: &str = "devenv";
 
 pub fn credentials_path(ws: &Workspace) -> PathBuf {
     ws.state_dir().join("credentials.env")
@@ -58,6 +74,8 @@ pub struct LocalInputs<'a> {
     pub previous: Option<&'a Bundle>,
     pub strict_ports: bool,
     pub model: String,
+    /// The optional profiles in effect (`PROFILES=`): each adds its service's bundle keys.
+    pub profiles: &'a [String],
 }
 
 pub struct LocalOutcome {
@@ -141,6 +159,25 @@ pub fn build(inputs: &LocalInputs<'_>, creds: &Bundle) -> Result<LocalOutcome, s
         format!("http://{host}:{}", port(PortName::MockInference)),
     );
     b.set("MOCK_INFERENCE_MODEL", inputs.model.as_str());
+    if inputs.profiles.iter().any(|p| p == "rabbitmq") {
+        let password = cred("RABBITMQ_PASSWORD");
+        b.set(
+            "RABBITMQ_URL",
+            devenv_core::bundle::amqp_url(
+                RABBITMQ_USER,
+                &password,
+                host,
+                &port(PortName::Rabbitmq).to_string(),
+            )
+            .expect(loopback_url),
+        );
+        b.set(
+            "RABBITMQ_MANAGEMENT_URL",
+            format!("http://{host}:{}/", port(PortName::RabbitmqManagement)),
+        );
+        b.set("RABBITMQ_USER", RABBITMQ_USER);
+        b.set("RABBITMQ_PASSWORD", password);
+    }
     for name in PortName::ALL {
         b.set(name.bundle_key(), port(name).to_string());
     }

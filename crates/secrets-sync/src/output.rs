@@ -136,6 +136,33 @@ impl Report for Synced {
     }
 }
 
+/// `vault-bootstrap`.
+#[derive(Serialize)]
+pub(crate) struct Bootstrapped {
+    pub addr: String,
+    #[serde(flatten)]
+    pub outcome: crate::bootstrap::Outcome,
+}
+
+impl Report for Bootstrapped {
+    const KIND: &'static str = "vault-bootstrap";
+    fn human(&self, style: &Style) -> Vec<String> {
+        let o = &self.outcome;
+        let mut lines = vec![if o.changes.is_empty() {
+            format!("{} {} (already set up)", style.dim("unchanged"), self.addr)
+        } else {
+            format!("{} {}: {}", style.green("set up"), self.addr, o.changes.join(", "))
+        }];
+        lines.push(format!(
+            "  policy {}: read on {} path(s); unseal key, root token, role_id and secret_id in {} (0600)",
+            o.policy,
+            o.policy_paths.len(),
+            o.state_dir
+        ));
+        lines
+    }
+}
+
 /// `render`.
 #[derive(Serialize)]
 pub(crate) struct Rendered {

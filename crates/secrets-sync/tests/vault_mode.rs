@@ -128,7 +128,7 @@ fn kv1_is_detected_from_sys_mounts_and_a_given_token_is_not_revoked() {
     let vault = Vault::start(1);
     let since = vault.audit().len();
     let (stdout, _) = run(&mut ws.vault_cmd(&vault, "local"), 0);
-    assert!(stdout.contains("4 Vault reads"), "{stdout}");
+    assert!(stdout.contains("5 Vault reads"), "{stdout}");
     let log = vault.audit_since(since);
     assert!(
         log.iter()

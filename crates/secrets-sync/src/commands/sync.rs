@@ -45,6 +45,12 @@ pub(crate) fn run(args: &SyncArgs, format: Format) -> Result<u8, SyncError> {
         .unwrap_or_else(|| ws.root.join("configs/secrets.yaml"));
     let mapping = mapping::load(&mapping_path, mode)?;
     let vault_addr = args.vault_addr.clone().filter(|a| !a.trim().is_empty());
+    let profiles: Vec<String> = args
+        .profiles
+        .iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
 
     let previous = Bundle::read_optional(&out).unwrap_or_else(|e| {
         tracing::warn!("ignoring the unreadable previous bundle: {e}");
@@ -91,15 +97,28 @@ pub(crate) fn run(args: &SyncArgs, format: Format) -> Result<u8, SyncError> {
                 previous: previous.as_ref(),
                 strict_ports: stack::strict_ports_from_env(),
                 model: args.model.clone(),
+                profiles: &profiles,
             };
             let outcome = local::build(&inputs, &creds)?;
             let mut bundle = outcome.bundle;
             if let Some(v) = &vault {
                 bundle.set("DEVENV_SOURCE", "vault");
                 for (k, val) in v.values.iter() {
-                    bundle.set(k, val);
+                    let inactive = local::profile_of_key(k)
+                        .is_some_and(|profile| !profiles.iter().any(|p| p == profile));
+                    if !inactive {
+                        bundle.set(k, val);
+                    }
                 }
                 remote::derive_urls(&mut bundle, &mapping);
+                if profiles.iter().any(|p| p == "vault") {
+                    // What an app needs to log in itself (DESIGN's vault profile keys); the
+                    // secret_id stays in its 0600 file, never in the bundle.
+                    bundle.set("VAULT_ADDR", vault_addr.as_deref().unwrap_or_default());
+                    if let Some(role_id) = &args.role_id {
+                        bundle.set("VAULT_ROLE_ID", role_id);
+                    }
+                }
             }
             (bundle, outcome.ports)
         }

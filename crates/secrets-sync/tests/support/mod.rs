@@ -28,6 +28,7 @@ pub const REDIS_PASSWORD: &str = "rd-9f8e7d6c5b4a3210-zz";
 pub const NATS_PASSWORD: &str = "Nats=P@ss wörd/%25&$HOME-ключ 密码";
 pub const S3_SECRET: &str = "line1\nline2 #not-a-comment `tick`";
 pub const S3_ACCESS: &str = "AKIADOUBLEEXAMPLE01";
+pub const RABBITMQ_PASSWORD: &str = "rabbit ~pw $X%2F/ü";
 /// The user's own token (OpenBao refuses chosen token ids starting with `hvs.`).
 pub const TOKEN: &str = "devenv-user-token-abcdef123456";
 pub const ROLE_ID: &str = "role-5a9b0c1d-devenv";
@@ -41,6 +42,7 @@ pub const SECRETS: &[&str] = &[
     REDIS_PASSWORD,
     NATS_PASSWORD,
     S3_SECRET,
+    RABBITMQ_PASSWORD,
     TOKEN,
     SECRET_ID,
     UNMAPPED,
@@ -66,17 +68,7 @@ impl Workspace {
                 .success()
         );
         std::fs::copy(Path::new(REPO).join(".gitignore"), root.join(".gitignore")).unwrap();
-        let names = [
-            "postgres",
-            "redis",
-            "nats",
-            "nats_monitor",
-            "s3",
-            "s3_console",
-            "mock_inference",
-            "rabbitmq",
-            "rabbitmq_management",
-        ];
+        let names = devenv_core::stack::PortName::ALL.map(|p| p.key());
         let holders: Vec<TcpListener> = names
             .iter()
             .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
@@ -232,6 +224,10 @@ pub fn seeded_secrets() -> Vec<(String, serde_json::Value)> {
                 "secret_key": S3_SECRET,
                 "api_key": UNMAPPED,
             }),
+        ));
+        out.push((
+            p("rabbitmq"),
+            serde_json::json!({ "password": RABBITMQ_PASSWORD }),
         ));
     }
     out
