@@ -134,9 +134,16 @@ pub fn chat_body(fingerprint: &str, sp: &StreamPlan, completion_tokens: usize) -
             }
             b.push(b']');
         }
-        b.extend_from_slice(
-            b",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"",
-        );
+        b.extend_from_slice(b",\"refusal\":null,\"annotations\":[]},\"logprobs\":");
+        match (&sp.logprobs, &c.text) {
+            (Some(lp), Some(t)) => {
+                b.extend_from_slice(b"{\"content\":[");
+                lp.push_entries(&mut b, &t.pieces, i);
+                b.extend_from_slice(b"],\"refusal\":null}");
+            }
+            _ => b.extend_from_slice(b"null"),
+        }
+        b.extend_from_slice(b",\"finish_reason\":\"");
         b.extend_from_slice(c.finish_reason.as_bytes());
         b.extend_from_slice(b"\"}");
     }
@@ -170,7 +177,12 @@ pub fn completion_body(fingerprint: &str, sp: &StreamPlan, completion_tokens: us
         }
         b.extend_from_slice(b"\",\"index\":");
         push_u64(&mut b, i as u64);
-        b.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":\"");
+        b.extend_from_slice(b",\"logprobs\":");
+        match (&sp.logprobs, &c.text) {
+            (Some(lp), Some(t)) => lp.push_completion(&mut b, &t.pieces, (0, t.tokens()), 0, i),
+            _ => b.extend_from_slice(b"null"),
+        }
+        b.extend_from_slice(b",\"finish_reason\":\"");
         b.extend_from_slice(c.finish_reason.as_bytes());
         b.extend_from_slice(b"\"}");
     }

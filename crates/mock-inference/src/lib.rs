@@ -12,6 +12,7 @@ pub mod faults;
 pub mod generate;
 pub mod http1;
 pub mod listen;
+pub mod logprobs;
 pub mod metrics;
 pub mod output;
 pub mod plan;

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use crate::faults::Fault;
 use crate::generate::ChoiceOut;
+use crate::logprobs::Logprobs;
 use crate::metrics::{Finish, Metrics};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,9 @@ pub struct StreamPlan {
     pub extra_delay: Duration,
     pub seed: u64,
     pub start: Instant,
+    /// Log probabilities to send with each text token (chat and legacy completions; the
+    /// other APIs' wires keep their own).
+    pub logprobs: Option<Logprobs>,
 }
 
 impl StreamPlan {

@@ -441,6 +441,7 @@ impl Admitted {
             extra_delay: self.extra_delay,
             seed,
             start: self.start,
+            logprobs: None,
         }
     }
 }

@@ -255,7 +255,16 @@ impl Job {
                     push_u64(out, i as u64);
                     out.extend_from_slice(b",\"delta\":{\"content\":\"");
                     out.extend_from_slice(p.as_bytes());
-                    out.extend_from_slice(b"\"},\"logprobs\":null,\"finish_reason\":null}");
+                    out.extend_from_slice(b"\"},\"logprobs\":");
+                    match (&self.plan.logprobs, &c.text) {
+                        (Some(lp), Some(t)) => {
+                            out.extend_from_slice(b"{\"content\":[");
+                            lp.push_entry(out, &t.pieces[step], i, step);
+                            out.extend_from_slice(b"],\"refusal\":null}");
+                        }
+                        _ => out.extend_from_slice(b"null"),
+                    }
+                    out.extend_from_slice(b",\"finish_reason\":null}");
                 }
                 (StreamKind::Chat, Piece::Args(p)) => {
                     out.extend_from_slice(b"{\"index\":");
@@ -274,7 +283,15 @@ impl Job {
                     }
                     out.extend_from_slice(b"\",\"index\":");
                     push_u64(out, i as u64);
-                    out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":null}");
+                    out.extend_from_slice(b",\"logprobs\":");
+                    match (&self.plan.logprobs, &c.text) {
+                        (Some(lp), Some(t)) => {
+                            let offset = t.pieces[..step].iter().map(|p| p.chars().count()).sum();
+                            lp.push_completion(out, &t.pieces, (step, step + 1), offset, i);
+                        }
+                        _ => out.extend_from_slice(b"null"),
+                    }
+                    out.extend_from_slice(b",\"finish_reason\":null}");
                 }
             }
             self.chunk_close(out);

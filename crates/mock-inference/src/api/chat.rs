@@ -14,11 +14,12 @@ use tokio::time::Instant;
 use crate::body::unix_now;
 use crate::error::ApiError;
 use crate::generate;
+use crate::logprobs::{Logprobs, MAX_TOP};
 use crate::plan::{StreamKind, StreamPlan};
 use crate::request::{
     self, FUNCTION_FIELDS, FunctionDef, Shape, ToolMode, check, check_each, check_enum,
     check_function_tool, check_nested, check_object_array, check_tool_choice_mode, json_kind,
-    request_body, str_or_seq,
+    range_error, request_body, str_or_seq,
 };
 use crate::server::{
     Admitted, Api, App, Ask, Format, Incoming, non_stream_now, serve, tool_schemas,
@@ -33,9 +34,11 @@ request_body! {
         tools: Option<Vec<Tool>> => check_tools,
         tool_choice: Option<ToolChoice> => check_tool_choice,
         response_format: Option<ResponseFormat> => check_response_format,
+        logprobs: Option<bool> => Shape::Bool,
+        top_logprobs: Option<u32> => Shape::Count,
     }
     unread {
-        parallel_tool_calls, logit_bias, logprobs, top_logprobs, metadata, store, service_tier,
+        parallel_tool_calls, logit_bias, metadata, store, service_tier,
         modalities, reasoning_effort, prediction, audio, functions, function_call,
     }
 }
@@ -211,6 +214,25 @@ impl ChatRequest {
             self.max_completion_tokens.or(self.max_tokens),
             max_tokens_name,
         )?;
+        if let Some(n) = self.top_logprobs {
+            if n > MAX_TOP {
+                return Err(range_error(
+                    "top_logprobs",
+                    &n.to_string(),
+                    0.0,
+                    MAX_TOP as f64,
+                ));
+            }
+            if self.logprobs != Some(true) {
+                return Err(ApiError::invalid_value(
+                    "top_logprobs",
+                    concat!(
+                        "Invalid value for 'top_logprobs': 'logprobs' must be set to true ",
+                        "when 'top_logprobs' is given."
+                    ),
+                ));
+            }
+        }
         if let Some(tools) = &self.tools {
             for (i, t) in tools.iter().enumerate() {
                 let supported = "Supported values are: 'function'.";
@@ -453,6 +475,10 @@ impl Api for ChatRequest {
             extra_delay: a.extra_delay,
             seed,
             start: a.start,
+            logprobs: (req.logprobs == Some(true)).then(|| Logprobs {
+                top: req.top_logprobs.unwrap_or(0) as usize,
+                seed,
+            }),
         })
     }
 }

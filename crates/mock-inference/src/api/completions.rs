@@ -11,8 +11,9 @@ use crate::body::unix_now;
 use crate::config::ResponseMode;
 use crate::error::ApiError;
 use crate::generate::{self, ChoiceOut, TextPlan};
+use crate::logprobs::{Logprobs, MAX_TOP};
 use crate::plan::{StreamKind, StreamPlan};
-use crate::request::{self, Prompt, PromptItem, Shape, check_prompt, request_body};
+use crate::request::{self, Prompt, PromptItem, Shape, check_prompt, range_error, request_body};
 use crate::server::{Admitted, App, Direct, Incoming};
 use crate::tokenizer;
 
@@ -22,8 +23,9 @@ request_body! {
         prompt: Prompt => check_prompt,
         echo: Option<bool> => Shape::Bool,
         suffix: Option<String> => Shape::Str,
+        logprobs: Option<u32> => Shape::Count,
     }
-    unread { best_of, logit_bias, logprobs }
+    unread { best_of, logit_bias }
 }
 
 /// OpenAI's default `max_tokens` for legacy completions.
@@ -44,6 +46,11 @@ impl CompletionRequest {
             ));
         }
         self.validate_sampling(self.max_tokens, "max_tokens")?;
+        if let Some(n) = self.logprobs
+            && n > MAX_TOP
+        {
+            return Err(range_error("logprobs", &n.to_string(), 0.0, MAX_TOP as f64));
+        }
         let batch = self.prompt.items().len() * self.n();
         if batch > 128 {
             return Err(ApiError::invalid_value(
@@ -88,6 +95,10 @@ impl Direct for CompletionRequest {
             extra_delay: Duration::ZERO,
             seed: self.seed_or(app.cfg.response.seed),
             start: a.start,
+            logprobs: self.logprobs.map(|n| Logprobs {
+                top: n as usize,
+                seed: self.seed_or(app.cfg.response.seed),
+            }),
         };
         let tokens = sp.prompt_tokens + sp.completion_tokens();
         app.charge(tokens);

@@ -18,6 +18,7 @@ use super::{TokenEvent, content_text, json_bytes, push_event};
 use crate::body::{json_response, unix_now};
 use crate::error::ApiError;
 use crate::generate::{self, ChoiceOut};
+use crate::logprobs::{Logprobs, MAX_TOP};
 use crate::plan::{StreamPlan, Wire};
 use crate::request::{
     self, FUNCTION_FIELDS, FunctionDef, Req, Shape, ToolMode, check, check_each, check_enum,
@@ -55,9 +56,11 @@ request_body! {
         seed: Option<i64> => Shape::Int,
         ignore_eos: Option<bool> => Shape::Bool,
         min_tokens: Option<u32> => Shape::Count,
+        top_logprobs: Option<u32> => Shape::Count,
+        include: Option<Vec<String>> => check_include,
     }
     unread {
-        max_tool_calls, top_logprobs, stream_options, include, reasoning, truncation,
+        max_tool_calls, stream_options, reasoning, truncation,
         service_tier, background, prompt_cache_key, safety_identifier, conversation, prompt,
     }
     skip {
@@ -153,6 +156,20 @@ fn check_text(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
     })
 }
 
+fn check_include(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::Arr, false)?;
+    if let Some(Value::Array(a)) = obj.get(name) {
+        request::check_array_of(a, name, |p, v| match v {
+            Value::String(_) => Ok(()),
+            _ => Err(ApiError::wrong_type(p, "a string", request::json_kind(v))),
+        })?;
+    }
+    Ok(())
+}
+
+/// The `include` value that asks for the output text's logprobs.
+const INCLUDE_LOGPROBS: &str = "message.output_text.logprobs";
+
 fn check_item(_: &str, o: &Map<String, Value>) -> Result<(), ApiError> {
     check_enum(o, "type", ITEM_TYPES, false)?;
     match o.get("type").and_then(Value::as_str).unwrap_or("message") {
@@ -232,6 +249,16 @@ impl ResponsesRequest {
                     ));
                 }
             }
+        }
+        if let Some(n) = self.top_logprobs
+            && n > MAX_TOP
+        {
+            return Err(range_error(
+                "top_logprobs",
+                &n.to_string(),
+                0.0,
+                MAX_TOP as f64,
+            ));
         }
         if let Some(f) = self.text.as_ref().and_then(|t| t.format.as_ref()) {
             match f.kind.as_str() {
@@ -394,7 +421,7 @@ impl ResponsesRequest {
             "text": {"format": format, "verbosity": "medium"},
             "tool_choice": self.tool_choice.clone().unwrap_or_else(|| json!("auto")),
             "tools": tools,
-            "top_logprobs": 0,
+            "top_logprobs": self.top_logprobs.unwrap_or(0),
             "top_p": self.top_p.unwrap_or(1.0),
             "truncation": "disabled",
             "user": self.user,
@@ -529,7 +556,12 @@ impl Api for ResponsesRequest {
                 b"\"}",
             ),
         };
+        let wants_logprobs = self.include.iter().flatten().any(|i| i == INCLUDE_LOGPROBS);
         let wire = ResponsesWire {
+            logprobs: wants_logprobs.then(|| Logprobs {
+                top: self.top_logprobs.unwrap_or(0) as usize,
+                seed,
+            }),
             app: app.clone(),
             echo: self.echo(),
             model: self.model.clone(),
@@ -558,6 +590,8 @@ struct ResponsesWire {
     /// The next event's `sequence_number`.
     seq: u64,
     delta: TokenEvent,
+    /// The output text's logprobs, when `include` asks for them.
+    logprobs: Option<Logprobs>,
 }
 
 /// The state of a response or of its output item.
@@ -588,8 +622,8 @@ impl Status {
     }
 }
 
-fn text_part(text: &str) -> Value {
-    json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []})
+fn text_part(text: &str, logprobs: Value) -> Value {
+    json!({"type": "output_text", "text": text, "annotations": [], "logprobs": logprobs})
 }
 
 impl ResponsesWire {
@@ -609,7 +643,7 @@ impl ResponsesWire {
                 let content = if started {
                     vec![]
                 } else {
-                    vec![text_part(&text_of(c))]
+                    vec![text_part(&text_of(c), self.logprobs_of(c))]
                 };
                 json!({
                     "id": self.item_id,
@@ -619,6 +653,19 @@ impl ResponsesWire {
                     "content": content,
                 })
             }
+        }
+    }
+
+    /// The `logprobs` of `c`'s output text: every token's entry when asked for, else `[]`.
+    fn logprobs_of(&self, c: &ChoiceOut) -> Value {
+        match (&self.logprobs, &c.text) {
+            (Some(lp), Some(t)) => {
+                let mut out = vec![b'['];
+                lp.push_entries(&mut out, &t.pieces, 0);
+                out.push(b']');
+                serde_json::from_slice(&out).expect("entries are JSON")
+            }
+            _ => json!([]),
         }
     }
 
@@ -728,12 +775,26 @@ impl Wire for ResponsesWire {
             self.event(
                 out,
                 "response.content_part.added",
-                json!({"item_id": id, "output_index": 0, "content_index": 0, "part": text_part("")}),
+                json!({"item_id": id, "output_index": 0, "content_index": 0, "part": text_part("", json!([]))}),
             );
         }
     }
 
     fn token(&mut self, plan: &StreamPlan, step: usize, out: &mut Vec<u8>) -> usize {
+        let c = &plan.choices[0];
+        if let (Some(lp), Some(t)) = (self.logprobs, &c.text) {
+            // With logprobs each delta carries its token's entry: built per event.
+            let Some(piece) = t.pieces.get(step) else {
+                return 0;
+            };
+            let mut entry = Vec::new();
+            lp.push_entry(&mut entry, piece, 0, step);
+            let entry: Value = serde_json::from_slice(&entry).expect("entries are JSON");
+            let fields = json!({"item_id": self.item_id, "output_index": 0,
+                "content_index": 0, "delta": piece, "logprobs": [entry]});
+            self.event(out, "response.output_text.delta", fields);
+            return 1;
+        }
         let mut seq = itoa::Buffer::new();
         let mut extra = Vec::with_capacity(32);
         extra.extend_from_slice(seq.format(self.seq).as_bytes());
@@ -758,15 +819,16 @@ impl Wire for ResponsesWire {
             ),
             None => {
                 let text = text_of(c);
+                let logprobs = self.logprobs_of(c);
                 self.event(
                     out,
                     "response.output_text.done",
-                    json!({"item_id": id, "output_index": 0, "content_index": 0, "text": text, "logprobs": []}),
+                    json!({"item_id": id, "output_index": 0, "content_index": 0, "text": text, "logprobs": logprobs}),
                 );
                 self.event(
                     out,
                     "response.content_part.done",
-                    json!({"item_id": id, "output_index": 0, "content_index": 0, "part": text_part(&text)}),
+                    json!({"item_id": id, "output_index": 0, "content_index": 0, "part": text_part(&text, logprobs)}),
                 );
             }
         }

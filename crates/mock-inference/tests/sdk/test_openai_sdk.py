@@ -330,3 +330,51 @@ def test_api_key_401_is_authentication_error():
     right = openai.OpenAI(base_url=KEYED_URL + "/v1", api_key=API_KEY, max_retries=0)
     r = right.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
     assert r.choices[0].message.content == SENTENCE
+
+
+def test_chat_logprobs(client):
+    r = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Say hello"}],
+        logprobs=True,
+        top_logprobs=3,
+        seed=7,
+    )
+    entries = r.choices[0].logprobs.content
+    assert len(entries) == r.usage.completion_tokens
+    assert "".join(e.token for e in entries) == r.choices[0].message.content
+    for e in entries:
+        assert e.logprob <= 0 and bytes(e.bytes).decode() == e.token
+        assert len(e.top_logprobs) == 3 and e.top_logprobs[0].logprob == e.logprob
+        values = [t.logprob for t in e.top_logprobs]
+        assert values == sorted(values, reverse=True)
+    streamed = [
+        c.choices[0].logprobs.content[0].logprob
+        for c in client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "Say hello"}],
+            logprobs=True,
+            top_logprobs=3,
+            seed=7,
+            stream=True,
+        )
+        if c.choices and c.choices[0].logprobs
+    ]
+    assert streamed == [e.logprob for e in entries]
+
+
+def test_completions_logprobs(client):
+    r = client.completions.create(model=MODEL, prompt="x", max_tokens=4, logprobs=2)
+    lp = r.choices[0].logprobs
+    assert "".join(lp.tokens) == r.choices[0].text
+    assert len(lp.token_logprobs) == len(lp.top_logprobs) == len(lp.text_offset) == 4
+    assert all(len(top) == 2 for top in lp.top_logprobs)
+
+
+def test_responses_logprobs(client):
+    r = client.responses.create(
+        model=MODEL, input="hi", include=["message.output_text.logprobs"], top_logprobs=2
+    )
+    part = r.output[0].content[0]
+    assert "".join(e.token for e in part.logprobs) == part.text
+    assert all(len(e.top_logprobs) == 2 for e in part.logprobs)
