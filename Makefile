@@ -15,7 +15,7 @@ DEV := scripts/dev
 
 .PHONY: help setup setup-quick setup-quick-test build up stop restart reset logs status secrets-sync test bench lint fmt \
         migrate parity verify-images fuzz clean snapshot restore snapshots completions \
-        remote-up remote-status remote-logs remote-reset remote-destroy remote-reap
+        remote-up remote-status remote-logs remote-reset remote-destroy remote-reap pause resume pipeline
 
 help: ## List the targets
 	@if [[ -t 1 && -z "$${NO_COLOR:-}" ]]; then on=$$'\e[36m' off=$$'\e[0m'; else on='' off=''; fi; \
@@ -59,6 +59,12 @@ snapshots: build ## List the snapshots: name, age, size, services
 completions: build ## Install shell completions for devenv for the current user (bash, zsh, fish)
 	@$(DEV)/completions.sh
 
+pause: build ## Freeze the running stack (SIGSTOP / docker compose pause); stage paused
+	@$(DEV)/pause.sh
+
+resume: build ## Continue a paused stack (SIGCONT / docker compose unpause); stage ready
+	@$(DEV)/resume.sh
+
 reset: ## Stop and wipe .devenv/data (asks first; FORCE=1 skips the question)
 	@$(DEV)/reset.sh
 
@@ -82,6 +88,9 @@ verify-images: build ## Check compose images against dev/IMAGE_DIGESTS
 
 test: setup-quick-test ## fmt, clippy, shellcheck, unit + integration tests, end-to-end lifecycle
 	@$(DEV)/test.sh
+
+pipeline: build ## Run the local CI/CD pipeline of configs/pipeline.yaml (PIPELINE_CONFIG=file); devenv pipeline list|show
+	@$(DEV)/pipeline.sh
 
 lint: ## fmt check, clippy -D warnings, shellcheck
 	@$(DEV)/lint.sh

@@ -6,6 +6,19 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$DEVENV_ROOT"
+# The workflow stage follows the run (testing, then active_development or debugging) when `make
+# up` brought this workspace's stack up; `devenv state test-started` leaves a fresh clone (no
+# state file, nothing built yet) or a stopped/paused stack alone, so it never fails a run.
+if devenv="$(bin_optional devenv)"; then
+  "$devenv" state test-started --command "make test" >/dev/null \
+    || warn "the workflow stage was not moved (the error above says why); the tests run anyway"
+  test_finished() {
+    local result=passed
+    (($1 == 0)) || result=failed
+    "$devenv" state test-finished --result "$result" --command "make test" >/dev/null || true
+  }
+  trap 'test_finished $?' EXIT
+fi
 # phase NAME — prints how long the previous phase took, so CI logs show where time goes.
 phase() { printf '── %s (t+%ds)\n' "$1" "$SECONDS"; }
 phase lint

@@ -171,6 +171,22 @@ pub enum PidAction {
     /// Print SERVICE's pid when that very process is alive; exit 1 otherwise (never running,
     /// exited, or the pid now belongs to another process).
     Check { service: String },
+    /// Send SIGNAL to every recorded service's process and all its descendants (PostgreSQL's
+    /// backends too): `stop` freezes the stack (`make pause`), `cont` resumes it. Prints each
+    /// service with its pids; exit 1 when no service runs.
+    Signal {
+        signal: PauseSignal,
+        /// Only these services [default: every one with a live pid file].
+        services: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PauseSignal {
+    /// SIGSTOP.
+    Stop,
+    /// SIGCONT.
+    Cont,
 }
 
 #[derive(Debug, Subcommand)]
