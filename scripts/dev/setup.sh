@@ -38,7 +38,7 @@ wants() {
 SETUP_DIR="$DEVENV_ROOT/scripts/dev"
 purpose_key="$(printf '%s\n' "${PURPOSES[@]}" | sort -u | paste -sd- -)"
 STAMP="$STATE_DIR/setup/$purpose_key.stamp"
-fingerprint="$(cat "$0" "$SETUP_DIR"/setup.d/*.sh "$SETUP_DIR"/requirements/*.txt 2>/dev/null | sha256sum | cut -c1-64) runtime=${DEVENV_RUNTIME:-auto} profiles=${PROFILES:-}"
+fingerprint="$(cat "$0" "$SETUP_DIR"/setup.d/*.sh "$SETUP_DIR"/requirements/*.txt 2>/dev/null | sha256sum | cut -c1-64) runtime=${DEVENV_RUNTIME:-auto} profiles=$(active_profiles)"
 if ((QUICK)) && [[ -f "$STAMP" && "$(<"$STAMP")" == "$fingerprint" ]]; then
   exit 0
 fi

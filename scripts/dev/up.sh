@@ -17,7 +17,12 @@ mapfile -t ONLY < <(printf '%s' "${services:+$services$'\n'}")
 
 RUNTIME="$(runtime)"
 WAIT_TIMEOUT="${DEVENV_WAIT_TIMEOUT:-60}"
-log_event up_started "runtime=$RUNTIME"
+# PROFILES=vault,rabbitmq (remembered for status, stop and logs; PROFILES=none drops them). The
+# binaries read DEVENV_PROFILES: secrets-sync writes each profile's bundle keys.
+DEVENV_PROFILES="$(active_profiles)" || exit
+export DEVENV_PROFILES
+record_profiles "$DEVENV_PROFILES"
+log_event up_started "runtime=$RUNTIME" "profiles=$DEVENV_PROFILES"
 
 # fail CODE — records the failure in state and events, then exits with the step's own code.
 fail() {
@@ -30,23 +35,56 @@ fail() {
 info "preflight"
 "$(bin dev-status)" preflight --human || fail $?
 
-info "secrets: $(bundle_path)"
+# The vault profile: the bundle comes from Vault through AppRole, so Vault runs, unsealed and set
+# up (`secrets-sync vault-bootstrap`, idempotent), before the bundle is built. A first run has no
+# bundle yet to take Vault's port and the credentials to store from: the generator writes one.
+vault_first() {
+  [[ -f "$(bundle_path)" ]] && grep -q '^VAULT_PORT=' "$(bundle_path)" \
+    || VAULT_ADDR='' "$(bin secrets-sync)" --mode local --quiet || fail $?
+  load_bundle
+  info "vault ($RUNTIME runtime)"
+  if [[ "$RUNTIME" == compose ]]; then
+    "$DEVENV_ROOT/scripts/dev/compose.sh" up vault || fail $?
+  else
+    native_up vault
+  fi
+  VAULT_ADDR="http://127.0.0.1:$VAULT_PORT"
+  "$(bin secrets-sync)" vault-bootstrap --vault-addr "$VAULT_ADDR" --human || fail $?
+  VAULT_ROLE_ID="$(<"$STATE_DIR/vault/role-id")"
+  export VAULT_ADDR VAULT_ROLE_ID VAULT_SECRET_ID_FILE="$STATE_DIR/vault/secret-id"
+}
+
 bundle_before="$(sha256sum "$(bundle_path)" 2>/dev/null || true)"
+STARTED_SERVICES=()
+has_profile vault && vault_first
+info "secrets: $(bundle_path)"
 "$(bin secrets-sync)" --mode local --human || fail $?
 bundle_after="$(sha256sum "$(bundle_path)" 2>/dev/null || true)"
 load_bundle
 set_stage provisioning "make up ($RUNTIME)"
 
-info "services ($RUNTIME runtime)"
-STARTED_SERVICES=()
+info "services ($RUNTIME runtime${DEVENV_PROFILES:+, profiles $DEVENV_PROFILES})"
 if [[ "$RUNTIME" == compose ]]; then
   "$DEVENV_ROOT/scripts/dev/compose.sh" up "${ONLY[@]}" || fail $?
 else
+  vault_started=("${STARTED_SERVICES[@]}")
+  for profile in $PROFILES_ALL; do
+    [[ " $PROFILES_NATIVE " == *" $profile "* ]] || ! has_profile "$profile" \
+      || warn "the $profile profile runs only in the compose runtime; skipped (DEVENV_RUNTIME=compose runs it)"
+    # A profile dropped since the last `make up` (PROFILES=none…): its service goes too.
+    [[ " $PROFILES_NATIVE " == *" $profile "* ]] && ! has_profile "$profile" && pid_of "$profile" >/dev/null \
+      && stop_service "$profile"
+  done
   native_up "${ONLY[@]}"
+  STARTED_SERVICES=("${vault_started[@]}" "${STARTED_SERVICES[@]}")
 fi
 
-skip=(--skip rabbitmq)
-bin_optional mock-inference >/dev/null || skip=(--skip "rabbitmq,mock_inference")
+# The components make up waits for: the core, and each profile's when it is active.
+skip=()
+has_profile rabbitmq || skip+=(rabbitmq)
+has_profile vault || skip+=(vault)
+bin_optional mock-inference >/dev/null || skip+=(mock_inference)
+if ((${#skip[@]})); then skip=(--skip "$(IFS=,; printf '%s' "${skip[*]}")"); fi
 
 # One service (or a few): wait for their health only; the stage says whether the whole stack runs.
 if ((${#ONLY[@]})); then

@@ -18,13 +18,14 @@ use crate::probe::{self, Component, Ctx, Plan, Target};
 pub const DEFAULT_THRESHOLD: Duration = Duration::from_millis(2000);
 
 /// The built-in components, in report order.
-pub const BUILTIN: [&str; 6] = [
+pub const BUILTIN: [&str; 7] = [
     "postgres",
     "redis",
     "nats",
     "s3",
     "mock_inference",
     "rabbitmq",
+    "vault",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -225,6 +226,7 @@ impl Inputs {
                 "nats" => self.nats(),
                 "s3" => self.s3(),
                 "mock_inference" => self.mock_inference(),
+                "vault" => self.vault(),
                 _ => self.rabbitmq(),
             };
             let limits = self
@@ -418,6 +420,29 @@ impl Inputs {
                 fallback,
                 None,
                 self.not_a("MOCK_INFERENCE_URL", "an http:// URL"),
+            ),
+        }
+    }
+
+    fn vault(&self) -> (Ctx, Option<String>, Plan) {
+        let keys = "VAULT_ADDR";
+        let fallback = self.ctx("vault", "vault", "", 0, keys);
+        let Some(url) = self.get("VAULT_ADDR") else {
+            return skipped(
+                fallback,
+                "VAULT_ADDR is not set (optional: the vault profile)",
+            );
+        };
+        match (reqwest::Url::parse(&url), host_port(&url, 8200)) {
+            (Ok(base), Some((host, port))) if matches!(base.scheme(), "http" | "https") => {
+                let ctx = self.ctx("vault", "vault", &host, port, keys);
+                let target = Target::Vault(probe::vault::Target { base });
+                (ctx, Some(mask_url(&url)), Plan::Probe(Arc::new(target)))
+            }
+            _ => (
+                fallback,
+                None,
+                self.not_a("VAULT_ADDR", "an http:// or https:// URL"),
             ),
         }
     }

@@ -85,9 +85,12 @@ pub async fn run(ws: &Workspace) -> Result<Report, StackError> {
             needed_for,
         })
         .collect();
+    // The core's ports, and those of the profiles `make up` starts (DEVENV_PROFILES).
+    let profiles = std::env::var("DEVENV_PROFILES").unwrap_or_default();
+    let active = |profile: &str| profiles.split(',').any(|p| p.trim() == profile);
     let ports: Vec<Port> = requests
         .iter()
-        .filter(|r| r.name.is_core())
+        .filter(|r| r.name.profile().is_none_or(active))
         .map(|r| {
             let holder = netproc::port_holder(r.port);
             let ours = holder

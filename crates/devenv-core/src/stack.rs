@@ -84,10 +84,11 @@ impl PortName {
             PortName::Nats | PortName::NatsMonitor => "nats",
             PortName::S3 | PortName::S3Console => "s3",
             PortName::MockInference => "mock_inference",
-            PortName::Rabbitmq
-            | PortName::RabbitmqManagement
-            | PortName::RabbitmqDist
-            | PortName::RabbitmqEpmd => "rabbitmq",
+            PortName::Rabbitmq | PortName::RabbitmqManagement | PortName::RabbitmqDist => {
+                "rabbitmq"
+            }
+            // Its own process (native.sh starts it before the node), with its own pid file.
+            PortName::RabbitmqEpmd => "rabbitmq_epmd",
             PortName::Vault | PortName::VaultCluster => "vault",
         }
     }
@@ -121,7 +122,7 @@ impl PortName {
     /// The optional profile (`PROFILES=`) whose service owns this port, if any.
     pub fn profile(self) -> Option<&'static str> {
         match self.service() {
-            "rabbitmq" => Some("rabbitmq"),
+            "rabbitmq" | "rabbitmq_epmd" => Some("rabbitmq"),
             "vault" => Some("vault"),
             _ => None,
         }

@@ -21,10 +21,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use devenv_core::bundle::{Bundle, write_atomic};
-use devenv_core::exit::{self, ExitCoded};
 use devenv_core::redact;
 use serde_json::{Value, json};
 
+pub use crate::error::BootstrapError;
 use crate::mapping::{ModeMapping, SecretRef, Source};
 
 /// Where the bootstrap keeps what it must remember, and what it talks to.
@@ -50,39 +50,6 @@ pub struct Outcome {
     /// Holds init.json, role-id and secret-id (0700; the files 0600).
     pub state_dir: String,
     pub secret_id_issued: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BootstrapError {
-    #[error("cannot reach Vault at {addr} within {secs}s: {detail} — is the vault service running? (`make status`, `make logs SERVICE=vault`)")]
-    Unreachable {
-        addr: String,
-        secs: u64,
-        detail: String,
-    },
-    #[error("Vault answered {what} with HTTP {status}: {detail} — see `make logs SERVICE=vault`")]
-    Status {
-        what: String,
-        status: u16,
-        detail: String,
-    },
-    #[error("{}: {detail} — `make reset` wipes the vault profile's data and keys and starts over", path.display())]
-    Keys { path: PathBuf, detail: String },
-    #[error("{}: cannot write: {detail} — check the permissions of .devenv/", path.display())]
-    Write { path: PathBuf, detail: String },
-    #[error("Vault at {addr} did not become active within {secs}s after unsealing — see `make logs SERVICE=vault`")]
-    NotActive { addr: String, secs: u64 },
-}
-
-impl ExitCoded for BootstrapError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            BootstrapError::Unreachable { .. } | BootstrapError::NotActive { .. } => exit::TIMEOUT,
-            BootstrapError::Status { .. } => exit::EXTERNAL,
-            BootstrapError::Keys { .. } => exit::INTEGRITY,
-            BootstrapError::Write { .. } => exit::USAGE,
-        }
-    }
 }
 
 /// The kept result of `sys/init`.

@@ -41,7 +41,7 @@ pub enum SyncError {
     #[error("{0}")]
     Vault(#[from] VaultError),
     #[error("{0}")]
-    Bootstrap(#[from] crate::bootstrap::BootstrapError),
+    Bootstrap(#[from] BootstrapError),
     #[error(
         "{count} unresolved placeholder(s) — nothing rendered:\n{list}\n  fix: add the keys to the bundle (configs/secrets.yaml, then `make secrets-sync`) or remove them from the templates"
     )]
@@ -152,6 +152,40 @@ impl ExitCoded for VaultError {
             | VaultError::NotFound { .. }
             | VaultError::Status { .. }
             | VaultError::Malformed { .. } => exit::EXTERNAL,
+        }
+    }
+}
+
+/// What can stop `vault-bootstrap` (see `crate::bootstrap`).
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error("cannot reach Vault at {addr} within {secs}s: {detail} — is the vault service running? (`make status`, `make logs SERVICE=vault`)")]
+    Unreachable {
+        addr: String,
+        secs: u64,
+        detail: String,
+    },
+    #[error("Vault answered {what} with HTTP {status}: {detail} — see `make logs SERVICE=vault`")]
+    Status {
+        what: String,
+        status: u16,
+        detail: String,
+    },
+    #[error("{}: {detail} — `make reset` wipes the vault profile's data and keys and starts over", path.display())]
+    Keys { path: PathBuf, detail: String },
+    #[error("{}: cannot write: {detail} — check the permissions of .devenv/", path.display())]
+    Write { path: PathBuf, detail: String },
+    #[error("Vault at {addr} did not become active within {secs}s after unsealing — see `make logs SERVICE=vault`")]
+    NotActive { addr: String, secs: u64 },
+}
+
+impl ExitCoded for BootstrapError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            BootstrapError::Unreachable { .. } | BootstrapError::NotActive { .. } => exit::TIMEOUT,
+            BootstrapError::Status { .. } => exit::EXTERNAL,
+            BootstrapError::Keys { .. } => exit::INTEGRITY,
+            BootstrapError::Write { .. } => exit::USAGE,
         }
     }
 }

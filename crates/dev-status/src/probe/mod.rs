@@ -8,6 +8,7 @@ pub mod postgres;
 pub mod rabbitmq;
 pub mod redis;
 pub mod s3;
+pub mod vault;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -289,6 +290,7 @@ pub enum Target {
     S3(s3::Target),
     MockInference(mock_inference::Target),
     Rabbitmq(rabbitmq::Target),
+    Vault(vault::Target),
     Http(http::Target),
 }
 
@@ -301,6 +303,7 @@ impl Target {
             Target::S3(t) => t.check(ctx, deadline).await,
             Target::MockInference(t) => t.check(ctx, deadline).await,
             Target::Rabbitmq(t) => t.check(ctx, deadline).await,
+            Target::Vault(t) => t.check(ctx, deadline).await,
             Target::Http(t) => t.check(ctx, deadline).await,
         }
     }
