@@ -41,7 +41,7 @@ start_server() {
 
 # The main server (defaults, plus a reasoning model and two tool calls per turn for the
 # reasoning and parallel-tool-call checks), and one that wants an API key (401 checks).
-start_server main
+start_server main --reasoning-model mock-reasoner
 main_url="$url"
 start_server keyed --api-key sk-mock-key
 keyed_url="$url"

@@ -81,15 +81,21 @@ pub fn push_object_head(b: &mut Vec<u8>, sp: &StreamPlan, object: &str) {
     b.push(b'"');
 }
 
-pub fn push_usage(buf: &mut Vec<u8>, prompt: usize, completion: usize, chat: bool) {
+/// `"usage":{…}`; chat's with its details (`reasoning` of the completion tokens).
+pub fn push_usage(buf: &mut Vec<u8>, prompt: usize, completion: usize, chat: Option<usize>) {
     buf.extend_from_slice(b"\"usage\":{\"prompt_tokens\":");
     push_u64(buf, prompt as u64);
     buf.extend_from_slice(b",\"completion_tokens\":");
     push_u64(buf, completion as u64);
     buf.extend_from_slice(b",\"total_tokens\":");
     push_u64(buf, (prompt + completion) as u64);
-    if chat {
-        buf.extend_from_slice(b",\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}");
+    if let Some(reasoning) = chat {
+        buf.extend_from_slice(
+            b",\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},\
+              \"completion_tokens_details\":{\"reasoning_tokens\":",
+        );
+        push_u64(buf, reasoning as u64);
+        buf.extend_from_slice(b",\"audio_tokens\":0,\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}");
     }
     buf.push(b'}');
 }
@@ -109,7 +115,15 @@ pub fn chat_body(fingerprint: &str, sp: &StreamPlan, completion_tokens: usize) -
         }
         b.extend_from_slice(b"{\"index\":");
         push_u64(&mut b, i as u64);
-        b.extend_from_slice(b",\"message\":{\"role\":\"assistant\",\"content\":");
+        b.extend_from_slice(b",\"message\":{\"role\":\"assistant\",");
+        if let Some(r) = &c.reasoning {
+            b.push(b'"');
+            b.extend_from_slice(sp.reasoning_field.as_bytes());
+            b.extend_from_slice(b"\":\"");
+            b.extend_from_slice(r.full_escaped.as_bytes());
+            b.extend_from_slice(b"\",");
+        }
+        b.extend_from_slice(b"\"content\":");
         match &c.text {
             Some(t) => {
                 b.push(b'"');
@@ -148,7 +162,8 @@ pub fn chat_body(fingerprint: &str, sp: &StreamPlan, completion_tokens: usize) -
         b.extend_from_slice(b"\"}");
     }
     b.extend_from_slice(b"],");
-    push_usage(&mut b, sp.prompt_tokens, completion_tokens, true);
+    let reasoning = Some(sp.reasoning_tokens());
+    push_usage(&mut b, sp.prompt_tokens, completion_tokens, reasoning);
     b.extend_from_slice(b",\"service_tier\":\"default\",\"system_fingerprint\":\"");
     b.extend_from_slice(fingerprint.as_bytes());
     b.extend_from_slice(b"\"}");
@@ -187,7 +202,7 @@ pub fn completion_body(fingerprint: &str, sp: &StreamPlan, completion_tokens: us
         b.extend_from_slice(b"\"}");
     }
     b.extend_from_slice(b"],");
-    push_usage(&mut b, sp.prompt_tokens, completion_tokens, false);
+    push_usage(&mut b, sp.prompt_tokens, completion_tokens, None);
     b.push(b'}');
     Bytes::from(b)
 }

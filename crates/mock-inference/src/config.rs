@@ -114,6 +114,7 @@ pub struct Config {
     pub lora_modules: Vec<LoraModule>,
     pub rate_limits: RateLimitsConfig,
     pub response: ResponseConfig,
+    pub reasoning: ReasoningConfig,
     pub generation: GenerationConfig,
     pub embeddings: EmbeddingsConfig,
     pub latency: LatencyConfig,
@@ -138,6 +139,7 @@ impl Default for Config {
             lora_modules: Vec::new(),
             rate_limits: RateLimitsConfig::default(),
             response: ResponseConfig::default(),
+            reasoning: ReasoningConfig::default(),
             generation: GenerationConfig::default(),
             embeddings: EmbeddingsConfig::default(),
             latency: LatencyConfig::default(),
@@ -232,6 +234,80 @@ impl Default for ResponseConfig {
             seed: 0,
             scenario_file: None,
             tool_call_on_auto: true,
+        }
+    }
+}
+
+/// Where chat completions put a reasoning model's reasoning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningField {
+    /// vLLM's current name.
+    Reasoning,
+    /// The older name, for clients still reading it.
+    ReasoningContent,
+}
+
+impl ReasoningField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasoningField::Reasoning => "reasoning",
+            ReasoningField::ReasoningContent => "reasoning_content",
+        }
+    }
+}
+
+/// Reasoning models: served models that think (stream a reasoning part) before answering.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReasoningConfig {
+    /// Model ids that reason; each is also served.
+    pub models: Vec<String>,
+    /// The chat completion field of the reasoning.
+    pub field: ReasoningField,
+    /// Reasoning tokens per effort (`reasoning_effort`, `reasoning.effort`; medium when
+    /// unset, `minimal` a quarter of low, `none` nothing).
+    pub effort_tokens: EffortTokens,
+}
+
+impl Default for ReasoningConfig {
+    fn default() -> Self {
+        Self {
+            models: Vec::new(),
+            field: ReasoningField::Reasoning,
+            effort_tokens: EffortTokens::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EffortTokens {
+    pub low: usize,
+    pub medium: usize,
+    pub high: usize,
+}
+
+impl Default for EffortTokens {
+    fn default() -> Self {
+        Self {
+            low: 16,
+            medium: 64,
+            high: 256,
+        }
+    }
+}
+
+impl EffortTokens {
+    /// The reasoning length of an effort (`None`: medium); unknown efforts are refused
+    /// before this.
+    pub fn of(&self, effort: Option<&str>) -> usize {
+        match effort {
+            Some("none") => 0,
+            Some("minimal") => (self.low / 4).max(1),
+            Some("low") => self.low,
+            Some("high") => self.high,
+            _ => self.medium,
         }
     }
 }
@@ -544,6 +620,16 @@ pub struct Cli {
     pub response_text: Option<String>,
     #[arg(long, env = "MOCK_INFERENCE_LOREM_TOKENS")]
     pub lorem_tokens: Option<usize>,
+    /// A reasoning model (served, streams reasoning before its answer); repeatable.
+    #[arg(
+        long = "reasoning-model",
+        env = "MOCK_INFERENCE_REASONING_MODELS",
+        value_delimiter = ','
+    )]
+    pub reasoning_models: Vec<String>,
+    /// The chat field of the reasoning: reasoning (vLLM's) or reasoning-content (older).
+    #[arg(long, env = "MOCK_INFERENCE_REASONING_FIELD", value_enum)]
+    pub reasoning_field: Option<ReasoningField>,
     /// Scenario file (YAML rules); implies --response-mode scenario.
     #[arg(long, env = "MOCK_INFERENCE_SCENARIO")]
     pub scenario: Option<PathBuf>,
@@ -663,6 +749,16 @@ impl Config {
         set!(cli.response_mode, c.response.mode);
         set!(cli.response_text, c.response.text);
         set!(cli.lorem_tokens, c.response.lorem_tokens);
+        if !cli.reasoning_models.is_empty() {
+            c.reasoning.models = cli.reasoning_models.clone();
+        }
+        set!(cli.reasoning_field, c.reasoning.field);
+        // A reasoning model is served like the others.
+        for m in &c.reasoning.models {
+            if !c.models.contains(m) {
+                c.models.push(m.clone());
+            }
+        }
         if let Some(path) = &cli.scenario {
             c.response.scenario_file = Some(path.clone());
             c.response.mode = ResponseMode::Scenario;

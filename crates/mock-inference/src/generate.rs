@@ -69,13 +69,17 @@ pub struct ChoiceOut {
     pub echoed_tokens: usize,
     /// Index in the request's stop strings of the one that ended the text.
     pub stop_sequence: Option<usize>,
+    /// A reasoning model's reasoning, streamed before the answer.
+    pub reasoning: Option<Arc<TextPlan>>,
 }
 
 impl ChoiceOut {
     pub fn completion_tokens(&self) -> usize {
-        self.text
-            .as_ref()
-            .map_or(0, |t| t.tokens().saturating_sub(self.echoed_tokens))
+        self.reasoning_tokens()
+            + self
+                .text
+                .as_ref()
+                .map_or(0, |t| t.tokens().saturating_sub(self.echoed_tokens))
             + self
                 .tool_calls
                 .iter()
@@ -83,9 +87,14 @@ impl ChoiceOut {
                 .sum::<usize>()
     }
 
-    /// Content token pieces streamed (text pieces, or argument pieces of all calls).
+    pub fn reasoning_tokens(&self) -> usize {
+        self.reasoning.as_ref().map_or(0, |r| r.tokens())
+    }
+
+    /// Token pieces streamed (reasoning, then text pieces or argument pieces of all calls).
     pub fn stream_len(&self) -> usize {
-        self.text.as_ref().map_or(0, |t| t.tokens())
+        self.reasoning_tokens()
+            + self.text.as_ref().map_or(0, |t| t.tokens())
             + self
                 .tool_calls
                 .iter()
@@ -238,6 +247,7 @@ pub fn tool_call_choice(name: &str, schema: Option<&Value>, arguments: Option<Va
         finish_reason: "tool_calls",
         echoed_tokens: 0,
         stop_sequence: None,
+        reasoning: None,
     }
 }
 

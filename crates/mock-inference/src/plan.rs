@@ -53,9 +53,16 @@ pub struct StreamPlan {
     /// Log probabilities to send with each text token (chat and legacy completions; the
     /// other APIs' wires keep their own).
     pub logprobs: Option<Logprobs>,
+    /// The chat field of the reasoning (`reasoning` or `reasoning_content`).
+    pub reasoning_field: &'static str,
 }
 
 impl StreamPlan {
+    /// Reasoning tokens over all choices (`completion_tokens_details.reasoning_tokens`).
+    pub fn reasoning_tokens(&self) -> usize {
+        self.choices.iter().map(ChoiceOut::reasoning_tokens).sum()
+    }
+
     /// Tokens generated over all choices.
     pub fn completion_tokens(&self) -> usize {
         self.choices.iter().map(ChoiceOut::completion_tokens).sum()
@@ -74,11 +81,22 @@ impl StreamPlan {
 /// One streamed token piece of a choice, JSON-escaped.
 #[derive(Clone, Copy)]
 pub enum Piece<'a> {
+    /// A reasoning model's reasoning, before the answer.
+    Reasoning(&'a str),
     Text(&'a str),
     Args(&'a str),
 }
 
+/// The piece of stream step `step`: the reasoning's pieces first, then the answer's.
 pub fn piece_at(c: &ChoiceOut, step: usize) -> Option<Piece<'_>> {
+    let thought = c.reasoning_tokens();
+    if step < thought {
+        return c
+            .reasoning
+            .as_ref()
+            .map(|r| Piece::Reasoning(r.escaped[step].as_str()));
+    }
+    let step = step - thought;
     if let Some(t) = &c.text {
         return t.escaped.get(step).map(|p| Piece::Text(p.as_str()));
     }

@@ -158,6 +158,17 @@ impl App {
         }
     }
 
+    /// Reasoning tokens of a request to `model` with `effort`: none unless it is a
+    /// reasoning model.
+    pub fn reasoning_tokens(&self, model: &str, effort: Option<&str>) -> usize {
+        let r = &self.cfg.reasoning;
+        if r.models.iter().any(|m| m == model) {
+            r.effort_tokens.of(effort)
+        } else {
+            0
+        }
+    }
+
     /// The index of the LoRA adapter named `model`.
     pub fn lora_index(&self, model: &str) -> Option<usize> {
         self.cfg.lora_modules.iter().position(|l| l.name == model)
@@ -216,6 +227,9 @@ impl App {
 }
 
 /// A base model as vLLM lists it: its own `root`, no `parent`.
+/// Mixed into the seed of reasoning texts, so they differ from the answer's lorem.
+const REASONING_SEED: u64 = 0x7468_696e_6b69_6e67;
+
 pub fn model_object(id: &str, created: u64) -> serde_json::Value {
     serde_json::json!({
         "id": id, "object": "model", "created": created, "owned_by": "devenv",
@@ -274,6 +288,8 @@ pub struct Ask<'a> {
     /// vLLM's `ignore_eos` and `min_tokens`.
     pub ignore_eos: bool,
     pub min_tokens: usize,
+    /// Reasoning tokens before the answer (0: none), within `max_tokens`.
+    pub reasoning: usize,
 }
 
 /// The callable tools of a request, for [`Ask::tools`]: each one's name and parameter
@@ -288,7 +304,35 @@ pub fn tool_schemas<'a, T>(
 impl App {
     /// Choice `i` of an answer: the scenario's plan, else a tool call when the tool mode
     /// asks for one, else text (JSON for a JSON format) cut by `stop` and `max_tokens`.
+    /// With `ask.reasoning`, the choice reasons first: lorem from the seed, as long as asked
+    /// but leaving the answer at least one token of the limit, which it shares.
     pub fn answer(&self, ask: &Ask, plan: Option<&Plan>, i: usize) -> ChoiceOut {
+        let thought = match ask.max_tokens {
+            Some(max) => ask.reasoning.min(max.saturating_sub(1)),
+            None => ask.reasoning,
+        };
+        if thought == 0 {
+            return self.answer_within(ask, plan, i, ask.max_tokens);
+        }
+        let mut c = self.answer_within(ask, plan, i, ask.max_tokens.map(|m| m - thought));
+        let seed = ask.seed.wrapping_add(i as u64) ^ REASONING_SEED;
+        let r = generate::lorem_plan(seed, (ask.hash)(), thought);
+        c.reasoning = Some(if r.tokens() > thought {
+            Arc::new(r.truncated(thought))
+        } else {
+            r
+        });
+        c
+    }
+
+    /// [`App::answer`] without reasoning, its text cut at `max_tokens`.
+    fn answer_within(
+        &self,
+        ask: &Ask,
+        plan: Option<&Plan>,
+        i: usize,
+        max_tokens: Option<usize>,
+    ) -> ChoiceOut {
         let schema = |name: &str| {
             ask.tools
                 .iter()
@@ -336,13 +380,14 @@ impl App {
             hash: ask.hash,
         };
         let (text, finish, stop_sequence) =
-            generate::shape_text(base, ask.stop, ask.max_tokens, &length);
+            generate::shape_text(base, ask.stop, max_tokens, &length);
         ChoiceOut {
             text: Some(text),
             tool_calls: Vec::new(),
             finish_reason: finish,
             echoed_tokens: 0,
             stop_sequence,
+            reasoning: None,
         }
     }
 
@@ -442,6 +487,7 @@ impl Admitted {
             seed,
             start: self.start,
             logprobs: None,
+            reasoning_field: "reasoning",
         }
     }
 }

@@ -250,6 +250,15 @@ impl Job {
             };
             self.chunk_open(out);
             match (self.plan.kind, piece) {
+                (StreamKind::Chat, Piece::Reasoning(p)) => {
+                    out.extend_from_slice(b"{\"index\":");
+                    push_u64(out, i as u64);
+                    out.extend_from_slice(b",\"delta\":{\"");
+                    out.extend_from_slice(self.plan.reasoning_field.as_bytes());
+                    out.extend_from_slice(b"\":\"");
+                    out.extend_from_slice(p.as_bytes());
+                    out.extend_from_slice(b"\"},\"logprobs\":null,\"finish_reason\":null}");
+                }
                 (StreamKind::Chat, Piece::Text(p)) => {
                     out.extend_from_slice(b"{\"index\":");
                     push_u64(out, i as u64);
@@ -259,7 +268,8 @@ impl Job {
                     match (&self.plan.logprobs, &c.text) {
                         (Some(lp), Some(t)) => {
                             out.extend_from_slice(b"{\"content\":[");
-                            lp.push_entry(out, &t.pieces[step], i, step);
+                            let at = step - c.reasoning_tokens();
+                            lp.push_entry(out, &t.pieces[at], i, at);
                             out.extend_from_slice(b"],\"refusal\":null}");
                         }
                         _ => out.extend_from_slice(b"null"),
@@ -326,7 +336,7 @@ impl Job {
                 out,
                 self.plan.prompt_tokens,
                 self.plan.completion_tokens(),
-                self.plan.kind == StreamKind::Chat,
+                (self.plan.kind == StreamKind::Chat).then(|| self.plan.reasoning_tokens()),
             );
             out.extend_from_slice(b"}\n\n");
         }

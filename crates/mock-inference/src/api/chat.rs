@@ -36,10 +36,11 @@ request_body! {
         response_format: Option<ResponseFormat> => check_response_format,
         logprobs: Option<bool> => Shape::Bool,
         top_logprobs: Option<u32> => Shape::Count,
+        reasoning_effort: Option<String> => check_reasoning_effort,
     }
     unread {
         parallel_tool_calls, logit_bias, metadata, store, service_tier,
-        modalities, reasoning_effort, prediction, audio, functions, function_call,
+        modalities, prediction, audio, functions, function_call,
     }
 }
 
@@ -214,6 +215,17 @@ impl ChatRequest {
             self.max_completion_tokens.or(self.max_tokens),
             max_tokens_name,
         )?;
+        if let Some(effort) = &self.reasoning_effort
+            && !EFFORTS.contains(&effort.as_str())
+        {
+            return Err(ApiError::invalid_value(
+                "reasoning_effort",
+                format!(
+                    "Invalid value: '{effort}'. Supported values are: \
+                     'none', 'minimal', 'low', 'medium', and 'high'."
+                ),
+            ));
+        }
         if let Some(n) = self.top_logprobs {
             if n > MAX_TOP {
                 return Err(range_error(
@@ -334,6 +346,13 @@ fn check_messages(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> 
         check(mo, "tool_call_id", Shape::Str, false)?;
         check(mo, "tool_calls", Shape::Arr, false)
     })
+}
+
+/// The efforts chat's `reasoning_effort` and the Responses API's `reasoning.effort` take.
+pub(crate) const EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high"];
+
+fn check_reasoning_effort(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check_enum(obj, name, EFFORTS, false)
 }
 
 fn check_tools(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
@@ -458,6 +477,7 @@ impl Api for ChatRequest {
             request_seed: req.request_seed(),
             ignore_eos: req.ignore_eos(),
             min_tokens: req.min_tokens(),
+            reasoning: app.reasoning_tokens(&req.model, req.reasoning_effort.as_deref()),
         };
         let choices = (0..req.n())
             .map(|i| app.answer(&ask, a.scenario.as_ref(), i))
@@ -479,6 +499,7 @@ impl Api for ChatRequest {
                 top: req.top_logprobs.unwrap_or(0) as usize,
                 seed,
             }),
+            reasoning_field: app.cfg.reasoning.field.as_str(),
         })
     }
 }

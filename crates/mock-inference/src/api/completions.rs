@@ -99,6 +99,7 @@ impl Direct for CompletionRequest {
                 top: n as usize,
                 seed: self.seed_or(app.cfg.response.seed),
             }),
+            reasoning_field: app.cfg.reasoning.field.as_str(),
         };
         let tokens = sp.prompt_tokens + sp.completion_tokens();
         app.charge(tokens);
@@ -160,6 +161,7 @@ fn completion_choices(app: &App, req: &CompletionRequest) -> (Vec<ChoiceOut>, us
                 finish_reason: finish,
                 echoed_tokens,
                 stop_sequence,
+                reasoning: None,
             });
         }
     }

@@ -49,12 +49,34 @@ request_body! {
         seed: Option<i64> => Shape::Int,
         ignore_eos: Option<bool> => Shape::Bool,
         min_tokens: Option<u32> => Shape::Count,
+        thinking: Option<Thinking> => check_thinking,
     }
     unread {
         top_k => Shape::Count,
         metadata => check_metadata,
-        thinking, service_tier, container, mcp_servers,
+        service_tier, container, mcp_servers,
     }
+}
+
+/// Extended thinking: `{"type": "enabled", "budget_tokens": N}` (or `disabled`).
+#[derive(Debug, Deserialize)]
+pub struct Thinking {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub budget_tokens: Option<u32>,
+}
+
+/// Anthropic's smallest thinking budget.
+const MIN_THINKING_BUDGET: u32 = 1024;
+
+fn check_thinking(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::Obj, false)?;
+    check_nested(obj, name, |t| {
+        check_enum(t, "type", &["enabled", "disabled"], true)?;
+        let enabled = t.get("type").and_then(Value::as_str) == Some("enabled");
+        check(t, "budget_tokens", Shape::Count, enabled)
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,6 +201,23 @@ impl MessagesRequest {
             ));
         }
         request::check_min_tokens(self.min_tokens, self.max_tokens, "max_tokens")?;
+        if let Some(budget) = self.thinking_budget() {
+            if budget < MIN_THINKING_BUDGET {
+                return Err(ApiError::invalid_value(
+                    "thinking.budget_tokens",
+                    format!(
+                        "thinking.enabled.budget_tokens: Input should be greater than or equal \
+                         to {MIN_THINKING_BUDGET}"
+                    ),
+                ));
+            }
+            if self.max_tokens.is_some_and(|m| m <= budget) {
+                return Err(ApiError::invalid_value(
+                    "max_tokens",
+                    "`max_tokens` must be greater than `thinking.budget_tokens`.",
+                ));
+            }
+        }
         for (name, v) in [("temperature", self.temperature), ("top_p", self.top_p)] {
             if let Some(v) = v
                 && !(0.0..=1.0).contains(&v)
@@ -229,6 +268,14 @@ impl MessagesRequest {
 
     fn tool_index(&self, name: &str) -> Option<usize> {
         self.tools.iter().flatten().position(|t| t.name == name)
+    }
+
+    /// The thinking budget when extended thinking is enabled.
+    fn thinking_budget(&self) -> Option<u32> {
+        self.thinking
+            .as_ref()
+            .filter(|t| t.kind == "enabled")
+            .map(|t| t.budget_tokens.unwrap_or(0))
     }
 
     /// Whether the conversation ends with a user turn carrying a `tool_result`.
@@ -418,6 +465,10 @@ impl Api for MessagesRequest {
             request_seed,
             ignore_eos: self.ignore_eos.unwrap_or(false),
             min_tokens: self.min_tokens.unwrap_or(0) as usize,
+            // Thinking as long as a medium effort, within the budget.
+            reasoning: self.thinking_budget().map_or(0, |b| {
+                (b as usize).min(app.cfg.reasoning.effort_tokens.medium)
+            }),
         };
         let mut choice = app.answer(&ask, a.scenario.as_ref(), 0);
         for call in &mut choice.tool_calls {
@@ -429,16 +480,24 @@ impl Api for MessagesRequest {
             (_, Some(i)) => ("stop_sequence", stop.get(i).cloned()),
             _ => ("end_turn", None),
         };
+        // A thinking block comes first; the answer's block follows it.
+        let answer_index = usize::from(choice.reasoning.is_some());
         let delta = if choice.tool_calls.is_empty() {
             TokenEvent::new(
                 "content_block_delta",
-                "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"",
+                &format!(
+                    "{{\"type\":\"content_block_delta\",\"index\":{answer_index},\
+                     \"delta\":{{\"type\":\"text_delta\",\"text\":\""
+                ),
                 b"\"}}",
             )
         } else {
             TokenEvent::new(
                 "content_block_delta",
-                "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"",
+                &format!(
+                    "{{\"type\":\"content_block_delta\",\"index\":{answer_index},\
+                     \"delta\":{{\"type\":\"input_json_delta\",\"partial_json\":\""
+                ),
                 b"\"}}",
             )
         };
@@ -449,6 +508,9 @@ impl Api for MessagesRequest {
             stop_reason,
             stop_sequence,
             delta,
+            answer_index,
+            answer_open: false,
+            signature: thinking_signature(&id),
         };
         let prompt_tokens = self.input_tokens();
         Ok(a.wire_plan(id, choice, prompt_tokens, seed, Box::new(wire)))
@@ -463,6 +525,19 @@ struct MessagesWire {
     stop_reason: &'static str,
     stop_sequence: Option<String>,
     delta: TokenEvent,
+    /// The answer block's index: 1 after a thinking block, else 0.
+    answer_index: usize,
+    /// Whether the stream has started the answer block.
+    answer_open: bool,
+    /// The thinking block's `signature`.
+    signature: String,
+}
+
+/// A thinking block's signature: opaque to the client, which sends it back unchanged.
+fn thinking_signature(message_id: &str) -> String {
+    use base64::Engine as _;
+    let h = generate::splitmix64(generate::hash_str(message_id));
+    base64::engine::general_purpose::STANDARD.encode(h.to_le_bytes().repeat(4))
 }
 
 impl MessagesWire {
@@ -500,10 +575,41 @@ impl MessagesWire {
         }
     }
 
+    /// The thinking block of `c`, if it thinks: whole, or empty as it opens.
+    fn thinking_block(&self, c: &ChoiceOut, whole: bool) -> Option<Value> {
+        let r = c.reasoning.as_ref()?;
+        Some(if whole {
+            json!({"type": "thinking", "thinking": r.pieces.concat(), "signature": self.signature})
+        } else {
+            json!({"type": "thinking", "thinking": "", "signature": ""})
+        })
+    }
+
+    /// Ends the thinking block (its signature, its stop) and starts the answer's.
+    fn open_answer(&mut self, c: &ChoiceOut, out: &mut Vec<u8>) {
+        self.answer_open = true;
+        if self.answer_index == 1 {
+            let sig = json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "signature_delta", "signature": self.signature}});
+            push_event(out, "content_block_delta", &sig);
+            let stop = json!({"type": "content_block_stop", "index": 0});
+            push_event(out, "content_block_stop", &stop);
+            let start = json!({"type": "content_block_start", "index": 1,
+                "content_block": Self::block(c, false)});
+            push_event(out, "content_block_start", &start);
+        }
+    }
+
     fn message(&self, plan: &StreamPlan, whole: bool) -> Value {
+        let c = &plan.choices[0];
         let (content, stop_reason, stop_sequence, usage) = if whole {
             (
-                json!([Self::block(&plan.choices[0], true)]),
+                Value::Array(
+                    self.thinking_block(c, true)
+                        .into_iter()
+                        .chain([Self::block(c, true)])
+                        .collect(),
+                ),
                 json!(self.stop_reason),
                 json!(self.stop_sequence),
                 Self::usage(plan, plan.completion_tokens()),
@@ -534,17 +640,34 @@ impl Wire for MessagesWire {
     fn open(&mut self, plan: &StreamPlan, out: &mut Vec<u8>) {
         let start = json!({"type": "message_start", "message": self.message(plan, false)});
         push_event(out, "message_start", &start);
-        let block = json!({"type": "content_block_start", "index": 0, "content_block": Self::block(&plan.choices[0], false)});
+        let c = &plan.choices[0];
+        let first = self.thinking_block(c, false);
+        self.answer_open = first.is_none();
+        let first = first.unwrap_or_else(|| Self::block(c, false));
+        let block = json!({"type": "content_block_start", "index": 0, "content_block": first});
         push_event(out, "content_block_start", &block);
         push_event(out, "ping", &json!({"type": "ping"}));
     }
 
     fn token(&mut self, plan: &StreamPlan, step: usize, out: &mut Vec<u8>) -> usize {
-        usize::from(self.delta.push(out, &plan.choices[0], step, b""))
+        let c = &plan.choices[0];
+        if let Some(r) = c.reasoning.as_ref().filter(|r| step < r.tokens()) {
+            let delta = json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "thinking_delta", "thinking": r.pieces[step]}});
+            push_event(out, "content_block_delta", &delta);
+            return 1;
+        }
+        if !self.answer_open {
+            self.open_answer(c, out);
+        }
+        usize::from(self.delta.push(out, c, step, b""))
     }
 
     fn finish(&mut self, plan: &StreamPlan, out: &mut Vec<u8>) {
-        let stop = json!({"type": "content_block_stop", "index": 0});
+        if !self.answer_open {
+            self.open_answer(&plan.choices[0], out);
+        }
+        let stop = json!({"type": "content_block_stop", "index": self.answer_index});
         push_event(out, "content_block_stop", &stop);
         let delta = json!({
             "type": "message_delta",

@@ -57,7 +57,10 @@ impl TokenEvent {
         let Some(piece) = piece_at(choice, step) else {
             return false;
         };
-        let (Piece::Text(p) | Piece::Args(p)) = piece;
+        // The wires send reasoning events of their own.
+        let (Piece::Text(p) | Piece::Args(p)) = piece else {
+            return false;
+        };
         out.extend_from_slice(&self.head);
         out.extend_from_slice(extra);
         out.extend_from_slice(p.as_bytes());

@@ -58,9 +58,10 @@ request_body! {
         min_tokens: Option<u32> => Shape::Count,
         top_logprobs: Option<u32> => Shape::Count,
         include: Option<Vec<String>> => check_include,
+        reasoning: Option<ReasoningParam> => check_reasoning,
     }
     unread {
-        max_tool_calls, stream_options, reasoning, truncation,
+        max_tool_calls, stream_options, truncation,
         service_tier, background, prompt_cache_key, safety_identifier, conversation, prompt,
     }
     skip {
@@ -153,6 +154,24 @@ fn check_text(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
                 ],
             )
         })
+    })
+}
+
+/// `reasoning`: how hard a reasoning model thinks, and its summary.
+#[derive(Debug, Deserialize)]
+pub struct ReasoningParam {
+    #[serde(default)]
+    pub effort: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+}
+
+fn check_reasoning(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
+    check(obj, name, Shape::Obj, false)?;
+    check_nested(obj, name, |r| {
+        check_enum(r, "effort", super::chat::EFFORTS, false)?;
+        check_enum(r, "summary", &["auto", "concise", "detailed"], false)?;
+        check(r, "generate_summary", Shape::Str, false)
     })
 }
 
@@ -413,7 +432,10 @@ impl ResponsesRequest {
             "parallel_tool_calls": self.parallel_tool_calls.unwrap_or(true),
             "previous_response_id": self.previous_response_id,
             "prompt_cache_key": null,
-            "reasoning": {"effort": null, "summary": null},
+            "reasoning": {
+                "effort": self.reasoning.as_ref().and_then(|r| r.effort.clone()),
+                "summary": self.reasoning.as_ref().and_then(|r| r.summary.clone()),
+            },
             "safety_identifier": null,
             "service_tier": "default",
             "store": self.store.unwrap_or(true),
@@ -533,9 +555,15 @@ impl Api for ResponsesRequest {
             request_seed,
             ignore_eos: self.ignore_eos.unwrap_or(false),
             min_tokens: self.min_tokens.unwrap_or(0) as usize,
+            reasoning: app.reasoning_tokens(
+                &self.model,
+                self.reasoning.as_ref().and_then(|r| r.effort.as_deref()),
+            ),
         };
         let choice = app.answer(&ask, a.scenario.as_ref(), 0);
         let id = generate::random_id("resp_");
+        // A reasoning item comes first; the answer's item follows it.
+        let answer_index = usize::from(choice.reasoning.is_some());
         let item_id = match choice.tool_calls.first() {
             Some(_) => generate::random_id("fc_"),
             None => generate::random_id("msg_"),
@@ -544,14 +572,14 @@ impl Api for ResponsesRequest {
             Some(_) => TokenEvent::new(
                 "response.function_call_arguments.delta",
                 &format!(
-                    "{{\"type\":\"response.function_call_arguments.delta\",\"item_id\":\"{item_id}\",\"output_index\":0,\"sequence_number\":"
+                    "{{\"type\":\"response.function_call_arguments.delta\",\"item_id\":\"{item_id}\",\"output_index\":{answer_index},\"sequence_number\":"
                 ),
                 b"\"}",
             ),
             None => TokenEvent::new(
                 "response.output_text.delta",
                 &format!(
-                    "{{\"type\":\"response.output_text.delta\",\"item_id\":\"{item_id}\",\"output_index\":0,\"content_index\":0,\"logprobs\":[],\"sequence_number\":"
+                    "{{\"type\":\"response.output_text.delta\",\"item_id\":\"{item_id}\",\"output_index\":{answer_index},\"content_index\":0,\"logprobs\":[],\"sequence_number\":"
                 ),
                 b"\"}",
             ),
@@ -562,6 +590,9 @@ impl Api for ResponsesRequest {
                 top: self.top_logprobs.unwrap_or(0) as usize,
                 seed,
             }),
+            reasoning_id: generate::random_id("rs_"),
+            answer_index,
+            answer_open: false,
             app: app.clone(),
             echo: self.echo(),
             model: self.model.clone(),
@@ -592,6 +623,12 @@ struct ResponsesWire {
     delta: TokenEvent,
     /// The output text's logprobs, when `include` asks for them.
     logprobs: Option<Logprobs>,
+    /// Id of the reasoning item (`rs_…`), output 0 when the model reasons.
+    reasoning_id: String,
+    /// The answer item's `output_index`: 1 after a reasoning item, else 0.
+    answer_index: usize,
+    /// Whether the stream has sent the answer item's opening events.
+    answer_open: bool,
 }
 
 /// The state of a response or of its output item.
@@ -669,6 +706,67 @@ impl ResponsesWire {
         }
     }
 
+    /// The reasoning item of `c`, if it reasons; its summary (the reasoning's text) once
+    /// `done`.
+    fn reasoning_item(&self, c: &ChoiceOut, done: bool) -> Option<Value> {
+        let r = c.reasoning.as_ref()?;
+        let summary = if done {
+            json!([{"type": "summary_text", "text": r.pieces.concat()}])
+        } else {
+            json!([])
+        };
+        Some(json!({"id": self.reasoning_id, "type": "reasoning", "summary": summary}))
+    }
+
+    /// The events that open the answer item (after the reasoning item, if any).
+    fn open_answer(&mut self, c: &ChoiceOut, out: &mut Vec<u8>) {
+        self.answer_open = true;
+        let item = self.item(c, Status::InProgress);
+        let index = self.answer_index;
+        self.event(
+            out,
+            "response.output_item.added",
+            json!({"output_index": index, "item": item}),
+        );
+        if c.tool_calls.is_empty() {
+            let id = self.item_id.clone();
+            self.event(
+                out,
+                "response.content_part.added",
+                json!({"item_id": id, "output_index": index, "content_index": 0, "part": text_part("", json!([]))}),
+            );
+        }
+    }
+
+    /// The events that close the reasoning item's summary and the item.
+    fn close_reasoning(&mut self, c: &ChoiceOut, out: &mut Vec<u8>) {
+        let Some(item) = self.reasoning_item(c, true) else {
+            return;
+        };
+        let text = item["summary"][0]["text"].clone();
+        let id = self.reasoning_id.clone();
+        let at = json!({"item_id": id, "output_index": 0, "summary_index": 0});
+        let with = |extra: Value| {
+            let mut v = at.clone();
+            if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
+                o.extend(e);
+            }
+            v
+        };
+        self.event(
+            out,
+            "response.reasoning_summary_text.done",
+            with(json!({"text": text})),
+        );
+        let part = json!({"part": {"type": "summary_text", "text": text}});
+        self.event(out, "response.reasoning_summary_part.done", with(part));
+        self.event(
+            out,
+            "response.output_item.done",
+            json!({"output_index": 0, "item": item}),
+        );
+    }
+
     /// The response object: in progress (no output yet), or final with output and usage.
     fn response(&self, plan: &StreamPlan, status: Status) -> Value {
         let c = &plan.choices[0];
@@ -676,12 +774,17 @@ impl ResponsesWire {
         let (output, usage) = if done {
             let completion = plan.completion_tokens();
             (
-                json!([self.item(c, status)]),
+                Value::Array(
+                    self.reasoning_item(c, true)
+                        .into_iter()
+                        .chain([self.item(c, status)])
+                        .collect(),
+                ),
                 json!({
                     "input_tokens": plan.prompt_tokens,
                     "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                     "output_tokens": completion,
-                    "output_tokens_details": {"reasoning_tokens": 0},
+                    "output_tokens_details": {"reasoning_tokens": plan.reasoning_tokens()},
                     "total_tokens": plan.prompt_tokens + completion,
                 }),
             )
@@ -764,33 +867,51 @@ impl Wire for ResponsesWire {
         self.event(out, "response.created", json!({"response": r}));
         self.event(out, "response.in_progress", json!({"response": r}));
         let c = &plan.choices[0];
-        let item = self.item(c, Status::InProgress);
-        self.event(
-            out,
-            "response.output_item.added",
-            json!({"output_index": 0, "item": item}),
-        );
-        if c.tool_calls.is_empty() {
-            let id = self.item_id.clone();
-            self.event(
-                out,
-                "response.content_part.added",
-                json!({"item_id": id, "output_index": 0, "content_index": 0, "part": text_part("", json!([]))}),
-            );
+        match self.reasoning_item(c, false) {
+            Some(item) => {
+                self.event(
+                    out,
+                    "response.output_item.added",
+                    json!({"output_index": 0, "item": item}),
+                );
+                let id = self.reasoning_id.clone();
+                self.event(
+                    out,
+                    "response.reasoning_summary_part.added",
+                    json!({"item_id": id, "output_index": 0, "summary_index": 0,
+                        "part": {"type": "summary_text", "text": ""}}),
+                );
+            }
+            None => self.open_answer(c, out),
         }
     }
 
     fn token(&mut self, plan: &StreamPlan, step: usize, out: &mut Vec<u8>) -> usize {
         let c = &plan.choices[0];
+        let thought = c.reasoning_tokens();
+        if let Some(r) = c.reasoning.as_ref().filter(|_| step < thought) {
+            let id = self.reasoning_id.clone();
+            self.event(
+                out,
+                "response.reasoning_summary_text.delta",
+                json!({"item_id": id, "output_index": 0, "summary_index": 0,
+                    "delta": r.pieces[step]}),
+            );
+            return 1;
+        }
+        if !self.answer_open {
+            self.close_reasoning(c, out);
+            self.open_answer(c, out);
+        }
         if let (Some(lp), Some(t)) = (self.logprobs, &c.text) {
             // With logprobs each delta carries its token's entry: built per event.
-            let Some(piece) = t.pieces.get(step) else {
+            let Some(piece) = t.pieces.get(step - thought) else {
                 return 0;
             };
             let mut entry = Vec::new();
-            lp.push_entry(&mut entry, piece, 0, step);
+            lp.push_entry(&mut entry, piece, 0, step - thought);
             let entry: Value = serde_json::from_slice(&entry).expect("entries are JSON");
-            let fields = json!({"item_id": self.item_id, "output_index": 0,
+            let fields = json!({"item_id": self.item_id, "output_index": self.answer_index,
                 "content_index": 0, "delta": piece, "logprobs": [entry]});
             self.event(out, "response.output_text.delta", fields);
             return 1;
@@ -809,13 +930,19 @@ impl Wire for ResponsesWire {
 
     fn finish(&mut self, plan: &StreamPlan, out: &mut Vec<u8>) {
         let c = &plan.choices[0];
+        if !self.answer_open {
+            // An answer without tokens of its own: opened here, after the reasoning.
+            self.close_reasoning(c, out);
+            self.open_answer(c, out);
+        }
         let id = self.item_id.clone();
         let (r, status) = self.finished(plan);
         match c.tool_calls.first() {
             Some(call) => self.event(
                 out,
                 "response.function_call_arguments.done",
-                json!({"item_id": id, "output_index": 0, "name": call.name, "arguments": call.arguments.pieces.concat()}),
+                json!({"item_id": id, "output_index": self.answer_index, "name": call.name,
+                    "arguments": call.arguments.pieces.concat()}),
             ),
             None => {
                 let text = text_of(c);
@@ -823,12 +950,14 @@ impl Wire for ResponsesWire {
                 self.event(
                     out,
                     "response.output_text.done",
-                    json!({"item_id": id, "output_index": 0, "content_index": 0, "text": text, "logprobs": logprobs}),
+                    json!({"item_id": id, "output_index": self.answer_index,
+                        "content_index": 0, "text": text, "logprobs": logprobs}),
                 );
                 self.event(
                     out,
                     "response.content_part.done",
-                    json!({"item_id": id, "output_index": 0, "content_index": 0, "part": text_part(&text, logprobs)}),
+                    json!({"item_id": id, "output_index": self.answer_index,
+                        "content_index": 0, "part": text_part(&text, logprobs)}),
                 );
             }
         }
@@ -836,7 +965,7 @@ impl Wire for ResponsesWire {
         self.event(
             out,
             "response.output_item.done",
-            json!({"output_index": 0, "item": item}),
+            json!({"output_index": self.answer_index, "item": item}),
         );
         let name = if status == Status::Incomplete {
             "response.incomplete"

@@ -28,3 +28,6 @@ def check_weather_args(args):
 # A second server that wants an API key (scripts/test/mock-inference-sdk.sh starts it).
 KEYED_URL = os.environ.get("MOCK_INFERENCE_KEYED_URL", "").rstrip("/")
 API_KEY = os.environ.get("MOCK_INFERENCE_API_KEY", "")
+
+# The main server's reasoning model (`--reasoning-model`, scripts/test/mock-inference-sdk.sh).
+REASONER = os.environ.get("MOCK_INFERENCE_REASONER", "mock-reasoner")

@@ -146,3 +146,18 @@ def test_api_key_401_is_authentication_error():
     right = anthropic.Anthropic(base_url=KEYED_URL, api_key=API_KEY, max_retries=0)
     m = right.messages.create(model=MODEL, max_tokens=64, messages=hello())
     assert m.content[0].text == SENTENCE
+
+
+def test_thinking_blocks(client):
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    m = client.messages.create(model=MODEL, max_tokens=2048, thinking=thinking, messages=hello())
+    assert [b.type for b in m.content] == ["thinking", "text"]
+    assert m.content[0].thinking and m.content[0].signature
+    assert m.content[1].text == SENTENCE
+    with client.messages.stream(
+        model=MODEL, max_tokens=2048, thinking=thinking, messages=hello()
+    ) as stream:
+        final = stream.get_final_message()
+    assert [b.type for b in final.content] == ["thinking", "text"]
+    assert final.content[0].thinking == m.content[0].thinking
+    assert final.content[0].signature

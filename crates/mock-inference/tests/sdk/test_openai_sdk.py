@@ -12,6 +12,7 @@ from sdk_common import (
     API_KEY,
     KEYED_URL,
     MODEL,
+    REASONER,
     SENTENCE,
     URL,
     WEATHER_SCHEMA,
@@ -378,3 +379,32 @@ def test_responses_logprobs(client):
     part = r.output[0].content[0]
     assert "".join(e.token for e in part.logprobs) == part.text
     assert all(len(e.top_logprobs) == 2 for e in part.logprobs)
+
+
+def test_chat_reasoning(client):
+    r = client.chat.completions.create(
+        model=REASONER,
+        messages=[{"role": "user", "content": "Think first"}],
+        reasoning_effort="low",
+    )
+    message = r.choices[0].message
+    assert message.reasoning and message.content == SENTENCE
+    assert r.usage.completion_tokens_details.reasoning_tokens == 16
+    chunks = list(
+        client.chat.completions.create(
+            model=REASONER,
+            messages=[{"role": "user", "content": "Think first"}],
+            reasoning_effort="low",
+            stream=True,
+        )
+    )
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    reasoning = "".join(getattr(d, "reasoning", None) or "" for d in deltas)
+    assert reasoning == message.reasoning
+
+
+def test_responses_reasoning_item(client):
+    r = client.responses.create(model=REASONER, input="hi", reasoning={"effort": "low"})
+    assert r.output[0].type == "reasoning" and r.output[0].summary[0].text
+    assert r.output_text == SENTENCE
+    assert r.usage.output_tokens_details.reasoning_tokens == 16
