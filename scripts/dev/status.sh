@@ -12,5 +12,7 @@ if [[ "$("$(bin devenv)" state)" == paused ]]; then
   info "paused: the stack's processes are stopped on purpose (\`make pause\`); \`make resume\` continues them"
   exit 0
 fi
-# Through the environment, so that an --env-file given by the caller still wins.
-DEVENV_ENV_FILE="${DEVENV_ENV_FILE:-$(bundle_path)}" exec "$status_bin" --human "$@"
+# Through the environment, so that an --env-file given by the caller still wins. The health
+# history (.devenv/health/) names who checked: `make status` unless the caller says otherwise.
+DEVENV_TRIGGERED_BY="${DEVENV_TRIGGERED_BY:-make status}" \
+  DEVENV_ENV_FILE="${DEVENV_ENV_FILE:-$(bundle_path)}" exec "$status_bin" --human "$@"

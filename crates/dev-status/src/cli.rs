@@ -13,7 +13,7 @@ use devenv_core::paths::Mode;
     version,
     about = "Health of the devenv dependency suite: every check speaks its protocol",
     after_help = "Exit codes: 0 healthy (degraded allowed unless --strict), 1 unhealthy, \
-                  2 bad configuration, 4 --wait timed out."
+                  2 bad configuration, 4 --wait timed out. history: 1 no history yet."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -99,8 +99,22 @@ pub enum Command {
     /// (DEVENV_LOKI_URL; nothing without it), each exactly once: scripts call it after
     /// recording an event.
     ShipEvents,
+    /// Summarise the recorded health checks (.devenv/health/) per service: checks,
+    /// availability, latency p50/p95/max and state changes. Human output unless --json.
+    History(HistoryArgs),
     /// Print a shell completion script (bash, zsh or fish) on stdout.
     Completions {
         shell: devenv_core::completions::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this service (a component name: redis, postgres, an HTTP check's name…).
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+
+    /// Only checks from the last DURATION (30m, 1h, 7d) or since an RFC 3339 time.
+    #[arg(long, value_name = "DURATION|TIME")]
+    pub since: Option<String>,
 }

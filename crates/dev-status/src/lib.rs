@@ -2,8 +2,9 @@
 //! component's protocol; every failure carries a class and a remedy; all checks run
 //! concurrently, each under its own deadline. See README.md for the CLI and the states.
 //!
-//! Modules: `cli` (flags), `commands/` (status with wait and watch, preflight), `config`
-//! (bundle + health file → components), `probe/` (one per protocol), `report` (typed
+//! Modules: `cli` (flags), `commands/` (status with wait and watch, preflight, history),
+//! `config` (bundle + health file → components), `history/` (recording results and
+//! summarising them), `probe/` (one per protocol), `report` (typed
 //! documents and the table), `output` (the only writer to stdout/stderr), `telemetry`
 //! (Pushgateway and Loki).
 
@@ -11,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod history;
 pub mod output;
 pub mod preflight;
 pub mod probe;
@@ -53,6 +55,10 @@ pub fn run() -> std::process::ExitCode {
             Some(Command::Preflight) => commands::preflight::run(format).await,
             Some(Command::Bucket) => commands::bucket::run(&cli.check, format).await,
             Some(Command::ShipEvents) => commands::ship_events::run().await,
+            // A summary for people first (issue 19); --json for machines.
+            Some(Command::History(a)) => {
+                commands::history::run(a, cli.output.format(Format::Human, Format::Human))
+            }
             Some(Command::Completions { .. }) => unreachable!("answered before the runtime starts"),
             None => commands::status::run(&cli.check, format).await,
         }

@@ -3,9 +3,10 @@
 
 use std::io::{IsTerminal as _, Write as _};
 
-use devenv_core::output::{self, Format, Style};
+use devenv_core::output::{self, Format, Style, pad};
 use serde::Serialize;
 
+use crate::history::summary::HistoryReport;
 use crate::preflight;
 use crate::report::{self, StatusReport};
 
@@ -56,6 +57,91 @@ pub fn bucket(bucket: &str, created: bool, format: Format) {
             if created { "created" } else { "exists" }
         )),
         Format::Quiet => {}
+    }
+}
+
+/// The health history: the `history` document, or a table per service and its state
+/// changes (the last few per service; the document lists all).
+pub fn history(report: &HistoryReport, format: Format) {
+    match format {
+        Format::Json => print_document("history", report),
+        Format::Human => print_lines(history_lines(report, Style::stdout())),
+        Format::Quiet => {}
+    }
+}
+
+/// State changes shown per service in the table.
+const CHANGES_SHOWN: usize = 10;
+
+fn history_lines(report: &HistoryReport, style: Style) -> Vec<String> {
+    let span = match (&report.first_at, &report.last_at) {
+        (Some(first), Some(last)) => format!(", {first} … {last}"),
+        _ => String::new(),
+    };
+    let mut lines = vec![format!(
+        "{} checks of {} service(s) in {} file(s) under {}{span}",
+        report.checks,
+        report.services.len(),
+        report.files,
+        report.dir
+    )];
+    let width = report
+        .services
+        .iter()
+        .map(|s| s.service.len())
+        .max()
+        .unwrap_or(7)
+        .max(7)
+        + 2;
+    lines.push(style.bold(&format!(
+        "{}{}{}{}{}{}LAST",
+        pad("SERVICE", width),
+        pad("CHECKS", 9),
+        pad("AVAILABLE", 11),
+        pad("P50", 9),
+        pad("P95", 9),
+        pad("MAX", 9),
+    )));
+    let ms = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} ms"));
+    for s in &report.services {
+        let latency = s.latency_ms.as_ref();
+        lines.push(format!(
+            "{}{}{}{}{}{}{} at {}",
+            pad(&s.service, width),
+            pad(&s.checks.to_string(), 9),
+            pad(&format!("{:.1}%", s.availability_pct), 11),
+            pad(&ms(latency.map(|l| l.p50)), 9),
+            pad(&ms(latency.map(|l| l.p95)), 9),
+            pad(&ms(latency.map(|l| l.max)), 9),
+            paint_status(style, &s.last_status),
+            s.last_checked_at
+        ));
+    }
+    for s in report.services.iter().filter(|s| !s.changes.is_empty()) {
+        let hidden = s.changes.len().saturating_sub(CHANGES_SHOWN);
+        let mut head = format!("{} state changes of {}", s.changes.len(), s.service);
+        if hidden > 0 {
+            head.push_str(&format!(" (the last {CHANGES_SHOWN}; --json lists all)"));
+        }
+        lines.push(format!("{head}:"));
+        for c in &s.changes[hidden..] {
+            lines.push(format!(
+                "  {}  {} → {}",
+                c.at,
+                paint_status(style, &c.from),
+                paint_status(style, &c.to)
+            ));
+        }
+    }
+    lines
+}
+
+fn paint_status(style: Style, status: &str) -> String {
+    match status {
+        "healthy" => style.green(status),
+        "degraded" => style.yellow(status),
+        "unhealthy" => style.red(status),
+        other => other.to_string(),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod duration;
 pub mod events;
 pub mod exit;
+pub mod health_history;
 pub mod ids;
 pub mod logging;
 pub mod netproc;

@@ -1,7 +1,8 @@
-//! One module per command: `status` (the default, with `--wait` and `--watch`) and
-//! `preflight`. Each returns an exit code or an [`Error`](crate::error::Error).
+//! One module per command: `status` (the default, with `--wait` and `--watch`),
+//! `preflight`, `bucket`, `ship-events` and `history`. Each returns an exit code or an [`Error`](crate::error::Error).
 
 pub mod bucket;
+pub mod history;
 pub mod preflight;
 pub mod ship_events;
 pub mod status;

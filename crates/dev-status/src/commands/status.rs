@@ -12,6 +12,7 @@ use super::{event, wait, watch};
 use crate::cli::CheckArgs;
 use crate::config::{Inputs, Selection};
 use crate::error::Error;
+use crate::history::record::{self, Trigger};
 use crate::probe::{self, Plan, State};
 use crate::report::{self, StatusReport, WaitReport};
 use crate::{output, telemetry};
@@ -58,7 +59,13 @@ pub async fn run(args: &CheckArgs, format: Format) -> Result<u8, Error> {
 
     if let Some(every) = args.watch {
         let strict = args.strict;
-        return Ok(watch::run(&components, every, args.count, strict, format, &env_file).await);
+        let watch = watch::Watch {
+            every,
+            count: args.count,
+            strict,
+            format,
+        };
+        return Ok(watch.run(&ws, &components, &env_file).await);
     }
     let started = Instant::now();
     let checked_at = ids::now_rfc3339();
@@ -78,6 +85,12 @@ pub async fn run(args: &CheckArgs, format: Format) -> Result<u8, Error> {
     let mut status = StatusReport::new(&outcomes, checked_at, duration_ms, &env_file);
     status.wait = wait.clone();
     output::status(&status, format);
+    let trigger = if args.wait {
+        Trigger::Wait
+    } else {
+        Trigger::Status
+    };
+    record::record(&ws, &components, &outcomes, &status.checked_at, trigger);
     event(&ws, "status_checked", |e| {
         e.field("overall", status.overall.as_str())
             .field("duration_ms", duration_ms)
