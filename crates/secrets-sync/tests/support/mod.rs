@@ -2,9 +2,6 @@
 //! project's .gitignore, free ports and configs/secrets.yaml, plus a real OpenBao
 //! (devenv_testkit::OpenBao, Vault's HTTP API) seeded with the paths that mapping names and
 //! known awkward secret values, behind a least-privilege AppRole.
-//!
-//! The HTTP double (vault_double.rs) is no longer used by any test: it stays as the server of
-//! the benchmark (examples/vault-double.rs, scripts/bench/secrets.sh), which adds latency.
 #![allow(dead_code)]
 
 pub mod bao;
