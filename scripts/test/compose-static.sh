@@ -202,7 +202,8 @@ cat >"$work/bin/docker" <<'SH'
 #!/usr/bin/env bash
 { printf '%s\n' "$*"; printf 'env DEVENV_NATS_PORT=%s DEVENV_S3_PORT=%s DEVENV_MOCK_INFERENCE_PORT=%s\n' \
     "${DEVENV_NATS_PORT:-}" "${DEVENV_S3_PORT:-}" "${DEVENV_MOCK_INFERENCE_PORT:-}"
-  printf 'network %s\n' "${DEVENV_COMPOSE_NETWORK:-}"; } >>"$DOCKER_LOG"
+  printf 'network %s\n' "${DEVENV_COMPOSE_NETWORK:-}"
+  printf 'profiles %s vault-port %s\n' "${COMPOSE_PROFILES:-}" "${DEVENV_VAULT_PORT:-}"; } >>"$DOCKER_LOG"
 SH
 chmod +x "$work/bin/docker"
 cat >"$work/root/.env.local" <<'ENV'
@@ -221,6 +222,26 @@ run_compose up >/dev/null
 prefix="compose --project-name devenv --env-file $work/root/.env.local -f $work/root/dev/compose.local.yaml"
 if grep -qxF "$prefix up --detach --build --wait --wait-timeout 180" "$DOCKER_LOG"; then pass "compose.sh up runs the documented command"; else cat "$DOCKER_LOG" >&2; fail "compose.sh up argv"; fi
 if grep -qxF "env DEVENV_NATS_PORT=4300 DEVENV_S3_PORT=9100 DEVENV_MOCK_INFERENCE_PORT=8100" "$DOCKER_LOG"; then pass "compose.sh derives DEVENV_*_PORT from the bundle URLs"; else cat "$DOCKER_LOG" >&2; fail "compose.sh port derivation"; fi
+if grep -qxF "profiles  vault-port 8200" "$DOCKER_LOG"; then pass "compose.sh: no profile unless one is given or remembered"; else cat "$DOCKER_LOG" >&2; fail "compose.sh profiles (none)"; fi
+# PROFILES= becomes compose's COMPOSE_PROFILES; what make up recorded (.devenv/profiles) is used
+# when PROFILES is not given, so status/stop/logs cover the same services.
+: >"$DOCKER_LOG"
+echo "VAULT_PORT=8299" >>"$work/root/.env.local"
+PROFILES=vault,rabbitmq run_compose up >/dev/null
+mkdir -p "$work/root/.devenv" && echo "rabbitmq" >"$work/root/.devenv/profiles"
+run_compose stop >/dev/null
+if grep -qxF "profiles vault,rabbitmq vault-port 8299" "$DOCKER_LOG" && grep -qxF "profiles rabbitmq vault-port 8299" "$DOCKER_LOG"; then
+  pass "compose.sh: PROFILES → COMPOSE_PROFILES, else the remembered profiles; the vault port from the bundle"
+else
+  cat "$DOCKER_LOG" >&2; fail "compose.sh profiles"
+fi
+rc=0; PROFILES=vault,bogus run_compose up >/dev/null 2>"$work/err" || rc=$?
+if [[ $rc == 2 ]] && grep -q "'bogus' is not a profile" "$work/err" && grep -q "fix:" "$work/err"; then
+  pass "compose.sh: an unknown profile is exit 2 with the remedy"
+else
+  cat "$work/err" >&2; fail "compose.sh unknown profile (exit $rc)"
+fi
+rm -f "$work/root/.devenv/profiles"
 
 : >"$DOCKER_LOG"
 touch "$work/root/dev/compose.override.yaml"
