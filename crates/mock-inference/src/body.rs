@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::error::ApiError;
-use crate::generate::escape;
+use crate::generate::{escape, push_u64};
 use crate::plan::StreamPlan;
 
 pub fn unix_now() -> u64 {
@@ -61,10 +61,6 @@ pub async fn read_body(limit: usize, headers: &HeaderMap, body: Body) -> Result<
         }
         ApiError::invalid(format!("Could not read the request body: {e}"))
     })
-}
-
-pub fn push_u64(buf: &mut Vec<u8>, v: u64) {
-    buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// `{"id":"…","object":"OBJECT","created":N,"model":"…"`: how every OpenAI object of a

@@ -52,6 +52,11 @@ pub fn escape(s: &str) -> String {
     quoted[1..quoted.len() - 1].to_string()
 }
 
+/// `v` in decimal, appended to a JSON body being assembled.
+pub fn push_u64(buf: &mut Vec<u8>, v: u64) {
+    buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
 #[derive(Debug)]
 pub struct ToolCallOut {
     pub id: String,

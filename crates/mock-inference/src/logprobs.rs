@@ -7,8 +7,7 @@
 //! The chosen token is always the most likely one: its logprob (≤ 0) equals the first of its
 //! top list, and each alternative is less likely than the one before.
 
-use crate::body::push_u64;
-use crate::generate::{escape, splitmix64, unit};
+use crate::generate::{escape, push_u64, splitmix64, unit};
 
 /// The most alternatives a token lists (OpenAI's and vLLM's default limit).
 pub const MAX_TOP: u32 = 20;

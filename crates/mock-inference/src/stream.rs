@@ -15,10 +15,10 @@ use http::{HeaderValue, StatusCode, header};
 use tokio::time::Instant;
 
 use crate::admission::Running;
-use crate::body::{push_object_head, push_u64, push_usage};
+use crate::body::{push_object_head, push_usage};
 use crate::config::Latency;
 use crate::faults::Fault;
-use crate::generate::{ChoiceOut, escape, splitmix64, unit};
+use crate::generate::{ChoiceOut, escape, push_u64, splitmix64, unit};
 use crate::http1::{Emit, EventSlot, Events};
 use crate::metrics::FaultKind;
 use crate::plan::{Piece, StreamKind, StreamPlan, Wire, piece_at};
