@@ -210,6 +210,7 @@ default_pass = $RABBITMQ_PASSWORD
 default_user_tags.administrator = true
 loopback_users = none
 log.console = true
+log.console.use_colors = false
 log.file = false
 CONF
   printf '[rabbitmq_management].\n' >"$RUN_DIR/rabbitmq-plugins"
