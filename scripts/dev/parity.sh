@@ -2,9 +2,10 @@
 # make parity: how does this laptop's environment differ from staging, and does it matter?
 # Local = dev/compose.local.yaml (+ dev/compose.override.yaml when present) + the bundle;
 # reference = configs/parity/staging.yaml, graded by configs/parity/rules.yaml with the expected
-# differences of configs/parity/baseline.yaml accepted. The JSON report is saved under
-# reports/config-diffs/. FAIL_ON=minor|major|incompatible (default incompatible) sets when
-# this exits 1; ARGS passes more flags (e.g. ARGS=--json).
+# differences of configs/parity/baseline.yaml accepted. config-diff keeps the JSON report in
+# reports/config-diffs/ (<timestamp>.json and latest.json; the newest PARITY_KEEP, default 100);
+# `config-diff history` lists them. FAIL_ON=minor|major|incompatible (default incompatible) sets
+# when this exits 1; ARGS passes more flags (e.g. ARGS=--json).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -22,6 +23,8 @@ case "$fail_on" in
   minor|major|incompatible) ;;
   *) die "$EXIT_USAGE" "FAIL_ON=$fail_on is not a severity" "use FAIL_ON=minor, major or incompatible" ;;
 esac
+keep="${PARITY_KEEP:-100}"
+[[ "$keep" =~ ^[0-9]+$ ]] || die "$EXIT_USAGE" "PARITY_KEEP=$keep is not a number of reports" "use e.g. PARITY_KEEP=100"
 # shellcheck disable=SC2206 # ARGS is a list of flags, split on purpose
 extra=(${ARGS:-})
 
@@ -33,4 +36,4 @@ checked_run parity_finished \
   "parity: config-diff could not compare" \
   "$config_diff" diff "${files[@]}" --env-file "$bundle" configs/parity/staging.yaml \
   --rules configs/parity/rules.yaml --baseline configs/parity/baseline.yaml \
-  --save --fail-on "$fail_on" "${extra[@]}"
+  --save-dir "$DEVENV_ROOT/reports/config-diffs" --keep "$keep" --fail-on "$fail_on" "${extra[@]}"

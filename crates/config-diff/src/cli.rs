@@ -33,6 +33,8 @@ pub enum Command {
     Validate(EnvArgs),
     /// Check every compose image against dev/IMAGE_DIGESTS
     Images(ImagesArgs),
+    /// List the saved reports (diff --save), newest first: time, overall status, counts
+    History(HistoryArgs),
     /// Print a shell completion script (bash, zsh or fish) on stdout.
     Completions {
         shell: devenv_core::completions::Shell,
@@ -95,9 +97,16 @@ pub struct DiffArgs {
     /// Baseline of expected differences (reported as accepted)
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
-    /// Also write the JSON report to reports/config-diffs/<timestamp>.json
+    /// Also keep the JSON report as <timestamp>.json and latest.json in the reports directory
     #[arg(long)]
     pub save: bool,
+    /// The reports directory for --save (implies --save) [default: <workspace>/reports/config-diffs]
+    #[arg(long, value_name = "DIR")]
+    pub save_dir: Option<PathBuf>,
+    /// With --save: keep only the newest N reports in the directory
+    #[arg(long, value_name = "N", default_value_t = crate::archive::DEFAULT_KEEP,
+          value_parser = clap::value_parser!(usize))]
+    pub keep: usize,
     /// Exit 1 when the overall status is at or above this severity
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,
@@ -121,6 +130,13 @@ impl FailOn {
 }
 
 #[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The reports directory [default: <workspace>/reports/config-diffs]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct EnvArgs {
     /// A compose file or an EnvironmentConfiguration description
     #[arg(value_name = "ENV")]
@@ -140,6 +156,7 @@ pub struct ImagesArgs {
 
 const SUBCOMMANDS: &[&str] = &[
     "diff",
+    "history",
     "validate",
     "images",
     "completions",

@@ -1,6 +1,6 @@
 //! Everything that stops config-diff before it can report: each error names the input and
-//! the fix, and maps to an exit code from devenv-core (all of them are usage/configuration
-//! errors: the checked environments could not even be read).
+//! the fix, and maps to an exit code from devenv-core (usage/configuration errors: the checked
+//! environments could not even be read; `history` with nothing saved is exit 1).
 
 use std::io;
 use std::path::PathBuf;
@@ -40,6 +40,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Usage(String),
+    /// `history` found no saved report.
+    #[error("{0}")]
+    NoReports(String),
 }
 
 impl Error {
@@ -71,7 +74,11 @@ impl Error {
 
 impl ExitCoded for Error {
     fn exit_code(&self) -> u8 {
-        exit::USAGE
+        match self {
+            // The command is right; there is nothing kept yet (as `dev-status history`).
+            Error::NoReports(_) => exit::FAILED,
+            _ => exit::USAGE,
+        }
     }
 }
 

@@ -2,11 +2,13 @@
 //!
 //! Compares the resolved compose model (not the text) of two environments, keyed by service,
 //! port and volume target; grades every difference with a rule; never prints a secret.
-//! Subcommands: `diff` (the default), `validate`, `images`. See README.md.
+//! Subcommands: `diff` (the default), `validate`, `images`, `history` (the reports kept by
+//! `diff --save`, module `archive`). See README.md.
 //!
 //! Modules: `cli` (flags), `commands/` (one per subcommand), `output` (the only writer to
 //! stdout/stderr); the model is built load → model → value, then diff → rules → report.
 
+pub mod archive;
 pub mod cli;
 pub mod commands;
 pub mod diff;
@@ -53,6 +55,7 @@ pub fn run() -> ExitCode {
         Command::Diff(a) => commands::diff::run(a, format),
         Command::Validate(a) => commands::validate::run(a, format),
         Command::Images(a) => commands::images::run(a, format),
+        Command::History(a) => commands::history::run(a, format),
         Command::Completions { shell } => {
             devenv_core::completions::print::<Cli>(shell);
             Ok(exit::OK)

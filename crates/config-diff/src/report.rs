@@ -7,8 +7,9 @@ use devenv_core::output::{self, Style};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::archive;
 use crate::diff::{self, DiffType, OverallStatus, ServiceDiff, ServiceStatus, Summary};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::Environment;
 use crate::rules::{Baseline, RuleSet, Severity};
 
@@ -92,24 +93,11 @@ impl Report {
         doc
     }
 
-    /// Writes `reports/config-diffs/<timestamp>.json` under `root` atomically; returns the path.
-    pub fn save(&self, root: &Path) -> Result<PathBuf> {
-        let stamp: String = self
-            .timestamp
-            .chars()
-            .map(|c| if c == ':' { '-' } else { c })
-            .collect();
-        let path = root
-            .join("reports/config-diffs")
-            .join(format!("{stamp}.json"));
+    /// Keeps the report in `dir` (`<timestamp>.json` and `latest.json`, atomically; see
+    /// [`crate::archive`]), pruning to the newest `keep`; returns its path.
+    pub fn save(&self, dir: &Path, keep: usize) -> Result<PathBuf> {
         let text = serde_json::to_string_pretty(&self.document()).expect("JSON serialises");
-        devenv_core::bundle::write_atomic(&path, text.as_bytes(), 0o644).map_err(|e| {
-            Error::Write {
-                path: path.clone(),
-                source: std::io::Error::other(devenv_core::redact::error_chain(&e)),
-            }
-        })?;
-        Ok(path)
+        archive::save(dir, &self.timestamp, &text, keep)
     }
 
     pub fn human(&self, style: Style) -> String {

@@ -2,7 +2,6 @@
 
 use devenv_core::exit;
 use devenv_core::output::Format;
-use devenv_core::paths::Workspace;
 
 use super::side_from;
 use crate::cli::{DiffArgs, SideArgs};
@@ -57,8 +56,12 @@ pub fn run(a: DiffArgs, format: Format) -> Result<u8> {
         differences = report.summary.differences_total,
         "compared"
     );
-    if a.save {
-        let path = report.save(&Workspace::discover().root)?;
+    if a.save || a.save_dir.is_some() {
+        let dir = a
+            .save_dir
+            .clone()
+            .unwrap_or_else(super::default_reports_dir);
+        let path = report.save(&dir, a.keep)?;
         output::note(format, &format!("saved {}", path.display()));
     }
     output::emit(format, || report.document(), |style| report.human(style));

@@ -2,6 +2,7 @@
 //! [`Error`] (converted to an exit code once, in `run`). The sides are built here.
 
 pub mod diff;
+pub mod history;
 pub mod images;
 pub mod validate;
 
@@ -35,6 +36,11 @@ fn side_from(
     }
     side.inherit_env = flags.inherit_env;
     Ok(side)
+}
+
+/// `<workspace>/reports/config-diffs`: where `--save` keeps reports and `history` reads them.
+fn default_reports_dir() -> PathBuf {
+    Workspace::discover().root.join(crate::archive::DEFAULT_DIR)
 }
 
 /// The one environment of `validate` / `images` (`images` defaults to the workspace's compose file).
