@@ -114,6 +114,7 @@ pub struct Config {
     pub lora_modules: Vec<LoraModule>,
     pub rate_limits: RateLimitsConfig,
     pub response: ResponseConfig,
+    pub tools: ToolsConfig,
     pub reasoning: ReasoningConfig,
     pub generation: GenerationConfig,
     pub embeddings: EmbeddingsConfig,
@@ -139,6 +140,7 @@ impl Default for Config {
             lora_modules: Vec::new(),
             rate_limits: RateLimitsConfig::default(),
             response: ResponseConfig::default(),
+            tools: ToolsConfig::default(),
             reasoning: ReasoningConfig::default(),
             generation: GenerationConfig::default(),
             embeddings: EmbeddingsConfig::default(),
@@ -234,6 +236,30 @@ impl Default for ResponseConfig {
             seed: 0,
             scenario_file: None,
             tool_call_on_auto: true,
+        }
+    }
+}
+
+/// The most calls one turn may make (`tools.calls_per_turn`, `X-Mock-Tool-Calls`).
+pub const MAX_CALLS_PER_TURN: usize = 128;
+
+/// How many tools a tool-calling turn calls.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolsConfig {
+    /// Calls in a turn that calls tools (`auto`/`required`), when the request allows
+    /// parallel calls; the request's `X-Mock-Tool-Calls` header overrides it.
+    pub calls_per_turn: usize,
+    /// More calls than tools: false, each tool is called at most once; true, the calls go
+    /// round the tools again.
+    pub repeat: bool,
+}
+
+impl Default for ToolsConfig {
+    fn default() -> Self {
+        Self {
+            calls_per_turn: 1,
+            repeat: false,
         }
     }
 }
@@ -620,6 +646,9 @@ pub struct Cli {
     pub response_text: Option<String>,
     #[arg(long, env = "MOCK_INFERENCE_LOREM_TOKENS")]
     pub lorem_tokens: Option<usize>,
+    /// Tool calls in a tool-calling turn (when the request allows parallel calls).
+    #[arg(long, env = "MOCK_INFERENCE_TOOL_CALLS_PER_TURN")]
+    pub tool_calls_per_turn: Option<usize>,
     /// A reasoning model (served, streams reasoning before its answer); repeatable.
     #[arg(
         long = "reasoning-model",
@@ -749,6 +778,7 @@ impl Config {
         set!(cli.response_mode, c.response.mode);
         set!(cli.response_text, c.response.text);
         set!(cli.lorem_tokens, c.response.lorem_tokens);
+        set!(cli.tool_calls_per_turn, c.tools.calls_per_turn);
         if !cli.reasoning_models.is_empty() {
             c.reasoning.models = cli.reasoning_models.clone();
         }
@@ -812,6 +842,12 @@ impl Config {
             if !(0.0..=1.0).contains(&rate) {
                 return invalid(name, "a rate is a share between 0 and 1 (e.g. 0.05)");
             }
+        }
+        if !(1..=MAX_CALLS_PER_TURN).contains(&self.tools.calls_per_turn) {
+            return invalid(
+                "tools.calls_per_turn",
+                &format!("a turn makes 1 to {MAX_CALLS_PER_TURN} calls"),
+            );
         }
         match self.generation.length {
             Some(LengthDist::Fixed { tokens: 0 }) => {

@@ -236,19 +236,36 @@ pub fn valid_function_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// A choice that calls `name` with `arguments` (generated from `schema` when `None`, so they
-/// validate against it).
-pub fn tool_call_choice(name: &str, schema: Option<&Value>, arguments: Option<Value>) -> ChoiceOut {
-    let args =
-        arguments.unwrap_or_else(|| schema.map(example_for_schema).unwrap_or_else(|| json!({})));
-    let text = serde_json::to_string(&args).expect("JSON values serialise");
+/// One call of a tool-calling turn: the tool's name, its parameter schema, and the
+/// arguments when a scenario scripts them.
+pub struct CallSpec<'a> {
+    pub name: &'a str,
+    pub schema: Option<&'a Value>,
+    pub arguments: Option<Value>,
+}
+
+/// A choice that calls each of `calls` in order, each with a distinct `call_…` id and its
+/// arguments (generated from its schema when not given, so they validate against it).
+pub fn tool_calls_choice<'a>(calls: impl IntoIterator<Item = CallSpec<'a>>) -> ChoiceOut {
+    let tool_calls = calls
+        .into_iter()
+        .map(|c| {
+            let args = c.arguments.unwrap_or_else(|| {
+                c.schema
+                    .map(example_for_schema)
+                    .unwrap_or_else(|| json!({}))
+            });
+            let text = serde_json::to_string(&args).expect("JSON values serialise");
+            ToolCallOut {
+                id: random_id("call_"),
+                name: c.name.to_string(),
+                arguments: Arc::new(TextPlan::new(&text)),
+            }
+        })
+        .collect();
     ChoiceOut {
         text: None,
-        tool_calls: vec![ToolCallOut {
-            id: random_id("call_"),
-            name: name.to_string(),
-            arguments: Arc::new(TextPlan::new(&text)),
-        }],
+        tool_calls,
         finish_reason: "tool_calls",
         echoed_tokens: 0,
         stop_sequence: None,

@@ -32,6 +32,8 @@ use tokio::time::Instant;
 const MAX_HEADERS: usize = 64;
 /// A request head larger than this gets 431.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// How many headers of a request [`Handler::answer_now`] reads.
+pub const NOW_HEADERS: usize = 2;
 /// A client has this long to finish a request it started (head and body).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -44,11 +46,11 @@ pub trait Handler: Clone + Send + 'static {
     fn handle(&self, req: http::Request<Body>) -> impl Future<Output = Response> + Send;
     /// Requests [`Handler::answer_now`] answers: no `http::Request` is built for them.
     fn answers_now(&self, method: &Method, path: &str) -> bool;
-    /// Answers a request of [`Handler::answers_now`] from its body and its one header that
-    /// matters ([`Handler::NOW_HEADER`]), without waiting.
-    fn answer_now(&self, now_header: Option<&[u8]>, body: &[u8]) -> Response;
-    /// The header [`Handler::answer_now`] reads (lowercase).
-    const NOW_HEADER: &'static str;
+    /// Answers a request of [`Handler::answers_now`] from its body and the headers that
+    /// matter ([`Handler::NOW_HEADERS`], each value when present), without waiting.
+    fn answer_now(&self, now_headers: [Option<&[u8]>; NOW_HEADERS], body: &[u8]) -> Response;
+    /// The headers [`Handler::answer_now`] reads (lowercase).
+    const NOW_HEADERS: [&'static str; NOW_HEADERS];
     /// Largest request body accepted; a larger Content-Length gets 413 unread.
     fn max_body_bytes(&self) -> usize;
     /// True once the server drains: responses then close their connection.
@@ -229,13 +231,16 @@ pub async fn serve<H: Handler>(
                 return None;
             }
         }
-        let now_header = head
-            .now_header
-            .map(|(at, len)| Bytes::copy_from_slice(&buf[at..at + len]));
+        let now_headers = head
+            .now_headers
+            .map(|h| h.map(|(at, len)| Bytes::copy_from_slice(&buf[at..at + len])));
         buf.advance(head.head_len);
         let body = buf.split_to(head.body_len).freeze();
         let (response, no_body) = match head.parts {
-            None => (handler.answer_now(now_header.as_deref(), &body), false),
+            None => {
+                let values = now_headers.each_ref().map(|h| h.as_deref());
+                (handler.answer_now(values, &body), false)
+            }
             Some(parts) => {
                 let no_body = parts.method == Method::HEAD;
                 let req = http::Request::from_parts(parts, Body::from(body));
@@ -290,8 +295,8 @@ async fn read_request<H: Handler>(
 struct Head {
     /// None for a request the handler answers now.
     parts: Option<http::request::Parts>,
-    /// Where the handler's NOW_HEADER value is in the buffer (offset, length).
-    now_header: Option<(usize, usize)>,
+    /// Where the values of the handler's NOW_HEADERS are in the buffer (offset, length).
+    now_headers: [Option<(usize, usize)>; NOW_HEADERS],
     head_len: usize,
     body_len: usize,
     /// The client asked to close after this response.
@@ -339,7 +344,7 @@ fn parse_head<H: Handler>(buf: &[u8], handler: &H) -> Parsed {
     if method == Method::CONNECT {
         return Parsed::Handoff;
     }
-    // The hot route skips the request's URI and header map: only framing and one header.
+    // The hot route skips the request's URI and header map: only framing and its headers.
     let now = handler.answers_now(&method, path);
     let uri = if now {
         http::Uri::default()
@@ -350,7 +355,7 @@ fn parse_head<H: Handler>(buf: &[u8], handler: &H) -> Parsed {
         }
     };
     let mut headers = http::HeaderMap::new();
-    let mut now_header = None;
+    let mut now_headers = [None; NOW_HEADERS];
     let mut body_len: Option<usize> = None;
     let mut close = false;
     for h in req.headers.iter() {
@@ -379,8 +384,8 @@ fn parse_head<H: Handler>(buf: &[u8], handler: &H) -> Parsed {
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
         }
         if now {
-            if name.as_str() == H::NOW_HEADER {
-                now_header = Some((
+            if let Some(k) = H::NOW_HEADERS.iter().position(|n| name.as_str() == *n) {
+                now_headers[k] = Some((
                     h.value.as_ptr() as usize - buf.as_ptr() as usize,
                     h.value.len(),
                 ));
@@ -402,7 +407,7 @@ fn parse_head<H: Handler>(buf: &[u8], handler: &H) -> Parsed {
     });
     Parsed::Request(Head {
         parts,
-        now_header,
+        now_headers,
         head_len,
         body_len: body_len.unwrap_or(0),
         close,
@@ -694,7 +699,7 @@ pub mod fuzzing {
 
     impl Handler for Probe {
         type Events = NoEvents;
-        const NOW_HEADER: &'static str = "x-now";
+        const NOW_HEADERS: [&'static str; NOW_HEADERS] = ["x-now", "x-also"];
 
         fn refuse(&self, refusal: Refusal) -> Response {
             let status = match refusal {
@@ -719,7 +724,7 @@ pub mod fuzzing {
             method == Method::POST && path == "/now"
         }
 
-        fn answer_now(&self, _: Option<&[u8]>, _: &[u8]) -> Response {
+        fn answer_now(&self, _: [Option<&[u8]>; NOW_HEADERS], _: &[u8]) -> Response {
             Response::default()
         }
 
@@ -745,7 +750,7 @@ pub mod fuzzing {
             Parsed::Handoff => {}
             Parsed::Request(h) => {
                 assert!(h.head_len <= buf.len().min(MAX_HEAD_BYTES));
-                if let Some((at, len)) = h.now_header {
+                for (at, len) in h.now_headers.into_iter().flatten() {
                     assert!(h.parts.is_none() && at + len <= h.head_len);
                 }
                 if let Some(parts) = &h.parts {
@@ -800,14 +805,16 @@ mod tests {
             h.parts
                 .is_some_and(|p| p.uri.path() == "/v1/chat/completions")
         );
-        // The hot route: no request parts, the one header located in the buffer.
-        let raw = "POST /now HTTP/1.1\r\nX-Now: yes\r\nContent-Length: 2\r\n\r\n{}";
+        // The hot route: no request parts, its headers located in the buffer.
+        let raw = "POST /now HTTP/1.1\r\nX-Also: 2\r\nX-Now: yes\r\nContent-Length: 2\r\n\r\n{}";
         let Parsed::Request(h) = parsed(raw) else {
             panic!("a hot request parses");
         };
         assert!(h.parts.is_none());
-        let (at, len) = h.now_header.unwrap();
+        let (at, len) = h.now_headers[0].unwrap();
         assert_eq!(&raw[at..at + len], "yes");
+        let (at, len) = h.now_headers[1].unwrap();
+        assert_eq!(&raw[at..at + len], "2");
         assert_eq!(h.body_len, 2);
         assert!(matches!(
             parsed("GET / HTTP/1.1\r\nHost: x\r\n"),

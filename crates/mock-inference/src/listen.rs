@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::faults::FAULT_HEADER;
 use crate::http1::{self, Refusal};
-use crate::server::App;
+use crate::server::{App, MockHeaders, TOOL_CALLS_HEADER};
 use crate::stream::Job;
 use crate::{output, routes, tokenizer};
 
@@ -221,7 +221,7 @@ struct Dispatch {
 
 impl http1::Handler for Dispatch {
     type Events = Job;
-    const NOW_HEADER: &'static str = FAULT_HEADER;
+    const NOW_HEADERS: [&'static str; http1::NOW_HEADERS] = [FAULT_HEADER, TOOL_CALLS_HEADER];
 
     fn answers_now(&self, method: &http::Method, path: &str) -> bool {
         method == http::Method::POST
@@ -229,8 +229,12 @@ impl http1::Handler for Dispatch {
             && self.app.chat_never_waits()
     }
 
-    fn answer_now(&self, fault_header: Option<&[u8]>, body: &[u8]) -> axum::response::Response {
-        chat::now(&self.app, fault_header, body)
+    fn answer_now(
+        &self,
+        [fault, tool_calls]: [Option<&[u8]>; http1::NOW_HEADERS],
+        body: &[u8],
+    ) -> axum::response::Response {
+        chat::now(&self.app, MockHeaders { fault, tool_calls }, body)
     }
 
     fn handle(

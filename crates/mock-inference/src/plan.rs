@@ -84,10 +84,16 @@ pub enum Piece<'a> {
     /// A reasoning model's reasoning, before the answer.
     Reasoning(&'a str),
     Text(&'a str),
-    Args(&'a str),
+    /// Piece `at` of the arguments of tool call `call`.
+    Args {
+        call: usize,
+        at: usize,
+        piece: &'a str,
+    },
 }
 
-/// The piece of stream step `step`: the reasoning's pieces first, then the answer's.
+/// The piece of stream step `step`: the reasoning's pieces first, then the answer's (the
+/// text, or each tool call's arguments in turn).
 pub fn piece_at(c: &ChoiceOut, step: usize) -> Option<Piece<'_>> {
     let thought = c.reasoning_tokens();
     if step < thought {
@@ -100,8 +106,12 @@ pub fn piece_at(c: &ChoiceOut, step: usize) -> Option<Piece<'_>> {
     if let Some(t) = &c.text {
         return t.escaped.get(step).map(|p| Piece::Text(p.as_str()));
     }
-    c.tool_calls
-        .first()
-        .and_then(|call| call.arguments.escaped.get(step))
-        .map(|p| Piece::Args(p.as_str()))
+    let mut at = step;
+    for (call, tc) in c.tool_calls.iter().enumerate() {
+        match tc.arguments.escaped.get(at) {
+            Some(piece) => return Some(Piece::Args { call, at, piece }),
+            None => at -= tc.arguments.escaped.len(),
+        }
+    }
+    None
 }

@@ -1,11 +1,17 @@
 //! Scenario files: rules matched in order against the model and the last user message (or
-//! prompt); the first match answers with text, a tool call, an error or a delay. A rule with a
+//! prompt); the first match answers with text, a tool call (or several in one turn), an error
+//! or a delay. A rule with a
 //! `sequence` answers its n-th match with the n-th entry (the last entry repeats).
 //!
 //! ```yaml
 //! rules:
 //!   - match: { message: "(?i)weather" }
 //!     respond: { tool_call: { name: get_weather, arguments: { city: Paris } } }
+//!   - match: { message: "(?i)compare" }
+//!     respond:
+//!       tool_calls:
+//!         - { name: get_weather, arguments: { city: Paris } }
+//!         - { name: get_weather, arguments: { city: Rome } }
 //!   - match: { model: "^slow-" }
 //!     respond: { text: "finally", delay_ms: 2000 }
 //!   - match: { message: "flaky" }
@@ -51,6 +57,8 @@ struct MatchDoc {
 pub struct Action {
     pub text: Option<String>,
     pub tool_call: Option<ToolCallAction>,
+    /// Several calls in one turn, in order.
+    pub tool_calls: Option<Vec<ToolCallAction>>,
     pub error: Option<ErrorAction>,
     pub delay_ms: Option<u64>,
 }
@@ -124,12 +132,20 @@ impl Scenario {
                 ));
             }
             for a in &actions {
-                let kinds = [a.text.is_some(), a.tool_call.is_some(), a.error.is_some()];
+                let kinds = [
+                    a.text.is_some(),
+                    a.tool_call.is_some(),
+                    a.tool_calls.is_some(),
+                    a.error.is_some(),
+                ];
                 if kinds.iter().filter(|k| **k).count() > 1 {
                     return Err(rule_err(
                         i,
-                        "an answer is one of text, tool_call or error".into(),
+                        "an answer is one of text, tool_call, tool_calls or error".into(),
                     ));
+                }
+                if a.tool_calls.as_ref().is_some_and(Vec::is_empty) {
+                    return Err(rule_err(i, "`tool_calls` needs at least one call".into()));
                 }
                 if let Some(e) = &a.error
                     && !(400..=599).contains(&e.status)

@@ -17,14 +17,14 @@ use crate::access::RateLimiter;
 use crate::admission::{Admission, Running};
 use crate::api::store::Store;
 use crate::body::{self, json_response, read_body, unix_now};
-use crate::config::{Config, Latency, ResponseMode};
+use crate::config::{Config, Latency, MAX_CALLS_PER_TURN, ResponseMode};
 use crate::error::ApiError;
-use crate::faults::{self, Fault, fault_header};
-use crate::generate::{self, ChoiceOut, TextPlan, escape};
+use crate::faults::{self, FAULT_HEADER, Fault};
+use crate::generate::{self, CallSpec, ChoiceOut, TextPlan, escape};
 use crate::metrics::{FaultKind, Metrics};
 use crate::plan::{StreamKind, StreamPlan, Wire};
 use crate::request::{Body, ToolMode};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ToolCallAction};
 use crate::stream;
 
 /// Shared state of the server.
@@ -254,10 +254,8 @@ pub fn lora_object(
 /// What a scenario rule decided before generation.
 pub enum Plan {
     Text(Arc<TextPlan>),
-    Tool {
-        name: String,
-        arguments: Option<serde_json::Value>,
-    },
+    /// A turn calling these tools, in order.
+    Tools(Vec<ToolCallAction>),
 }
 
 /// The output format a request asks for.
@@ -290,6 +288,8 @@ pub struct Ask<'a> {
     pub min_tokens: usize,
     /// Reasoning tokens before the answer (0: none), within `max_tokens`.
     pub reasoning: usize,
+    /// The most tool calls this turn may make ([`App::calls_per_turn`]).
+    pub max_calls: usize,
 }
 
 /// The callable tools of a request, for [`Ask::tools`]: each one's name and parameter
@@ -326,9 +326,9 @@ impl App {
     }
 
     /// [`App::answer`] without reasoning, its text cut at `max_tokens`.
-    fn answer_within(
+    fn answer_within<'a>(
         &self,
-        ask: &Ask,
+        ask: &Ask<'a>,
         plan: Option<&Plan>,
         i: usize,
         max_tokens: Option<usize>,
@@ -339,22 +339,39 @@ impl App {
                 .find(|(n, _)| *n == name)
                 .and_then(|(_, s)| *s)
         };
-        let wants_tool = match ask.tool_mode {
-            ToolMode::None => None,
-            ToolMode::Auto if !self.cfg.response.tool_call_on_auto => None,
-            ToolMode::Auto | ToolMode::Required => Some(0),
-            ToolMode::Named(i) => Some(i),
+        let call = |(name, schema): &(&'a str, Option<&'a serde_json::Value>)| CallSpec {
+            name,
+            schema: *schema,
+            arguments: None,
         };
-        match plan {
-            Some(Plan::Tool { name, arguments }) => {
-                return generate::tool_call_choice(name, schema(name), arguments.clone());
+        let calls: Option<Vec<CallSpec>> = match (plan, ask.tool_mode) {
+            (Some(Plan::Tools(scripted)), _) => Some(
+                scripted
+                    .iter()
+                    .take(ask.max_calls.max(1))
+                    .map(|t| CallSpec {
+                        name: &t.name,
+                        schema: schema(&t.name),
+                        arguments: t.arguments.clone(),
+                    })
+                    .collect(),
+            ),
+            (Some(Plan::Text(_)), _) | (None, ToolMode::None) => None,
+            (None, ToolMode::Auto) if !self.cfg.response.tool_call_on_auto => None,
+            (None, ToolMode::Named(i)) => ask.tools.get(i).map(|t| vec![call(t)]),
+            (None, ToolMode::Auto | ToolMode::Required) if !ask.tools.is_empty() => {
+                // The tools in order, each once unless `tools.repeat` goes round again.
+                let n = if self.cfg.tools.repeat {
+                    ask.max_calls
+                } else {
+                    ask.max_calls.min(ask.tools.len())
+                };
+                Some(ask.tools.iter().cycle().take(n.max(1)).map(call).collect())
             }
-            Some(Plan::Text(_)) => {}
-            None => {
-                if let Some((name, schema)) = wants_tool.and_then(|i| ask.tools.get(i)) {
-                    return generate::tool_call_choice(name, *schema, None);
-                }
-            }
+            (None, _) => None,
+        };
+        if let Some(calls) = calls {
+            return generate::tool_calls_choice(calls);
         }
         let json = |value: serde_json::Value| {
             Arc::new(TextPlan::new(
@@ -440,10 +457,9 @@ impl App {
             return Err(err);
         }
         let plan = if let Some(t) = action.tool_call {
-            Some(Plan::Tool {
-                name: t.name,
-                arguments: t.arguments,
-            })
+            Some(Plan::Tools(vec![t]))
+        } else if let Some(calls) = action.tool_calls {
+            Some(Plan::Tools(calls))
         } else {
             action.text.map(|t| Plan::Text(Arc::new(TextPlan::new(&t))))
         };
@@ -461,6 +477,8 @@ pub struct Admitted {
     /// The scenario rule's delay.
     pub extra_delay: Duration,
     pub start: Instant,
+    /// The request's `X-Mock-Tool-Calls`: calls per tool-calling turn.
+    pub tool_calls: Option<usize>,
 }
 
 impl Admitted {
@@ -492,27 +510,79 @@ impl Admitted {
     }
 }
 
+/// The header that sets how many tools a request's tool-calling turn calls.
+pub const TOOL_CALLS_HEADER: &str = "x-mock-tool-calls";
+
+/// The `X-Mock-…` headers of a request, raw.
+#[derive(Clone, Copy, Default)]
+pub struct MockHeaders<'a> {
+    /// `X-Mock-Fault`.
+    pub fault: Option<&'a [u8]>,
+    /// `X-Mock-Tool-Calls`.
+    pub tool_calls: Option<&'a [u8]>,
+}
+
+impl<'a> MockHeaders<'a> {
+    pub fn of(headers: &'a http::HeaderMap) -> Self {
+        Self {
+            fault: headers.get(FAULT_HEADER).map(http::HeaderValue::as_bytes),
+            tool_calls: headers
+                .get(TOOL_CALLS_HEADER)
+                .map(http::HeaderValue::as_bytes),
+        }
+    }
+}
+
+/// `X-Mock-Tool-Calls: N`, N in 1..=[`MAX_CALLS_PER_TURN`]; else a 400.
+fn parse_tool_calls(v: &[u8]) -> Result<usize, ApiError> {
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| (1..=MAX_CALLS_PER_TURN).contains(n))
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Invalid X-Mock-Tool-Calls header '{}': expected a number of calls from 1 \
+                 to {MAX_CALLS_PER_TURN}.",
+                String::from_utf8_lossy(v)
+            ))
+        })
+}
+
 /// A request body an API parses: what [`App::receive`] needs of it.
 pub trait Incoming: Body {
     fn parse(app: &App, body: &[u8]) -> Result<Self, ApiError>;
 }
 
 impl App {
-    /// Admits a parsed request: its model and fault ([`App::admissible`]), no scenario yet.
+    /// Admits a parsed request: its model and fault ([`App::admissible`]) and its
+    /// `X-Mock-…` settings, no scenario yet.
     pub fn admit_parsed<R: Body>(
         &self,
         req: &R,
-        fault_header: Option<&[u8]>,
+        headers: MockHeaders,
         start: Instant,
     ) -> Result<Admitted, ApiError> {
-        let (model, fault) = self.admissible(req.model(), fault_header)?;
+        let tool_calls = headers.tool_calls.map(parse_tool_calls).transpose()?;
+        let (model, fault) = self.admissible(req.model(), headers.fault)?;
         Ok(Admitted {
             model,
             fault,
             scenario: None,
             extra_delay: Duration::ZERO,
             start,
+            tool_calls,
         })
+    }
+
+    /// How many tools a tool-calling turn may call: one when the request disallows
+    /// parallel calls (`parallel: false`), else the request's `X-Mock-Tool-Calls`, else
+    /// `tools.calls_per_turn`.
+    pub fn calls_per_turn(&self, parallel: bool, header: Option<usize>) -> usize {
+        if parallel {
+            header.unwrap_or(self.cfg.tools.calls_per_turn)
+        } else {
+            1
+        }
     }
 
     /// The opening every API handler shares: read the body (413 past the limit), parse it,
@@ -531,7 +601,7 @@ impl App {
         let (parts, body) = req.into_parts();
         let bytes = read_body(self.cfg.max_body_bytes, &parts.headers, body).await?;
         let req = parse(&bytes)?;
-        let admitted = self.admit_parsed(&req, fault_header(&parts.headers), start)?;
+        let admitted = self.admit_parsed(&req, MockHeaders::of(&parts.headers), start)?;
         Ok((req, admitted))
     }
 }

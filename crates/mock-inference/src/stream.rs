@@ -241,6 +241,23 @@ impl Job {
         }
     }
 
+    /// The choice of a chunk whose delta opens tool call `call` of `c` (choice `i`): its
+    /// index, id, type and name, with empty arguments, as OpenAI streams each call's start.
+    fn call_header(&self, out: &mut Vec<u8>, i: usize, c: &ChoiceOut, call: usize) {
+        let tc = &c.tool_calls[call];
+        out.extend_from_slice(b"{\"index\":");
+        push_u64(out, i as u64);
+        out.extend_from_slice(b",\"delta\":{\"tool_calls\":[{\"index\":");
+        push_u64(out, call as u64);
+        out.extend_from_slice(b",\"id\":\"");
+        out.extend_from_slice(tc.id.as_bytes());
+        out.extend_from_slice(b"\",\"type\":\"function\",\"function\":{\"name\":\"");
+        out.extend_from_slice(escape(&tc.name).as_bytes());
+        out.extend_from_slice(
+            b"\",\"arguments\":\"\"}}]},\"logprobs\":null,\"finish_reason\":null}",
+        );
+    }
+
     /// One event per choice that has a token at `step`.
     fn token_events(&self, out: &mut Vec<u8>, step: usize) -> usize {
         let mut sent = 0;
@@ -276,13 +293,19 @@ impl Job {
                     }
                     out.extend_from_slice(b",\"finish_reason\":null}");
                 }
-                (StreamKind::Chat, Piece::Args(p)) => {
+                (StreamKind::Chat, Piece::Args { call, at, piece }) => {
+                    if at == 0 && call > 0 {
+                        // A later call opens with its own header chunk: index, id, name.
+                        self.call_header(out, i, c, call);
+                        self.chunk_close(out);
+                        self.chunk_open(out);
+                    }
                     out.extend_from_slice(b"{\"index\":");
                     push_u64(out, i as u64);
-                    out.extend_from_slice(
-                        b",\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"",
-                    );
-                    out.extend_from_slice(p.as_bytes());
+                    out.extend_from_slice(b",\"delta\":{\"tool_calls\":[{\"index\":");
+                    push_u64(out, call as u64);
+                    out.extend_from_slice(b",\"function\":{\"arguments\":\"");
+                    out.extend_from_slice(piece.as_bytes());
                     out.extend_from_slice(b"\"}}]},\"logprobs\":null,\"finish_reason\":null}");
                 }
                 // A legacy completion carries text only; tool calls are chat's.

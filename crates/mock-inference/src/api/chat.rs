@@ -22,7 +22,7 @@ use crate::request::{
     range_error, request_body, str_or_seq,
 };
 use crate::server::{
-    Admitted, Api, App, Ask, Format, Incoming, non_stream_now, serve, tool_schemas,
+    Admitted, Api, App, Ask, Format, Incoming, MockHeaders, non_stream_now, serve, tool_schemas,
 };
 use crate::tokenizer;
 
@@ -37,9 +37,10 @@ request_body! {
         logprobs: Option<bool> => Shape::Bool,
         top_logprobs: Option<u32> => Shape::Count,
         reasoning_effort: Option<String> => check_reasoning_effort,
+        parallel_tool_calls: Option<bool> => Shape::Bool,
     }
     unread {
-        parallel_tool_calls, logit_bias, metadata, store, service_tier,
+        logit_bias, metadata, store, service_tier,
         modalities, prediction, audio, functions, function_call,
     }
 }
@@ -406,11 +407,11 @@ pub async fn handle(app: State<Arc<App>>, req: Request) -> Response {
 /// A chat request answered without waiting (see [`App::chat_never_waits`]): the same
 /// response as [`handle`], without the request and future plumbing. The response body may
 /// still stream (a mid-stream fault).
-pub fn now(app: &Arc<App>, fault_header: Option<&[u8]>, body: &[u8]) -> Response {
+pub fn now(app: &Arc<App>, headers: MockHeaders, body: &[u8]) -> Response {
     debug_assert!(app.chat_never_waits());
     let start = Instant::now();
     let answer = parse(body, app.cfg.strict).and_then(|req| {
-        let admitted = app.admit_parsed(&req, fault_header, start)?;
+        let admitted = app.admit_parsed(&req, headers, start)?;
         let running = app.admission.running(None);
         let stream = req.stream();
         let sp = req.plan(app, admitted)?;
@@ -478,6 +479,7 @@ impl Api for ChatRequest {
             ignore_eos: req.ignore_eos(),
             min_tokens: req.min_tokens(),
             reasoning: app.reasoning_tokens(&req.model, req.reasoning_effort.as_deref()),
+            max_calls: app.calls_per_turn(req.parallel_tool_calls != Some(false), a.tool_calls),
         };
         let choices = (0..req.n())
             .map(|i| app.answer(&ask, a.scenario.as_ref(), i))

@@ -20,6 +20,7 @@ use super::{TokenEvent, content_text, json_bytes, push_event};
 use crate::body::json_response;
 use crate::error::ApiError;
 use crate::generate::{self, ChoiceOut};
+use crate::plan::{Piece, piece_at};
 use crate::plan::{StreamPlan, Wire};
 use crate::request::{
     self, Req, Shape, ToolMode, check, check_array_of, check_each, check_enum, check_nested,
@@ -98,6 +99,9 @@ pub struct ToolChoice {
     pub kind: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// True: at most one tool call.
+    #[serde(default)]
+    pub disable_parallel_tool_use: Option<bool>,
 }
 
 fn check_messages(obj: &Map<String, Value>, name: &str) -> Result<(), ApiError> {
@@ -268,6 +272,15 @@ impl MessagesRequest {
 
     fn tool_index(&self, name: &str) -> Option<usize> {
         self.tools.iter().flatten().position(|t| t.name == name)
+    }
+
+    /// Whether a turn may call several tools (`tool_choice.disable_parallel_tool_use` not
+    /// true).
+    fn parallel_tool_use(&self) -> bool {
+        self.tool_choice
+            .as_ref()
+            .and_then(|t| t.disable_parallel_tool_use)
+            != Some(true)
     }
 
     /// The thinking budget when extended thinking is enabled.
@@ -469,6 +482,7 @@ impl Api for MessagesRequest {
             reasoning: self.thinking_budget().map_or(0, |b| {
                 (b as usize).min(app.cfg.reasoning.effort_tokens.medium)
             }),
+            max_calls: app.calls_per_turn(self.parallel_tool_use(), a.tool_calls),
         };
         let mut choice = app.answer(&ask, a.scenario.as_ref(), 0);
         for call in &mut choice.tool_calls {
@@ -480,36 +494,36 @@ impl Api for MessagesRequest {
             (_, Some(i)) => ("stop_sequence", stop.get(i).cloned()),
             _ => ("end_turn", None),
         };
-        // A thinking block comes first; the answer's block follows it.
+        // A thinking block comes first; the answer's blocks (its text, or one `tool_use`
+        // block per call) follow it.
         let answer_index = usize::from(choice.reasoning.is_some());
-        let delta = if choice.tool_calls.is_empty() {
-            TokenEvent::new(
-                "content_block_delta",
-                &format!(
-                    "{{\"type\":\"content_block_delta\",\"index\":{answer_index},\
-                     \"delta\":{{\"type\":\"text_delta\",\"text\":\""
-                ),
-                b"\"}}",
-            )
-        } else {
-            TokenEvent::new(
-                "content_block_delta",
-                &format!(
-                    "{{\"type\":\"content_block_delta\",\"index\":{answer_index},\
-                     \"delta\":{{\"type\":\"input_json_delta\",\"partial_json\":\""
-                ),
-                b"\"}}",
-            )
-        };
+        let blocks = choice.tool_calls.len().max(1);
+        let deltas = (answer_index..answer_index + blocks)
+            .map(|index| {
+                let delta = if choice.tool_calls.is_empty() {
+                    "\"type\":\"text_delta\",\"text\""
+                } else {
+                    "\"type\":\"input_json_delta\",\"partial_json\""
+                };
+                TokenEvent::new(
+                    "content_block_delta",
+                    &format!(
+                        "{{\"type\":\"content_block_delta\",\"index\":{index},\
+                         \"delta\":{{{delta}:\""
+                    ),
+                    b"\"}}",
+                )
+            })
+            .collect();
         let id = generate::random_id("msg_");
         let wire = MessagesWire {
             id: id.clone(),
             model: self.model.clone(),
             stop_reason,
             stop_sequence,
-            delta,
+            deltas,
             answer_index,
-            answer_open: false,
+            open: None,
             signature: thinking_signature(&id),
         };
         let prompt_tokens = self.input_tokens();
@@ -524,11 +538,13 @@ struct MessagesWire {
     model: String,
     stop_reason: &'static str,
     stop_sequence: Option<String>,
-    delta: TokenEvent,
-    /// The answer block's index: 1 after a thinking block, else 0.
+    /// The per-token event of each answer block.
+    deltas: Vec<TokenEvent>,
+    /// The first answer block's index: 1 after a thinking block, else 0.
     answer_index: usize,
-    /// Whether the stream has started the answer block.
-    answer_open: bool,
+    /// The answer block the stream has started and not stopped yet (by its place in the
+    /// answer); `None` before the first.
+    open: Option<usize>,
     /// The thinking block's `signature`.
     signature: String,
 }
@@ -550,9 +566,10 @@ impl MessagesWire {
         })
     }
 
-    /// The content block: whole, or empty as `content_block_start` opens it.
-    fn block(c: &ChoiceOut, whole: bool) -> Value {
-        match c.tool_calls.first() {
+    /// Answer block `k` (tool call `k`, or the text): whole, or empty as
+    /// `content_block_start` opens it.
+    fn block(c: &ChoiceOut, k: usize, whole: bool) -> Value {
+        match c.tool_calls.get(k) {
             Some(call) => {
                 let input = if whole {
                     serde_json::from_str(&call.arguments.pieces.concat()).unwrap_or(json!({}))
@@ -585,19 +602,29 @@ impl MessagesWire {
         })
     }
 
-    /// Ends the thinking block (its signature, its stop) and starts the answer's.
-    fn open_answer(&mut self, c: &ChoiceOut, out: &mut Vec<u8>) {
-        self.answer_open = true;
-        if self.answer_index == 1 {
-            let sig = json!({"type": "content_block_delta", "index": 0,
-                "delta": {"type": "signature_delta", "signature": self.signature}});
-            push_event(out, "content_block_delta", &sig);
-            let stop = json!({"type": "content_block_stop", "index": 0});
-            push_event(out, "content_block_stop", &stop);
-            let start = json!({"type": "content_block_start", "index": 1,
-                "content_block": Self::block(c, false)});
-            push_event(out, "content_block_start", &start);
-        }
+    /// Moves the stream to answer block `k`: stops the block before it (the thinking block
+    /// after its signature, or the previous answer block), then starts it.
+    fn move_to(&mut self, c: &ChoiceOut, k: usize, out: &mut Vec<u8>) {
+        let stop = match self.open {
+            Some(j) if j == k => return,
+            Some(j) => self.answer_index + j,
+            None => {
+                let sig = json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "signature_delta", "signature": self.signature}});
+                push_event(out, "content_block_delta", &sig);
+                0
+            }
+        };
+        let stop = json!({"type": "content_block_stop", "index": stop});
+        push_event(out, "content_block_stop", &stop);
+        self.start_block(c, k, out);
+    }
+
+    fn start_block(&mut self, c: &ChoiceOut, k: usize, out: &mut Vec<u8>) {
+        self.open = Some(k);
+        let start = json!({"type": "content_block_start", "index": self.answer_index + k,
+            "content_block": Self::block(c, k, false)});
+        push_event(out, "content_block_start", &start);
     }
 
     fn message(&self, plan: &StreamPlan, whole: bool) -> Value {
@@ -607,7 +634,7 @@ impl MessagesWire {
                 Value::Array(
                     self.thinking_block(c, true)
                         .into_iter()
-                        .chain([Self::block(c, true)])
+                        .chain((0..self.deltas.len()).map(|k| Self::block(c, k, true)))
                         .collect(),
                 ),
                 json!(self.stop_reason),
@@ -641,33 +668,45 @@ impl Wire for MessagesWire {
         let start = json!({"type": "message_start", "message": self.message(plan, false)});
         push_event(out, "message_start", &start);
         let c = &plan.choices[0];
-        let first = self.thinking_block(c, false);
-        self.answer_open = first.is_none();
-        let first = first.unwrap_or_else(|| Self::block(c, false));
-        let block = json!({"type": "content_block_start", "index": 0, "content_block": first});
-        push_event(out, "content_block_start", &block);
+        match self.thinking_block(c, false) {
+            Some(first) => {
+                let block =
+                    json!({"type": "content_block_start", "index": 0, "content_block": first});
+                push_event(out, "content_block_start", &block);
+            }
+            None => self.start_block(c, 0, out),
+        }
         push_event(out, "ping", &json!({"type": "ping"}));
     }
 
     fn token(&mut self, plan: &StreamPlan, step: usize, out: &mut Vec<u8>) -> usize {
         let c = &plan.choices[0];
-        if let Some(r) = c.reasoning.as_ref().filter(|r| step < r.tokens()) {
-            let delta = json!({"type": "content_block_delta", "index": 0,
-                "delta": {"type": "thinking_delta", "thinking": r.pieces[step]}});
-            push_event(out, "content_block_delta", &delta);
-            return 1;
-        }
-        if !self.answer_open {
-            self.open_answer(c, out);
-        }
-        usize::from(self.delta.push(out, c, step, b""))
+        let (k, piece) = match piece_at(c, step) {
+            None => return 0,
+            Some(Piece::Reasoning(_)) => {
+                let r = c.reasoning.as_ref().expect("a reasoning piece");
+                let delta = json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "thinking_delta", "thinking": r.pieces[step]}});
+                push_event(out, "content_block_delta", &delta);
+                return 1;
+            }
+            Some(Piece::Text(p)) => (0, p),
+            Some(Piece::Args { call, piece, .. }) => (call, piece),
+        };
+        self.move_to(c, k, out);
+        self.deltas[k].push(out, piece, b"");
+        1
     }
 
     fn finish(&mut self, plan: &StreamPlan, out: &mut Vec<u8>) {
-        if !self.answer_open {
-            self.open_answer(&plan.choices[0], out);
+        // Every answer block is started and stopped in order (an answer without tokens of
+        // its own is started here, after the thinking).
+        let c = &plan.choices[0];
+        let last = self.deltas.len() - 1;
+        for k in self.open.unwrap_or(0)..=last {
+            self.move_to(c, k, out);
         }
-        let stop = json!({"type": "content_block_stop", "index": self.answer_index});
+        let stop = json!({"type": "content_block_stop", "index": self.answer_index + last});
         push_event(out, "content_block_stop", &stop);
         let delta = json!({
             "type": "message_delta",

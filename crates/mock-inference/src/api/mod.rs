@@ -17,9 +17,6 @@ pub mod tokenize;
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::generate::ChoiceOut;
-use crate::plan::{Piece, piece_at};
-
 pub(crate) fn json_bytes(v: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(v).expect("JSON values serialise"))
 }
@@ -51,22 +48,14 @@ impl TokenEvent {
         Self { head, tail }
     }
 
-    /// The event of token `step` of `choice`, with `extra` (a sequence number field, say)
-    /// between the head and the piece; false when the choice has no token there.
-    pub fn push(&self, out: &mut Vec<u8>, choice: &ChoiceOut, step: usize, extra: &[u8]) -> bool {
-        let Some(piece) = piece_at(choice, step) else {
-            return false;
-        };
-        // The wires send reasoning events of their own.
-        let (Piece::Text(p) | Piece::Args(p)) = piece else {
-            return false;
-        };
+    /// The event of `piece` (escaped), with `extra` (a sequence number field, say) between
+    /// the head and the piece.
+    pub fn push(&self, out: &mut Vec<u8>, piece: &str, extra: &[u8]) {
         out.extend_from_slice(&self.head);
         out.extend_from_slice(extra);
-        out.extend_from_slice(p.as_bytes());
+        out.extend_from_slice(piece.as_bytes());
         out.extend_from_slice(self.tail);
         out.extend_from_slice(b"\n\n");
-        true
     }
 }
 

@@ -19,6 +19,7 @@ use crate::body::{json_response, unix_now};
 use crate::error::ApiError;
 use crate::generate::{self, ChoiceOut};
 use crate::logprobs::{Logprobs, MAX_TOP};
+use crate::plan::{Piece, piece_at};
 use crate::plan::{StreamPlan, Wire};
 use crate::request::{
     self, FUNCTION_FIELDS, FunctionDef, Req, Shape, ToolMode, check, check_each, check_enum,
@@ -559,31 +560,45 @@ impl Api for ResponsesRequest {
                 &self.model,
                 self.reasoning.as_ref().and_then(|r| r.effort.as_deref()),
             ),
+            max_calls: app.calls_per_turn(self.parallel_tool_calls != Some(false), a.tool_calls),
         };
         let choice = app.answer(&ask, a.scenario.as_ref(), 0);
         let id = generate::random_id("resp_");
-        // A reasoning item comes first; the answer's item follows it.
+        // A reasoning item comes first; the answer's items follow it.
         let answer_index = usize::from(choice.reasoning.is_some());
-        let item_id = match choice.tool_calls.first() {
-            Some(_) => generate::random_id("fc_"),
-            None => generate::random_id("msg_"),
+        // One output item per tool call (`fc_…`), else one message (`msg_…`).
+        let item_ids: Vec<String> = match choice.tool_calls.len() {
+            0 => vec![generate::random_id("msg_")],
+            n => (0..n).map(|_| generate::random_id("fc_")).collect(),
         };
-        let delta = match choice.tool_calls.first() {
-            Some(_) => TokenEvent::new(
-                "response.function_call_arguments.delta",
-                &format!(
-                    "{{\"type\":\"response.function_call_arguments.delta\",\"item_id\":\"{item_id}\",\"output_index\":{answer_index},\"sequence_number\":"
-                ),
-                b"\"}",
-            ),
-            None => TokenEvent::new(
-                "response.output_text.delta",
-                &format!(
-                    "{{\"type\":\"response.output_text.delta\",\"item_id\":\"{item_id}\",\"output_index\":{answer_index},\"content_index\":0,\"logprobs\":[],\"sequence_number\":"
-                ),
-                b"\"}",
-            ),
-        };
+        let deltas = item_ids
+            .iter()
+            .enumerate()
+            .map(|(k, item_id)| {
+                let index = answer_index + k;
+                if choice.tool_calls.is_empty() {
+                    TokenEvent::new(
+                        "response.output_text.delta",
+                        &format!(
+                            "{{\"type\":\"response.output_text.delta\",\"item_id\":\"{item_id}\",\
+                             \"output_index\":{index},\"content_index\":0,\"logprobs\":[],\
+                             \"sequence_number\":"
+                        ),
+                        b"\"}",
+                    )
+                } else {
+                    TokenEvent::new(
+                        "response.function_call_arguments.delta",
+                        &format!(
+                            "{{\"type\":\"response.function_call_arguments.delta\",\
+                             \"item_id\":\"{item_id}\",\"output_index\":{index},\
+                             \"sequence_number\":"
+                        ),
+                        b"\"}",
+                    )
+                }
+            })
+            .collect();
         let wants_logprobs = self.include.iter().flatten().any(|i| i == INCLUDE_LOGPROBS);
         let wire = ResponsesWire {
             logprobs: wants_logprobs.then(|| Logprobs {
@@ -592,16 +607,16 @@ impl Api for ResponsesRequest {
             }),
             reasoning_id: generate::random_id("rs_"),
             answer_index,
-            answer_open: false,
+            open: None,
             app: app.clone(),
             echo: self.echo(),
             model: self.model.clone(),
             store: self.store.unwrap_or(true),
             id: id.clone(),
-            item_id,
+            item_ids,
             created_at: unix_now(),
             seq: 0,
-            delta,
+            deltas,
         };
         Ok(a.wire_plan(id, choice, prompt_tokens, seed, Box::new(wire)))
     }
@@ -615,20 +630,22 @@ struct ResponsesWire {
     model: String,
     store: bool,
     id: String,
-    /// Id of the one output item (`msg_…` or `fc_…`).
-    item_id: String,
+    /// Ids of the answer's output items: one `fc_…` per tool call, or one `msg_…`.
+    item_ids: Vec<String>,
     created_at: u64,
     /// The next event's `sequence_number`.
     seq: u64,
-    delta: TokenEvent,
+    /// The per-token event of each answer item.
+    deltas: Vec<TokenEvent>,
     /// The output text's logprobs, when `include` asks for them.
     logprobs: Option<Logprobs>,
     /// Id of the reasoning item (`rs_…`), output 0 when the model reasons.
     reasoning_id: String,
-    /// The answer item's `output_index`: 1 after a reasoning item, else 0.
+    /// The first answer item's `output_index`: 1 after a reasoning item, else 0.
     answer_index: usize,
-    /// Whether the stream has sent the answer item's opening events.
-    answer_open: bool,
+    /// The answer item the stream has opened and not closed yet (by its place in the
+    /// answer); `None` before the first.
+    open: Option<usize>,
 }
 
 /// The state of a response or of its output item.
@@ -664,12 +681,13 @@ fn text_part(text: &str, logprobs: Value) -> Value {
 }
 
 impl ResponsesWire {
-    /// The output item of `c`; empty (as when it starts streaming) unless `status` is final.
-    fn item(&self, c: &ChoiceOut, status: Status) -> Value {
+    /// Answer item `k` of `c` (tool call `k`, or the message); empty (as when it starts
+    /// streaming) unless `status` is final.
+    fn item(&self, c: &ChoiceOut, k: usize, status: Status) -> Value {
         let started = status == Status::InProgress;
-        match c.tool_calls.first() {
+        match c.tool_calls.get(k) {
             Some(call) => json!({
-                "id": self.item_id,
+                "id": self.item_ids[k],
                 "type": "function_call",
                 "status": status.as_str(),
                 "call_id": call.id,
@@ -683,7 +701,7 @@ impl ResponsesWire {
                     vec![text_part(&text_of(c), self.logprobs_of(c))]
                 };
                 json!({
-                    "id": self.item_id,
+                    "id": self.item_ids[k],
                     "type": "message",
                     "status": status.as_str(),
                     "role": "assistant",
@@ -718,24 +736,73 @@ impl ResponsesWire {
         Some(json!({"id": self.reasoning_id, "type": "reasoning", "summary": summary}))
     }
 
-    /// The events that open the answer item (after the reasoning item, if any).
-    fn open_answer(&mut self, c: &ChoiceOut, out: &mut Vec<u8>) {
-        self.answer_open = true;
-        let item = self.item(c, Status::InProgress);
-        let index = self.answer_index;
+    /// The events that open answer item `k` (after the reasoning item, if any).
+    fn open_item(&mut self, c: &ChoiceOut, k: usize, out: &mut Vec<u8>) {
+        self.open = Some(k);
+        let item = self.item(c, k, Status::InProgress);
+        let index = self.answer_index + k;
         self.event(
             out,
             "response.output_item.added",
             json!({"output_index": index, "item": item}),
         );
         if c.tool_calls.is_empty() {
-            let id = self.item_id.clone();
+            let id = self.item_ids[k].clone();
             self.event(
                 out,
                 "response.content_part.added",
-                json!({"item_id": id, "output_index": index, "content_index": 0, "part": text_part("", json!([]))}),
+                json!({"item_id": id, "output_index": index, "content_index": 0,
+                    "part": text_part("", json!([]))}),
             );
         }
+    }
+
+    /// The events that close answer item `k` with `status`: the arguments' or the text's
+    /// done events, then `response.output_item.done`.
+    fn close_item(&mut self, c: &ChoiceOut, k: usize, status: Status, out: &mut Vec<u8>) {
+        let id = self.item_ids[k].clone();
+        let index = self.answer_index + k;
+        match c.tool_calls.get(k) {
+            Some(call) => self.event(
+                out,
+                "response.function_call_arguments.done",
+                json!({"item_id": id, "output_index": index, "name": call.name,
+                    "arguments": call.arguments.pieces.concat()}),
+            ),
+            None => {
+                let text = text_of(c);
+                let logprobs = self.logprobs_of(c);
+                self.event(
+                    out,
+                    "response.output_text.done",
+                    json!({"item_id": id, "output_index": index,
+                        "content_index": 0, "text": text, "logprobs": logprobs}),
+                );
+                self.event(
+                    out,
+                    "response.content_part.done",
+                    json!({"item_id": id, "output_index": index,
+                        "content_index": 0, "part": text_part(&text, logprobs)}),
+                );
+            }
+        }
+        let item = self.item(c, k, status);
+        self.event(
+            out,
+            "response.output_item.done",
+            json!({"output_index": index, "item": item}),
+        );
+    }
+
+    /// Moves the stream to answer item `k`: closes the item open before it (or the
+    /// reasoning item), then opens it.
+    fn move_to(&mut self, c: &ChoiceOut, k: usize, out: &mut Vec<u8>) {
+        match self.open {
+            Some(j) if j == k => return,
+            Some(j) => self.close_item(c, j, Status::Completed, out),
+            None => self.close_reasoning(c, out),
+        }
+        self.open_item(c, k, out);
     }
 
     /// The events that close the reasoning item's summary and the item.
@@ -777,7 +844,7 @@ impl ResponsesWire {
                 Value::Array(
                     self.reasoning_item(c, true)
                         .into_iter()
-                        .chain([self.item(c, status)])
+                        .chain((0..self.item_ids.len()).map(|k| self.item(c, k, status)))
                         .collect(),
                 ),
                 json!({
@@ -882,37 +949,38 @@ impl Wire for ResponsesWire {
                         "part": {"type": "summary_text", "text": ""}}),
                 );
             }
-            None => self.open_answer(c, out),
+            None => self.open_item(c, 0, out),
         }
     }
 
     fn token(&mut self, plan: &StreamPlan, step: usize, out: &mut Vec<u8>) -> usize {
         let c = &plan.choices[0];
         let thought = c.reasoning_tokens();
-        if let Some(r) = c.reasoning.as_ref().filter(|_| step < thought) {
-            let id = self.reasoning_id.clone();
-            self.event(
-                out,
-                "response.reasoning_summary_text.delta",
-                json!({"item_id": id, "output_index": 0, "summary_index": 0,
-                    "delta": r.pieces[step]}),
-            );
-            return 1;
-        }
-        if !self.answer_open {
-            self.close_reasoning(c, out);
-            self.open_answer(c, out);
-        }
+        let (k, piece) = match piece_at(c, step) {
+            None => return 0,
+            Some(Piece::Reasoning(_)) => {
+                let id = self.reasoning_id.clone();
+                let piece = &c.reasoning.as_ref().expect("a reasoning piece").pieces[step];
+                self.event(
+                    out,
+                    "response.reasoning_summary_text.delta",
+                    json!({"item_id": id, "output_index": 0, "summary_index": 0,
+                        "delta": piece}),
+                );
+                return 1;
+            }
+            Some(Piece::Text(p)) => (0, p),
+            Some(Piece::Args { call, piece, .. }) => (call, piece),
+        };
+        self.move_to(c, k, out);
         if let (Some(lp), Some(t)) = (self.logprobs, &c.text) {
             // With logprobs each delta carries its token's entry: built per event.
-            let Some(piece) = t.pieces.get(step - thought) else {
-                return 0;
-            };
+            let at = step - thought;
             let mut entry = Vec::new();
-            lp.push_entry(&mut entry, piece, 0, step - thought);
+            lp.push_entry(&mut entry, &t.pieces[at], 0, at);
             let entry: Value = serde_json::from_slice(&entry).expect("entries are JSON");
-            let fields = json!({"item_id": self.item_id, "output_index": self.answer_index,
-                "content_index": 0, "delta": piece, "logprobs": [entry]});
+            let fields = json!({"item_id": self.item_ids[0], "output_index": self.answer_index,
+                "content_index": 0, "delta": t.pieces[at], "logprobs": [entry]});
             self.event(out, "response.output_text.delta", fields);
             return 1;
         }
@@ -920,53 +988,21 @@ impl Wire for ResponsesWire {
         let mut extra = Vec::with_capacity(32);
         extra.extend_from_slice(seq.format(self.seq).as_bytes());
         extra.extend_from_slice(b",\"delta\":\"");
-        if self.delta.push(out, &plan.choices[0], step, &extra) {
-            self.seq += 1;
-            1
-        } else {
-            0
-        }
+        self.deltas[k].push(out, piece, &extra);
+        self.seq += 1;
+        1
     }
 
     fn finish(&mut self, plan: &StreamPlan, out: &mut Vec<u8>) {
         let c = &plan.choices[0];
-        if !self.answer_open {
-            // An answer without tokens of its own: opened here, after the reasoning.
-            self.close_reasoning(c, out);
-            self.open_answer(c, out);
-        }
-        let id = self.item_id.clone();
         let (r, status) = self.finished(plan);
-        match c.tool_calls.first() {
-            Some(call) => self.event(
-                out,
-                "response.function_call_arguments.done",
-                json!({"item_id": id, "output_index": self.answer_index, "name": call.name,
-                    "arguments": call.arguments.pieces.concat()}),
-            ),
-            None => {
-                let text = text_of(c);
-                let logprobs = self.logprobs_of(c);
-                self.event(
-                    out,
-                    "response.output_text.done",
-                    json!({"item_id": id, "output_index": self.answer_index,
-                        "content_index": 0, "text": text, "logprobs": logprobs}),
-                );
-                self.event(
-                    out,
-                    "response.content_part.done",
-                    json!({"item_id": id, "output_index": self.answer_index,
-                        "content_index": 0, "part": text_part(&text, logprobs)}),
-                );
-            }
+        // Every answer item is opened and closed in order; the last with the final status
+        // (an answer without tokens of its own is opened here, after the reasoning).
+        let last = self.item_ids.len() - 1;
+        for k in self.open.unwrap_or(0)..=last {
+            self.move_to(c, k, out);
         }
-        let item = self.item(c, status);
-        self.event(
-            out,
-            "response.output_item.done",
-            json!({"output_index": self.answer_index, "item": item}),
-        );
+        self.close_item(c, last, status, out);
         let name = if status == Status::Incomplete {
             "response.incomplete"
         } else {
