@@ -287,3 +287,32 @@ fn no_history_yet_says_how_to_record_one() {
     assert_eq!(code, 1);
     assert!(stderr.contains("`make up` creates it"), "{stderr}");
 }
+
+#[test]
+fn runs_at_once_rotate_without_losing_or_tearing_a_record() {
+    let ws = workspace_with_redis(&format!("redis://:pw-many@127.0.0.1:{}/0", closed_port()));
+    let root = ws.path();
+    // Eight runs at a time, a file that rotates every other record: writers race the rename.
+    let mut children = Vec::new();
+    for _ in 0..16 {
+        children.push(
+            dev_status_process(root)
+                .args(["--only", "redis", "--quiet"])
+                .env("DEVENV_HEALTH_HISTORY_MAX_BYTES", "400")
+                .env("DEVENV_HEALTH_HISTORY_MAX_SEGMENTS", "1000")
+                .spawn()
+                .unwrap(),
+        );
+        if children.len() == 8 {
+            for mut child in children.drain(..) {
+                assert_eq!(child.wait().unwrap().code(), Some(1));
+            }
+        }
+    }
+    assert!(segments(root).len() >= 4, "rotated: {:?}", segments(root));
+    // `recorded` panics on a line that is not a whole record.
+    assert_eq!(recorded(root).len(), 16);
+    let (code, doc, stderr) = history_json(root, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["checks"], 16, "{doc:#}");
+}
