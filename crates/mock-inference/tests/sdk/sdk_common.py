@@ -25,6 +25,21 @@ def check_weather_args(args):
     assert isinstance(args["days"], int) and 1 <= args["days"] <= 7
 
 
+# The time function's parameters: the second tool of the parallel-call checks.
+TIME_SCHEMA = {
+    "type": "object",
+    "properties": {"timezone": {"type": "string", "enum": ["UTC", "CET"]}},
+    "required": ["timezone"],
+}
+
+
+def check_time_args(args):
+    assert args["timezone"] in ("UTC", "CET")
+
+
+# Asks mock-inference for two tool calls in the turn (each tool once, in order).
+TWO_CALLS = {"X-Mock-Tool-Calls": "2"}
+
 # A second server that wants an API key (scripts/test/mock-inference-sdk.sh starts it).
 KEYED_URL = os.environ.get("MOCK_INFERENCE_KEYED_URL", "").rstrip("/")
 API_KEY = os.environ.get("MOCK_INFERENCE_API_KEY", "")

@@ -13,8 +13,11 @@ from sdk_common import (
     KEYED_URL,
     MODEL,
     SENTENCE,
+    TIME_SCHEMA,
+    TWO_CALLS,
     URL,
     WEATHER_SCHEMA,
+    check_time_args,
     check_weather_args,
 )
 
@@ -161,3 +164,47 @@ def test_thinking_blocks(client):
     assert [b.type for b in final.content] == ["thinking", "text"]
     assert final.content[0].thinking == m.content[0].thinking
     assert final.content[0].signature
+
+
+TWO_TOOLS = TOOLS + [{"name": "get_time", "input_schema": TIME_SCHEMA}]
+CHECKS = {"get_weather": check_weather_args, "get_time": check_time_args}
+
+
+def test_parallel_tool_use_streamed_round_trip(client):
+    messages = [{"role": "user", "content": "Weather and time in Paris?"}]
+    with client.messages.stream(
+        model=MODEL, max_tokens=256, messages=messages, tools=TWO_TOOLS, extra_headers=TWO_CALLS
+    ) as stream:
+        starts = [e.index for e in stream if e.type == "content_block_start"]
+        final = stream.get_final_message()
+    assert starts == [0, 1]
+    assert final.stop_reason == "tool_use"
+    uses = final.content
+    assert [u.type for u in uses] == ["tool_use", "tool_use"]
+    assert [u.name for u in uses] == ["get_weather", "get_time"]
+    assert len({u.id for u in uses}) == 2 and all(u.id.startswith("toolu_") for u in uses)
+    for use in uses:
+        CHECKS[use.name](use.input)
+    messages += [
+        {"role": "assistant", "content": uses},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": u.id, "content": "ok"} for u in uses
+            ],
+        },
+    ]
+    answer = client.messages.create(
+        model=MODEL, max_tokens=256, messages=messages, tools=TWO_TOOLS, extra_headers=TWO_CALLS
+    )
+    assert answer.stop_reason == "end_turn"
+    assert answer.content[0].text == SENTENCE
+    single = client.messages.create(
+        model=MODEL,
+        max_tokens=256,
+        messages=messages[:1],
+        tools=TWO_TOOLS,
+        tool_choice={"type": "auto", "disable_parallel_tool_use": True},
+        extra_headers=TWO_CALLS,
+    )
+    assert [u.name for u in single.content] == ["get_weather"]

@@ -14,8 +14,11 @@ from sdk_common import (
     MODEL,
     REASONER,
     SENTENCE,
+    TIME_SCHEMA,
+    TWO_CALLS,
     URL,
     WEATHER_SCHEMA,
+    check_time_args,
     check_weather_args,
 )
 
@@ -408,3 +411,103 @@ def test_responses_reasoning_item(client):
     assert r.output[0].type == "reasoning" and r.output[0].summary[0].text
     assert r.output_text == SENTENCE
     assert r.usage.output_tokens_details.reasoning_tokens == 16
+
+
+# ---------------------------------------------------------------- several calls per turn
+
+TWO_TOOLS = TOOLS + [
+    {"type": "function", "function": {"name": "get_time", "parameters": TIME_SCHEMA}}
+]
+TWO_RESPONSE_TOOLS = RESPONSE_TOOLS + [
+    {"type": "function", "name": "get_time", "parameters": TIME_SCHEMA, "strict": True}
+]
+CHECKS = {"get_weather": check_weather_args, "get_time": check_time_args}
+
+
+def test_parallel_tool_calls_streamed(client):
+    question = [{"role": "user", "content": "Weather and time in Paris?"}]
+    # The SDK's stream helper reassembles the calls from their deltas by index.
+    with client.chat.completions.stream(
+        model=MODEL, messages=question, tools=TWO_TOOLS, extra_headers=TWO_CALLS
+    ) as stream:
+        done = [e for e in stream if e.type == "tool_calls.function.arguments.done"]
+        final = stream.get_final_completion()
+    assert [e.index for e in done] == [0, 1]
+    choice = final.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    calls = choice.message.tool_calls
+    assert [c.function.name for c in calls] == ["get_weather", "get_time"]
+    assert len({c.id for c in calls}) == 2 and all(c.id.startswith("call_") for c in calls)
+    for call, event in zip(calls, done):
+        CHECKS[call.function.name](json.loads(call.function.arguments))
+        assert event.arguments == call.function.arguments
+    # The raw deltas, accumulated by index, give the same calls.
+    acc = {}
+    for chunk in client.chat.completions.create(
+        model=MODEL, messages=question, tools=TWO_TOOLS, stream=True, extra_headers=TWO_CALLS
+    ):
+        for tc in chunk.choices[0].delta.tool_calls or []:
+            entry = acc.setdefault(tc.index, {"id": None, "name": "", "arguments": ""})
+            if tc.id:
+                assert entry["id"] is None, "one header per call"
+                entry["id"], entry["name"] = tc.id, tc.function.name
+            entry["arguments"] += tc.function.arguments or ""
+    assert sorted(acc) == [0, 1]
+    assert [acc[i]["name"] for i in (0, 1)] == ["get_weather", "get_time"]
+    assert [acc[i]["arguments"] for i in (0, 1)] == [c.function.arguments for c in calls]
+
+
+def test_parallel_tool_calls_disabled(client):
+    r = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Weather and time in Paris?"}],
+        tools=TWO_TOOLS,
+        parallel_tool_calls=False,
+        extra_headers=TWO_CALLS,
+    )
+    assert [c.function.name for c in r.choices[0].message.tool_calls] == ["get_weather"]
+
+
+def test_responses_two_function_calls_round_trip(client):
+    question = [{"role": "user", "content": "Weather and time in Paris?"}]
+    first = client.responses.create(
+        model=MODEL, input=question, tools=TWO_RESPONSE_TOOLS, extra_headers=TWO_CALLS
+    )
+    calls = [item for item in first.output if item.type == "function_call"]
+    assert [c.name for c in calls] == ["get_weather", "get_time"]
+    assert len({c.id for c in calls}) == 2 and all(c.id.startswith("fc_") for c in calls)
+    assert len({c.call_id for c in calls}) == 2
+    for call in calls:
+        CHECKS[call.name](json.loads(call.arguments))
+    # Both calls and both outputs go back; the model answers in words.
+    outputs = [
+        {"type": "function_call_output", "call_id": c.call_id, "output": '{"ok": true}'}
+        for c in calls
+    ]
+    second = client.responses.create(
+        model=MODEL,
+        input=question + [c.model_dump(exclude_none=True) for c in calls] + outputs,
+        tools=TWO_RESPONSE_TOOLS,
+        extra_headers=TWO_CALLS,
+    )
+    assert second.output[0].type == "message"
+    assert second.output_text == SENTENCE
+    # Streamed: each item's argument deltas at its own output_index.
+    with client.responses.stream(
+        model=MODEL, input=question, tools=TWO_RESPONSE_TOOLS, extra_headers=TWO_CALLS
+    ) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    deltas = {}
+    for e in events:
+        if e.type == "response.function_call_arguments.delta":
+            deltas[e.output_index] = deltas.get(e.output_index, "") + e.delta
+    assert [final.output[i].arguments for i in (0, 1)] == [deltas[0], deltas[1]]
+    single = client.responses.create(
+        model=MODEL,
+        input=question,
+        tools=TWO_RESPONSE_TOOLS,
+        parallel_tool_calls=False,
+        extra_headers=TWO_CALLS,
+    )
+    assert [item.type for item in single.output] == ["function_call"]
