@@ -79,8 +79,9 @@ fn healthy_stack_in_every_format() {
     // --only / --skip.
     let (_, doc, _) = run_json(dev_status(dir.path()).args(["--only", "redis,nats"]));
     assert_eq!(component_names(&doc), ["redis", "nats"]);
-    let (_, doc, _) =
-        run_json(dev_status(dir.path()).args(["--skip", "postgres,s3,mock_inference,rabbitmq"]));
+    let (_, doc, _) = run_json(
+        dev_status(dir.path()).args(["--skip", "postgres,s3,mock_inference,rabbitmq,vault"]),
+    );
     assert_eq!(component_names(&doc), ["redis", "nats"]);
 
     // degraded: a real answer slower than a 0 ms threshold (the deadline stays generous).
