@@ -1,5 +1,5 @@
 //! Must-hold safety properties, against a real OpenBao (Vault's HTTP API, seeded by
-//! tests/support/bao.rs; no case here uses the HTTP double):
+//! tests/support/bao.rs):
 //!
 //! - no secret value, nor its URL-encoded or base64 forms, reaches stdout, stderr, the files
 //!   next to the bundle or `.devenv/events.jsonl`, on any success or failure path (panics too);

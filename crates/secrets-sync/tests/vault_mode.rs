@@ -3,7 +3,7 @@
 //! seeded by tests/support/bao.rs: AppRole with a least-privilege policy, KV v1 and v2, a
 //! namespace, a denying policy (403), a missing path (404), a sealed server (503), an expired
 //! token, refused logins. What the server saw is read from its audit log, never assumed.
-//! No case here uses the HTTP double.
+//! There is no HTTP double of Vault any more.
 
 mod support;
 
