@@ -863,6 +863,7 @@ mod tests {
         let seeds = [
             include_bytes!("../fuzz/seeds_parse_head/chat").as_slice(),
             include_bytes!("../fuzz/seeds_parse_head/now"),
+            include_bytes!("../fuzz/seeds_parse_head/now_two_headers"),
             include_bytes!("../fuzz/seeds_parse_head/chunked"),
             include_bytes!("../fuzz/seeds_parse_head/messages"),
             include_bytes!("../fuzz/seeds_parse_head/http10"),

@@ -91,6 +91,9 @@ mod tests {
             include_bytes!("../../fuzz/seeds/messages").as_slice(),
             include_bytes!("../../fuzz/seeds/tokenize").as_slice(),
             include_bytes!("../../fuzz/seeds/detokenize").as_slice(),
+            include_bytes!("../../fuzz/seeds/parallel_responses").as_slice(),
+            include_bytes!("../../fuzz/seeds/parallel_messages").as_slice(),
+            include_bytes!("../../fuzz/seeds/parallel_tools").as_slice(),
         ];
         let check = |body: &[u8]| {
             let results = [
@@ -125,5 +128,8 @@ mod tests {
         assert!(messages::parse(seeds[1], false, false).is_ok());
         assert!(tokenize::parse_tokenize(seeds[2]).is_ok());
         assert!(tokenize::parse_detokenize(seeds[3]).is_ok());
+        assert!(responses::parse(seeds[4], false).is_ok());
+        assert!(messages::parse(seeds[5], false, false).is_ok());
+        assert!(chat::parse(seeds[6], true).is_ok());
     }
 }
