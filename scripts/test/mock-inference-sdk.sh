@@ -39,8 +39,9 @@ start_server() {
   fi
 }
 
-# The main server (defaults, plus a reasoning model and two tool calls per turn for the
-# reasoning and parallel-tool-call checks), and one that wants an API key (401 checks).
+# The main server (defaults, plus a reasoning model for the reasoning checks; the parallel
+# tool-call checks ask for two calls per turn with the X-Mock-Tool-Calls header), and one that
+# wants an API key (401 checks).
 start_server main --reasoning-model mock-reasoner
 main_url="$url"
 start_server keyed --api-key sk-mock-key
