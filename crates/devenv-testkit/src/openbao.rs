@@ -443,9 +443,178 @@ impl OpenBao {
 
     /// Seals the server (`PUT sys/seal`): every request then answers 503 until it stops.
     pub fn seal(&self) {
-        self.ok("PUT", "sys/seal", None);
-        let health = http(self.port, "GET", "sys/health", &[], None).expect("sys/health answers");
-        assert_eq!(health.body["sealed"], true, "{}", health.body);
+        seal(&self.api);
+    }
+
+    /// A server with persistent raft storage in `data` (see [`PersistentBao`]).
+    pub fn start_persistent(data: &Path) -> PersistentBao {
+        PersistentBao::start(data)
+    }
+}
+
+fn seal(api: &BaoApi) {
+    api.ok("PUT", "sys/seal", None);
+    let health = http(api.port, "GET", "sys/health", &[], None).expect("sys/health answers");
+    assert_eq!(health.body["sealed"], true, "{}", health.body);
+}
+
+/// A real OpenBao as the vault profile runs it (`scripts/dev/native.sh`, `start_vault`): raft
+/// storage in a directory the caller owns (OpenBao 2.7 has no `file` backend), a loopback
+/// listener and cluster listener on free ports. It comes up uninitialised and sealed
+/// (`sys/health` answers 501); whoever initialises it holds the keys, so its API is reached
+/// through [`PersistentBao::api`] with the root token they got. Readiness is `sys/health`
+/// answering at all, never a sleep; stopped on drop, and [`PersistentBao::restart`] starts it
+/// again on the same storage and ports (sealed again, the data kept).
+pub struct PersistentBao {
+    pub port: u16,
+    pub cluster_port: u16,
+    data: PathBuf,
+    child: Option<Child>,
+    /// Config and log; its name carries `devenv-testkit` into the command line.
+    dir: tempfile::TempDir,
+}
+
+impl PersistentBao {
+    /// Starts a server on the raft storage in `data` (created 0700 when missing).
+    pub fn start(data: &Path) -> Self {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::create_dir_all(data).expect("create the raft directory");
+        std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))
+            .expect("chmod the raft directory");
+        let dir = tempfile::Builder::new()
+            .prefix("devenv-testkit-bao-raft-")
+            .tempdir()
+            .expect("create temp dir");
+        let (port, cluster_port) = (free_port(), free_port());
+        std::fs::write(
+            dir.path().join("devenv-testkit.hcl"),
+            format!(
+                "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"devenv\"\n}}\n\
+                 listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  \
+                 cluster_address = \"127.0.0.1:{cluster_port}\"\n  tls_disable = true\n}}\n\
+                 api_addr = \"http://127.0.0.1:{port}\"\n\
+                 cluster_addr = \"http://127.0.0.1:{cluster_port}\"\n",
+                data.display()
+            ),
+        )
+        .expect("write the OpenBao config");
+        let mut bao = Self {
+            port,
+            cluster_port,
+            data: data.to_path_buf(),
+            child: None,
+            dir,
+        };
+        bao.spawn();
+        bao
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("stdout.log"))
+            .expect("open the OpenBao log");
+        let mut cmd = Command::new(bao_binary());
+        cmd.arg("server")
+            .arg(format!(
+                "-config={}",
+                self.dir.path().join("devenv-testkit.hcl").display()
+            ))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log);
+        self.child = Some(cmd.spawn().unwrap_or_else(|e| {
+            panic!("cannot start OpenBao: {e} — run `scripts/dev/setup.sh test`")
+        }));
+        self.wait_until_answering();
+    }
+
+    /// Polls `sys/health` until it answers with any of its documented statuses (200 active,
+    /// 429 standby, 501 uninitialised, 503 sealed).
+    fn wait_until_answering(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!("OpenBao exited during start-up ({status}):\n{}", self.log());
+            }
+            if http(self.port, "GET", "sys/health", &[], None)
+                .is_some_and(|r| matches!(r.status, 200 | 429 | 501 | 503))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "OpenBao was not ready within {START_TIMEOUT:?}:\n{}",
+                self.log()
+            );
+            // Back-off between readiness probes, not a fixed wait for readiness.
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`, what `VAULT_ADDR` takes.
+    pub fn addr(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `GET sys/health`, unauthenticated.
+    pub fn health(&self) -> BaoResponse {
+        http(self.port, "GET", "sys/health", &[], None)
+            .unwrap_or_else(|| panic!("OpenBao on port {} did not answer", self.port))
+    }
+
+    /// The API with `root_token` (what initialising it returned).
+    pub fn api(&self, root_token: &str) -> BaoApi {
+        BaoApi {
+            port: self.port,
+            root_token: root_token.to_string(),
+            namespace: None,
+        }
+    }
+
+    /// Seals it with `root_token` (`PUT sys/seal`).
+    pub fn seal(&self, root_token: &str) {
+        seal(&self.api(root_token));
+    }
+
+    /// The raft directory.
+    pub fn data(&self) -> &Path {
+        &self.data
+    }
+
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The server's output so far, across restarts.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
+    }
+
+    /// Stops the process (SIGTERM, SIGKILL after 10 s) and reaps it; the storage stays.
+    pub fn stop(&mut self) {
+        if let Some(child) = self.child.take() {
+            stop_child(child, "TERM");
+        }
+    }
+
+    /// Stops it and starts it again on the same storage and ports: it comes back sealed.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for PersistentBao {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

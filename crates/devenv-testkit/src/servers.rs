@@ -83,7 +83,7 @@ fn scratch_with_port(kind: &str) -> (tempfile::TempDir, u16) {
     (scratch_dir(kind), free_port())
 }
 
-fn scratch_dir(kind: &str) -> tempfile::TempDir {
+pub(crate) fn scratch_dir(kind: &str) -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
         .prefix(&format!("devenv-testkit-{kind}-"))
         .tempdir()
@@ -103,7 +103,7 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn spawn(name: &'static str, mut cmd: Command, log: PathBuf) -> Self {
+    pub(crate) fn spawn(name: &'static str, mut cmd: Command, log: PathBuf) -> Self {
         let out = std::fs::File::create(&log).expect("create log");
         let err = out.try_clone().expect("clone log handle");
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
@@ -155,7 +155,7 @@ impl Proc {
     }
 
     /// Polls `ready` until it returns true, failing the test with the server log on timeout.
-    fn wait_until(&mut self, mut ready: impl FnMut() -> bool) {
+    pub(crate) fn wait_until(&mut self, mut ready: impl FnMut() -> bool) {
         let deadline = Instant::now() + START_TIMEOUT;
         let mut pause = Duration::from_millis(5);
         loop {
