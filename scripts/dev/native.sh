@@ -169,7 +169,7 @@ storage "raft" {
   path    = "$DATA_DIR/vault"
   node_id = "devenv"
   # Raft's tightest timings (the default is 5× them, for busy networks): a lone local node
-  # elects itself in about 1 s instead of 9, which is most of a first `make up`'s wait for Vault.
+  # elects itself in about 1 s instead of 9, most of a first make up's wait for Vault.
   performance_multiplier = 1
 }
 listener "tcp" {
@@ -210,11 +210,16 @@ default_pass = $RABBITMQ_PASSWORD
 default_user_tags.administrator = true
 loopback_users = none
 log.console = true
-log.console.use_colors = false
+log.console.use_colors = off
 log.file = false
 CONF
   printf '[rabbitmq_management].\n' >"$RUN_DIR/rabbitmq-plugins"
-  pid_of rabbitmq_epmd >/dev/null || spawn rabbitmq_epmd "$epmd" -address 127.0.0.1 -port "$RABBITMQ_EPMD_PORT"
+  # epmd's command line would not name this workspace: its argv[0] does, so a port check
+  # (held_by_workspace) knows it as ours and a cleanup by path finds it.
+  # shellcheck disable=SC2016 # "$0" and "$@" are the inner bash's, on purpose
+  pid_of rabbitmq_epmd >/dev/null \
+    || SPAWN_EXE="$(readlink -f "$epmd")" spawn rabbitmq_epmd bash -c 'exec -a "$0" "$@"' "$RUN_DIR/epmd" \
+      "$epmd" -address 127.0.0.1 -port "$RABBITMQ_EPMD_PORT"
   (
     export HOME="$home" RABBITMQ_NODENAME="devenv@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
       RABBITMQ_DIST_PORT="$RABBITMQ_DIST_PORT" ERL_EPMD_PORT="$RABBITMQ_EPMD_PORT" \

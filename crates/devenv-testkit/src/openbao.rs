@@ -489,7 +489,7 @@ impl PersistentBao {
         std::fs::write(
             dir.path().join("devenv-testkit.hcl"),
             format!(
-                "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"devenv\"\n}}\n\
+                "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"devenv\"\n  performance_multiplier = 1\n}}\n\
                  listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  \
                  cluster_address = \"127.0.0.1:{cluster_port}\"\n  tls_disable = true\n}}\n\
                  api_addr = \"http://127.0.0.1:{port}\"\n\
