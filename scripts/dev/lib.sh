@@ -54,8 +54,21 @@ log_event() {
 # points elsewhere, e.g. the end-to-end tests reuse the checkout's build).
 bin() {
   local path
-  path="$(bin_optional "$1")" || die "$EXIT_USAGE" "$1 is not built (looked in $(bin_dir))" "run \`make build\`"
+  path="$(bin_optional "$1")" || die "$EXIT_USAGE" "$1 is not built (looked in $(bin_dir "$1"))" "run \`make build\`"
   printf '%s' "$path"
+}
+
+# The binaries the stack runs under load (load tests point at the mock): built with Cargo's
+# `stack` profile (optimised; root Cargo.toml) even when PROFILE=dev. A debug mock-inference
+# serves about a fifth of the optimised one's requests/s; the rest stay dev, quick to build.
+STACK_OPTIMISED="mock-inference"
+
+# cargo_profile [NAME] — the Cargo profile binary NAME is built with (without NAME: the others').
+cargo_profile() {
+  if [[ "$PROFILE" == release ]]; then printf release
+  elif [[ -n "${1:-}" && " $STACK_OPTIMISED " == *" $1 "* ]]; then printf stack
+  else printf dev
+  fi
 }
 
 # build_bins PACKAGE... — builds those packages' binaries with the PROFILE, unless DEVENV_BIN_DIR
@@ -63,23 +76,30 @@ bin() {
 # sets it: each script's own `cargo build -p` would resolve features differently and rebuild).
 build_bins() {
   [[ -n "${DEVENV_BIN_DIR:-}" ]] && return 0
-  local args=(build --quiet --bins) pkg
-  [[ "$PROFILE" == release ]] && args+=(--release)
-  for pkg in "$@"; do args+=(-p "$pkg"); done
-  cargo "${args[@]}" || die "$EXIT_FAILED" "cargo build of $* failed" "run \`cargo ${args[*]}\` and fix the errors"
+  local pkg profile args
+  # One cargo run per profile (stack-optimised packages apart from the rest).
+  for profile in release dev stack; do
+    args=(build --quiet --bins --profile "$profile")
+    for pkg in "$@"; do [[ "$(cargo_profile "$pkg")" == "$profile" ]] && args+=(-p "$pkg"); done
+    [[ "${args[*]}" == *" -p "* ]] || continue
+    cargo "${args[@]}" || die "$EXIT_FAILED" "cargo build of $* failed" "run \`cargo ${args[*]}\` and fix the errors"
+  done
 }
 
+# bin_dir [NAME] — where binary NAME is (without NAME: the dev or release binaries).
 bin_dir() {
   if [[ -n "${DEVENV_BIN_DIR:-}" ]]; then printf '%s' "$DEVENV_BIN_DIR"; return; fi
-  local dir=debug
-  [[ "$PROFILE" == release ]] && dir=release
+  local dir
+  dir="$(cargo_profile "${1:-}")"
+  # Cargo's dev profile writes to target/debug; every other profile to target/<profile>.
+  [[ "$dir" == dev ]] && dir=debug
   printf '%s' "${CARGO_TARGET_DIR:-$DEVENV_ROOT/target}/$dir"
 }
 
 # bin_optional NAME — like bin, but exits 1 quietly when the binary is not built.
 bin_optional() {
   local path
-  path="$(bin_dir)/$1"
+  path="$(bin_dir "$1")/$1"
   [[ -x "$path" ]] || return 1
   printf '%s' "$path"
 }
