@@ -1,7 +1,12 @@
-//! Streaming load client for scripts/bench/mock.sh: opens N concurrent chat streams against a
+//! Streaming load client for scripts/bench/mock.sh: opens N concurrent streams against a
 //! mock-inference started with a fixed inter-token latency, and reports the inter-token
-//! jitter and any lost tokens (a stream with fewer content deltas than `max_tokens`, or no
-//! `[DONE]`).
+//! jitter and any lost tokens (a stream with fewer content deltas than its token limit, or
+//! without its closing event). The API is the sixth argument:
+//! - `chat` (default): `/v1/chat/completions`, deltas `"delta":{"content":…}`, closed by `[DONE]`;
+//! - `responses`: `/v1/responses`, `response.output_text.delta` events, closed by
+//!   `response.completed` or `response.incomplete` (the answer cut at `max_output_tokens`);
+//! - `messages`: Anthropic's `/v1/messages`, `content_block_delta` events, closed by
+//!   `message_stop`.
 //!
 //! Jitter is |gap − ITL| between consecutive content deltas, measured two ways:
 //! - `jitter_ms`: when this client's read returns them. On a machine it shares with the
@@ -13,17 +18,84 @@
 //!
 //! Raw HTTP/1.1 over tokio TCP keeps the client's own overhead small; `cpu_s` reports it.
 //!
-//! `cargo run --release -p mock-inference --example stream_load -- 127.0.0.1:8000 2000 50 20`
+//! `cargo run --profile stack -p mock-inference --example stream_load -- 127.0.0.1:8000 2000 50 20 1000 chat`
+//! (address, streams, tokens per stream, ITL ms, ramp ms, API).
 // A helper program for tests and benchmarks: its stdout/stderr lines are its interface.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{self, IoSliceMut};
 use std::os::fd::{AsFd as _, AsRawFd as _};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
 use tokio::io::{AsyncWriteExt as _, Interest};
 use tokio::net::TcpStream;
+
+/// The streaming API under load: what to ask, which events are tokens, which one closes.
+#[derive(Clone, Copy)]
+enum Api {
+    Chat,
+    Responses,
+    Messages,
+}
+
+impl Api {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "chat" => Some(Self::Chat),
+            "responses" => Some(Self::Responses),
+            "messages" => Some(Self::Messages),
+            _ => None,
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Self::Chat => "/v1/chat/completions",
+            Self::Responses => "/v1/responses",
+            Self::Messages => "/v1/messages",
+        }
+    }
+
+    /// The request body: `tokens` is each API's own output limit, so every stream is cut at
+    /// exactly that many deltas.
+    fn body(self, model: &str, tokens: usize) -> String {
+        match self {
+            Self::Chat => format!(
+                r#"{{"model":"{model}","messages":[{{"role":"user","content":"stream please"}}],"stream":true,"max_tokens":{tokens}}}"#
+            ),
+            Self::Responses => format!(
+                r#"{{"model":"{model}","input":"stream please","stream":true,"max_output_tokens":{tokens}}}"#
+            ),
+            Self::Messages => format!(
+                r#"{{"model":"{model}","messages":[{{"role":"user","content":"stream please"}}],"stream":true,"max_tokens":{tokens}}}"#
+            ),
+        }
+    }
+
+    /// Whether one SSE event (its `event:` and `data:` lines, after the chunk framing that
+    /// precedes it) carries a token.
+    fn is_delta(self, event: &str) -> bool {
+        match self {
+            Self::Chat => event.contains("\"delta\":{\"content\":\""),
+            Self::Responses => event.contains("event: response.output_text.delta\n"),
+            Self::Messages => event.contains("event: content_block_delta\n"),
+        }
+    }
+
+    /// Whether the event closes the stream.
+    fn is_end(self, event: &str) -> bool {
+        match self {
+            Self::Chat => event.contains("data: [DONE]"),
+            Self::Responses => {
+                event.contains("event: response.completed\n")
+                    || event.contains("event: response.incomplete\n")
+            }
+            Self::Messages => event.contains("event: message_stop\n"),
+        }
+    }
+}
 
 struct StreamResult {
     deltas: usize,
@@ -71,7 +143,13 @@ async fn read_stamped(
     }
 }
 
-async fn one_stream(addr: String, tokens: usize, itl_ms: u64, model: String) -> StreamResult {
+async fn one_stream(
+    addr: String,
+    tokens: usize,
+    itl_ms: u64,
+    model: String,
+    api: Api,
+) -> StreamResult {
     let mut res = StreamResult {
         deltas: 0,
         done: false,
@@ -81,11 +159,10 @@ async fn one_stream(addr: String, tokens: usize, itl_ms: u64, model: String) -> 
         wire_spans: 0,
         error: None,
     };
-    let body = format!(
-        r#"{{"model":"{model}","messages":[{{"role":"user","content":"stream please"}}],"stream":true,"max_tokens":{tokens}}}"#
-    );
+    let body = api.body(&model, tokens);
     let req = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAnthropic-Version: 2023-06-01\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        api.path(),
         body.len()
     );
     let mut tcp = match TcpStream::connect(&addr).await {
@@ -134,7 +211,7 @@ async fn one_stream(addr: String, tokens: usize, itl_ms: u64, model: String) -> 
             // Events are ASCII-framed; from_utf8 is a fast validated view for str::contains.
             let event = std::str::from_utf8(&carry[start..start + end]).unwrap_or("");
             last_in_read = None;
-            if event.contains("\"delta\":{\"content\":\"") {
+            if api.is_delta(event) {
                 res.deltas += 1;
                 last_in_read = Some(res.deltas);
                 if let Some(prev) = last {
@@ -142,7 +219,7 @@ async fn one_stream(addr: String, tokens: usize, itl_ms: u64, model: String) -> 
                 }
                 last = Some(now);
             }
-            if event.contains("data: [DONE]") {
+            if api.is_end(event) {
                 res.done = true;
             }
             start += end + 2;
@@ -246,7 +323,7 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[i]
 }
 
-fn main() {
+fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let addr = args
         .first()
@@ -256,6 +333,11 @@ fn main() {
     let tokens: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50);
     let itl_ms: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20);
     let ramp_ms: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let api_name = args.get(5).map_or("chat", String::as_str);
+    let Some(api) = Api::parse(api_name) else {
+        eprintln!("unknown API {api_name:?}: use chat, responses or messages");
+        return ExitCode::from(2);
+    };
     let model = std::env::var("MODEL_NAME").unwrap_or_else(|_| "mock-gpt".into());
     // LOADGEN_THREADS (default 1): more client threads read faster but take CPU from the
     // server. Each thread runs its own single-threaded runtime with every T-th stream (as the
@@ -283,7 +365,7 @@ fn main() {
                 let (addr, model) = (addr.clone(), model.clone());
                 handles.push(tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
-                    one_stream(addr, tokens, itl_ms, model).await
+                    one_stream(addr, tokens, itl_ms, model, api).await
                 }));
             }
             let mut out = Vec::with_capacity(handles.len());
@@ -327,6 +409,7 @@ fn main() {
     let errors: Vec<&String> = results.iter().filter_map(|r| r.error.as_ref()).collect();
     let total_tokens: usize = results.iter().map(|r| r.deltas).sum();
     let report = serde_json::json!({
+        "api": api_name,
         "streams": streams,
         "tokens_per_stream": tokens,
         "itl_ms": itl_ms,
@@ -348,4 +431,5 @@ fn main() {
     if let Some(e) = errors.first() {
         eprintln!("first error: {e}");
     }
+    ExitCode::SUCCESS
 }
