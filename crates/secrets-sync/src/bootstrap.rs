@@ -81,14 +81,11 @@ impl Api {
             request = request.json(body);
         }
         let what = format!("{method} {path}");
-        let response = request
-            .send()
-            .await
-            .map_err(|e| BootstrapError::Status {
-                what: what.clone(),
-                status: 0,
-                detail: redact::error_chain(&e),
-            })?;
+        let response = request.send().await.map_err(|e| BootstrapError::Status {
+            what: what.clone(),
+            status: 0,
+            detail: redact::error_chain(&e),
+        })?;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         let value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -125,7 +122,12 @@ impl Api {
 fn errors_of(body: &Value) -> String {
     body["errors"]
         .as_array()
-        .map(|e| e.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "))
+        .map(|e| {
+            e.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "no error text".to_string())
 }
@@ -257,9 +259,17 @@ async fn init_once(
     let keys = InitKeys {
         unseal_keys_b64: answer["keys_base64"]
             .as_array()
-            .map(|k| k.iter().filter_map(Value::as_str).map(String::from).collect())
+            .map(|k| {
+                k.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default(),
-        root_token: answer["root_token"].as_str().unwrap_or_default().to_string(),
+        root_token: answer["root_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
     };
     register(&keys);
     if keys.unseal_keys_b64.is_empty() || keys.root_token.is_empty() {
@@ -294,7 +304,11 @@ async fn unseal(
         let mut sealed = true;
         for key in &keys.unseal_keys_b64 {
             let answer = api
-                .ok(reqwest::Method::PUT, "sys/unseal", Some(&json!({ "key": key })))
+                .ok(
+                    reqwest::Method::PUT,
+                    "sys/unseal",
+                    Some(&json!({ "key": key })),
+                )
                 .await;
             match answer {
                 Ok(state) => sealed = state["sealed"].as_bool() != Some(false),
@@ -416,14 +430,21 @@ async fn write_policy(
         .iter()
         .map(|s| data_path(s, versions))
         .collect();
-    let mut hcl =
-        String::from("# Written by secrets-sync vault-bootstrap: read-only, exactly the local mode's paths.\n");
+    let mut hcl = String::from(
+        "# Written by secrets-sync vault-bootstrap: read-only, exactly the local mode's paths.\n",
+    );
     for path in &paths {
-        hcl.push_str(&format!("path \"{path}\" {{\n  capabilities = [\"read\"]\n}}\n"));
+        hcl.push_str(&format!(
+            "path \"{path}\" {{\n  capabilities = [\"read\"]\n}}\n"
+        ));
     }
     let name = &plan.role;
     let (code, current) = api
-        .call(reqwest::Method::GET, &format!("sys/policies/acl/{name}"), None)
+        .call(
+            reqwest::Method::GET,
+            &format!("sys/policies/acl/{name}"),
+            None,
+        )
         .await?;
     let kept = current.pointer("/data/policy").and_then(Value::as_str);
     if code != 200 || kept != Some(hcl.as_str()) {
@@ -523,12 +544,19 @@ async fn ensure_role(
     });
     let (code, current) = api.call(reqwest::Method::GET, &base, None).await?;
     let same = code == 200
-        && ["token_policies", "token_ttl", "token_max_ttl", "secret_id_ttl", "secret_id_num_uses"]
-            .iter()
-            .all(|k| current["data"][k] == config[k]);
+        && [
+            "token_policies",
+            "token_ttl",
+            "token_max_ttl",
+            "secret_id_ttl",
+            "secret_id_num_uses",
+        ]
+        .iter()
+        .all(|k| current["data"][k] == config[k]);
     if !same {
         api.post(&base, &config).await?;
-        out.changes.push(format!("wrote AppRole role {}", plan.role));
+        out.changes
+            .push(format!("wrote AppRole role {}", plan.role));
     }
     let role_id = api.get(&format!("{base}/role-id")).await?["data"]["role_id"]
         .as_str()

@@ -72,7 +72,12 @@ pub(crate) struct SyncArgs {
     #[arg(long, env = "MOCK_INFERENCE_MODEL", default_value = "mock-gpt")]
     pub model: String,
     /// Optional profiles in effect (vault, rabbitmq, …): each adds its service's bundle keys.
-    #[arg(long, env = "DEVENV_PROFILES", value_delimiter = ',', value_name = "LIST")]
+    #[arg(
+        long,
+        env = "DEVENV_PROFILES",
+        value_delimiter = ',',
+        value_name = "LIST"
+    )]
     pub profiles: Vec<String>,
     /// Mapping from bundle keys to Vault path + field per mode.
     #[arg(long, env = "DEVENV_SECRETS_MAP", value_name = "PATH")]

@@ -159,7 +159,9 @@ impl ExitCoded for VaultError {
 /// What can stop `vault-bootstrap` (see `crate::bootstrap`).
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
-    #[error("cannot reach Vault at {addr} within {secs}s: {detail} — is the vault service running? (`make status`, `make logs SERVICE=vault`)")]
+    #[error(
+        "cannot reach Vault at {addr} within {secs}s: {detail} — is the vault service running? (`make status`, `make logs SERVICE=vault`)"
+    )]
     Unreachable {
         addr: String,
         secs: u64,
@@ -175,7 +177,9 @@ pub enum BootstrapError {
     Keys { path: PathBuf, detail: String },
     #[error("{}: cannot write: {detail} — check the permissions of .devenv/", path.display())]
     Write { path: PathBuf, detail: String },
-    #[error("Vault at {addr} did not become active within {secs}s after unsealing — see `make logs SERVICE=vault`")]
+    #[error(
+        "Vault at {addr} did not become active within {secs}s after unsealing — see `make logs SERVICE=vault`"
+    )]
     NotActive { addr: String, secs: u64 },
 }
 

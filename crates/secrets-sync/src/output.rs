@@ -151,7 +151,12 @@ impl Report for Bootstrapped {
         let mut lines = vec![if o.changes.is_empty() {
             format!("{} {} (already set up)", style.dim("unchanged"), self.addr)
         } else {
-            format!("{} {}: {}", style.green("set up"), self.addr, o.changes.join(", "))
+            format!(
+                "{} {}: {}",
+                style.green("set up"),
+                self.addr,
+                o.changes.join(", ")
+            )
         }];
         lines.push(format!(
             "  policy {}: read on {} path(s); unseal key, root token, role_id and secret_id in {} (0600)",

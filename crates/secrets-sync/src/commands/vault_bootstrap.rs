@@ -44,6 +44,12 @@ pub(crate) fn run(args: &VaultBootstrapArgs, format: Format) -> Result<u8, SyncE
         .field("unsealed_now", outcome.unsealed_now)
         .field("changes", outcome.changes.clone())
         .append_to(&ws.events_file());
-    output::print(format, &Bootstrapped { addr: plan.addr.clone(), outcome });
+    output::print(
+        format,
+        &Bootstrapped {
+            addr: plan.addr.clone(),
+            outcome,
+        },
+    );
     Ok(exit::OK)
 }
