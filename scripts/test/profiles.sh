@@ -33,9 +33,11 @@ pids() { cat .devenv/run/*.pid 2>/dev/null | sort | tr '\n' ' '; }
 component() { "$DEVENV_BIN_DIR/dev-status" --json --only "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["components"][0]["state"])'; }
 
 echo "profiles e2e in $WORK"
-started=$SECONDS
+# seconds_since START — elapsed seconds, to the millisecond (EPOCHREALTIME is seconds.micros).
+seconds_since() { awk -v now="$EPOCHREALTIME" -v start="$1" 'BEGIN { printf "%.1f", now - start }'; }
+started=$EPOCHREALTIME
 run_ok "make up PROFILES=vault,rabbitmq exits 0" make -s up PROFILES=vault,rabbitmq; keep
-cold=$((SECONDS - started))
+cold="$(seconds_since "$started")"
 secrets_now
 check "the profiles are remembered" test "$(cat .devenv/profiles)" = "vault,rabbitmq"
 run_ok "every service healthy, vault and rabbitmq included" "$DEVENV_BIN_DIR/dev-status" --human; keep
@@ -62,9 +64,9 @@ no_guest() { ! grep -q '"name":"guest"' <<<"$users"; }
 check "rabbitmq has no guest user" no_guest
 
 sum1="$(sha256sum .env.local)"; pids1="$(pids)"; init1="$(sha256sum .devenv/vault/init.json)"
-started=$SECONDS
+started=$EPOCHREALTIME
 run_ok "second make up exits 0" make -s up; keep
-warm=$((SECONDS - started))
+warm="$(seconds_since "$started")"
 check "second make up says nothing changed" grep -q "nothing to do" <<<"$out"
 check "second make up left the bundle alone" test "$sum1" = "$(sha256sum .env.local)"
 check "second make up restarted nothing" test "$pids1" = "$(pids)"
