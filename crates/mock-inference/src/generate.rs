@@ -42,7 +42,15 @@ impl TextPlan {
 
     /// The first `n` token pieces.
     pub fn truncated(&self, n: usize) -> Self {
-        Self::from_pieces(self.pieces[..n.min(self.pieces.len())].to_vec())
+        let n = n.min(self.pieces.len());
+        // The escaped pieces are copied, not escaped again: a load test's every request cuts
+        // its answer to `max_tokens`.
+        let escaped = self.escaped[..n].to_vec();
+        Self {
+            pieces: self.pieces[..n].to_vec(),
+            full_escaped: escaped.concat(),
+            escaped,
+        }
     }
 }
 

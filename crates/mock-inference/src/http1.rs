@@ -539,38 +539,85 @@ async fn write_response<H: Handler>(
 }
 
 /// Writes a streamed response's events as their times come, straight from the job: one write
-/// per token (events due together share it), no body stream or per-event buffer between.
-/// `out` holds the response head; it goes out at once when the first event is not due yet,
-/// so clients see the response start as they would from OpenAI.
+/// per token (events due together share it), no body stream between. `out` holds the response
+/// head; it goes out at once when the first event is not due yet, so clients see the response
+/// start as they would from OpenAI.
 async fn write_events(
     tcp: &mut TcpStream,
     out: &mut Vec<u8>,
     mut job: impl Events,
 ) -> io::Result<bool> {
-    let mut event = Vec::with_capacity(1024);
     loop {
-        while job.due(Instant::now()) {
-            event.clear();
-            match job.emit(&mut event) {
-                Emit::Event => push_chunk(out, &event),
-                Emit::End => {
-                    out.extend_from_slice(b"0\r\n\r\n");
-                    tcp.write_all(out).await?;
-                    return Ok(true);
-                }
-                Emit::Reset => {
-                    tcp.write_all(out).await?;
-                    return reset(tcp).map(|()| false);
+        let round = SCRATCH.with_borrow_mut(|(event, frame)| {
+            frame.clear();
+            frame.extend_from_slice(out);
+            out.clear();
+            let mut round = Round::More;
+            // One clock read per round: the events due now (a token and, at the end, the
+            // finish) go out together; one that comes due meanwhile waits for its timer.
+            let now = Instant::now();
+            while job.due(now) {
+                event.clear();
+                match job.emit(event) {
+                    Emit::Event => push_chunk(frame, event),
+                    Emit::End => {
+                        frame.extend_from_slice(b"0\r\n\r\n");
+                        round = Round::End;
+                        break;
+                    }
+                    Emit::Reset => {
+                        round = Round::Reset;
+                        break;
+                    }
                 }
             }
-        }
+            // The socket nearly always takes a token's write whole: only what it does not
+            // take now is kept, in the connection's own buffer, to be written when it can.
+            let sent = if frame.is_empty() {
+                0
+            } else {
+                match tcp.try_write(frame) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                    Err(e) => return Err(e),
+                }
+            };
+            out.extend_from_slice(&frame[sent..]);
+            if frame.capacity() > SCRATCH_KEPT {
+                *frame = Vec::new();
+                *event = Vec::new();
+            }
+            Ok(round)
+        })?;
         if !out.is_empty() {
             tcp.write_all(out).await?;
             out.clear();
         }
-        job.wait().await;
+        match round {
+            Round::More => job.wait().await,
+            Round::End => return Ok(true),
+            Round::Reset => return reset(tcp).map(|()| false),
+        }
     }
 }
+
+/// How a round of [`write_events`] ended.
+enum Round {
+    More,
+    End,
+    Reset,
+}
+
+thread_local! {
+    /// The buffers a worker renders and frames due events in (the event, then its chunk
+    /// framing). One pair per worker thread stays in cache; at thousands of concurrent streams,
+    /// each connection's own buffers would be cold by its next token.
+    static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Scratch capacity kept between rounds: an outsized event's buffer is given back.
+const SCRATCH_KEPT: usize = 1 << 20;
 
 fn push_chunk(out: &mut Vec<u8>, data: &[u8]) {
     let mut hex = [0u8; 16];

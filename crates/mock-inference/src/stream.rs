@@ -50,7 +50,93 @@ pub struct Job {
     jitter_ms: f64,
     rng: u64,
     fault_fired: bool,
+    /// The step at which the request's mid-stream fault fires; `usize::MAX` when it has
+    /// none, so the check per token reads neither the plan nor its fault.
+    fault_step: usize,
     generated: usize,
+    /// The content deltas of a single-choice chat answer, rendered up front.
+    text: Option<TextChunks>,
+}
+
+/// The content-delta chunks of a single-choice chat stream without logprobs (what load tests
+/// stream): the chunk's bytes before and after the token and every token piece, in one
+/// buffer. At thousands of concurrent streams each stream's state is cold by its next token:
+/// rendering each chunk from the plan (head, choice, piece vectors) costs a cache miss per
+/// pointer followed; copying from one buffer costs about one.
+struct TextChunks {
+    /// The chunk before its token ‖ the chunk after it ‖ per piece: its length (u16, little
+    /// endian) and its JSON-escaped bytes.
+    buf: Vec<u8>,
+    prefix: usize,
+    suffix: usize,
+    /// Where in `buf` the next piece's length is.
+    at: usize,
+    /// The stream step of the next piece (the reasoning's steps come first).
+    step: usize,
+}
+
+impl TextChunks {
+    /// The chunks of `plan`, when it streams one chat choice's text without logprobs.
+    fn new(plan: &StreamPlan, head: &[u8]) -> Option<Self> {
+        let [c] = plan.choices.as_slice() else {
+            return None;
+        };
+        let text = c.text.as_ref()?;
+        let simple = plan.kind == StreamKind::Chat
+            && plan.wire.is_none()
+            && plan.logprobs.is_none()
+            && c.tool_calls.is_empty();
+        if !simple || text.escaped.iter().any(|p| p.len() > usize::from(u16::MAX)) {
+            return None;
+        }
+        // The head, the two chunk parts (under 100 bytes), a length and bytes per piece.
+        let pieces = 2 * text.escaped.len() + text.full_escaped.len();
+        let mut buf = Vec::with_capacity(head.len() + 100 + pieces);
+        buf.extend_from_slice(head);
+        buf.extend_from_slice(b"\"choices\":[{\"index\":0,\"delta\":{\"content\":\"");
+        let prefix = buf.len();
+        buf.extend_from_slice(b"\"},\"logprobs\":null,\"finish_reason\":null}");
+        push_chunk_close(&mut buf, plan.include_usage);
+        let suffix = buf.len() - prefix;
+        for p in &text.escaped {
+            buf.extend_from_slice(&(p.len() as u16).to_le_bytes());
+            buf.extend_from_slice(p.as_bytes());
+        }
+        Some(Self {
+            buf,
+            prefix,
+            suffix,
+            at: prefix + suffix,
+            step: c.reasoning_tokens(),
+        })
+    }
+
+    /// Appends the chunk of stream step `step`, when it is the next text piece.
+    fn push(&mut self, out: &mut Vec<u8>, step: usize) -> bool {
+        if step != self.step || self.at >= self.buf.len() {
+            return false;
+        }
+        let at = self.at;
+        let len = usize::from(u16::from_le_bytes([self.buf[at], self.buf[at + 1]]));
+        let (prefix, suffix) = (self.prefix, self.suffix);
+        out.reserve(prefix + len + suffix);
+        out.extend_from_slice(&self.buf[..prefix]);
+        out.extend_from_slice(&self.buf[at + 2..at + 2 + len]);
+        out.extend_from_slice(&self.buf[prefix..prefix + suffix]);
+        self.at = at + 2 + len;
+        self.step += 1;
+        true
+    }
+}
+
+/// Closes a chunk's `choices` array and the chunk (`usage: null` when the stream ends with
+/// a usage chunk, as OpenAI's chunks do).
+fn push_chunk_close(out: &mut Vec<u8>, include_usage: bool) {
+    if include_usage {
+        out.extend_from_slice(b"],\"usage\":null}\n\n");
+    } else {
+        out.extend_from_slice(b"]}\n\n");
+    }
 }
 
 /// The streamed response of `plan`: its events on the latency schedule `lat`, chunks
@@ -81,6 +167,11 @@ pub fn respond(
     head.extend_from_slice(b",\"system_fingerprint\":\"");
     head.extend_from_slice(fingerprint.as_bytes());
     head.extend_from_slice(b"\",");
+    let text = TextChunks::new(&plan, &head);
+    let fault_step = match plan.fault {
+        Fault::StreamError(k) | Fault::Reset(k) | Fault::Stall(k, _) => k.min(steps),
+        _ => usize::MAX,
+    };
     let wire = plan.wire.take();
     let job = Job {
         phase: if wire.is_some() {
@@ -99,7 +190,9 @@ pub fn respond(
         last_token_at: None,
         itl,
         fault_fired: false,
+        fault_step,
         generated: 0,
+        text,
         running,
         plan,
     };
@@ -193,12 +286,10 @@ impl Job {
 
     /// The request's mid-stream fault, when its token has come and it has not fired yet.
     fn pending_fault(&self) -> Option<Fault> {
-        let at = match self.plan.fault {
-            Fault::StreamError(k) | Fault::Reset(k) | Fault::Stall(k, _) => k,
-            _ => return None,
-        };
-        let open = matches!(self.phase, Phase::Open);
-        (!open && !self.fault_fired && self.step == at.min(self.steps)).then_some(self.plan.fault)
+        if self.step != self.fault_step || self.fault_fired {
+            return None;
+        }
+        (!matches!(self.phase, Phase::Open)).then_some(self.plan.fault)
     }
 
     fn chunk_open(&self, out: &mut Vec<u8>) {
@@ -207,11 +298,7 @@ impl Job {
     }
 
     fn chunk_close(&self, out: &mut Vec<u8>) {
-        if self.plan.include_usage {
-            out.extend_from_slice(b"],\"usage\":null}\n\n");
-        } else {
-            out.extend_from_slice(b"]}\n\n");
-        }
+        push_chunk_close(out, self.plan.include_usage);
     }
 
     /// The role delta of every choice (a tool call's id and name ride on it, as OpenAI's do).
@@ -413,7 +500,12 @@ impl Job {
                         if first {
                             self.role_events(out);
                         }
-                        self.token_events(out, self.step)
+                        let step = self.step;
+                        if self.text.as_mut().is_some_and(|t| t.push(out, step)) {
+                            1
+                        } else {
+                            self.token_events(out, step)
+                        }
                     }
                 };
                 self.step += 1;
