@@ -429,12 +429,20 @@ impl OpenBao {
 
     /// Unseals a sealed server with the dev server's unseal key (printed in its output).
     pub fn unseal(&self) {
-        let log = self.log();
-        let key = log
-            .lines()
-            .find_map(|l| l.strip_prefix("Unseal Key: "))
-            .unwrap_or_else(|| panic!("no unseal key in the OpenBao output:\n{log}"))
-            .trim();
+        // The dev server prints its banner (with the key) after it starts answering: wait for
+        // the line rather than read the log once.
+        let deadline = Instant::now() + START_TIMEOUT;
+        let key = loop {
+            let log = self.log();
+            if let Some(key) = log.lines().find_map(|l| l.strip_prefix("Unseal Key: ")) {
+                break key.trim().to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no unseal key in the OpenBao output:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
         let body = json!({ "key": key });
         let answer = self.ok("PUT", "sys/unseal", Some(&body));
         assert_eq!(answer["sealed"], false, "{answer}");
