@@ -12,7 +12,7 @@
 #
 # The user gets this machine's Rust toolchain (hard links, as if rustup had installed it) and,
 # to keep CI short, the binaries `cargo build` made here (DEVENV_BIN_DIR) and s3s-fs in its
-# ~/.cargo/bin. NEWCOMER_COLD=1 gives it neither: `make up` then builds and `cargo install`s
+# ~/.cargo/bin. NEWCOMER_PROFILES=vault,rabbitmq adds the profiles. NEWCOMER_COLD=1 gives it neither: `make up` then builds and `cargo install`s
 # everything as that user, from nothing (what the closing-note figures time).
 set -euo pipefail
 # shellcheck source=../dev/lib.sh
@@ -64,6 +64,9 @@ mkdir -p "$tree"
 scratch_workspace "$tree"
 user_env=(env -i "HOME=$HOME_DIR" "USER=$USER_NAME" "LOGNAME=$USER_NAME" "PATH=/usr/local/bin:/usr/bin:/bin"
   "LANG=C.UTF-8" "NO_COLOR=1" "DEVENV_RUNTIME=native")
+# NEWCOMER_PROFILES=vault,rabbitmq: the same day with the optional profiles (their servers run
+# as the user too; setup installs OpenBao into the user's venv).
+[[ -n "${NEWCOMER_PROFILES:-}" ]] && user_env+=("PROFILES=$NEWCOMER_PROFILES")
 if [[ "${NEWCOMER_COLD:-0}" != 1 ]]; then
   build_bins devenv dev-status secrets-sync migrate-ledger mock-inference config-diff
   mkdir -p "$HOME_DIR/bin"

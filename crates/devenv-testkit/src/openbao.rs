@@ -100,6 +100,35 @@ fn http(
     Some(BaoResponse { status, body })
 }
 
+/// Polls `sys/health` on `port` until `ready(status)`, backing off between probes (never a
+/// fixed wait); panics with the server's log (`log`) when `exited` says why the server is gone,
+/// or when START_TIMEOUT passes.
+fn poll_health(
+    port: u16,
+    log: &Path,
+    ready: impl Fn(u16) -> bool,
+    mut exited: impl FnMut() -> Option<String>,
+) {
+    let output = || std::fs::read_to_string(log).unwrap_or_default();
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(why) = exited() {
+            panic!("OpenBao exited{why}:\n{}", output());
+        }
+        if http(port, "GET", "sys/health", &[], None).is_some_and(|r| ready(r.status)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "OpenBao was not ready within {START_TIMEOUT:?}:\n{}",
+            output()
+        );
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
 /// What a new AppRole role allows (see [`BaoApi::create_role`]).
 #[derive(Debug, Clone, Default)]
 pub struct RoleSpec<'a> {
@@ -364,30 +393,19 @@ impl OpenBao {
     }
 
     fn wait_until_active(&self) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut pause = Duration::from_millis(5);
-        loop {
-            // A zombie (exited, not yet reaped) still has /proc/<pid>: read its state.
-            let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.port_owner()))
-                .unwrap_or_default();
-            let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
-            assert!(
-                !matches!(state, None | Some(Some('Z' | 'X'))),
-                "OpenBao exited:\n{}",
-                self.log()
-            );
-            if http(self.port, "GET", "sys/health", &[], None).is_some_and(|r| r.status == 200) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "OpenBao was not ready within {START_TIMEOUT:?}:\n{}",
-                self.log()
-            );
-            // Back-off between readiness probes, not a fixed wait for readiness.
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(100));
-        }
+        let log = self.dir.path().join("stdout.log");
+        poll_health(
+            self.port,
+            &log,
+            |status| status == 200,
+            || {
+                // A zombie (exited, not yet reaped) still has /proc/<pid>: read its state.
+                let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.port_owner()))
+                    .unwrap_or_default();
+                let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+                matches!(state, None | Some(Some('Z' | 'X'))).then(String::new)
+            },
+        );
     }
 
     /// The server's output so far (for failure messages).
@@ -544,26 +562,15 @@ impl PersistentBao {
     /// Polls `sys/health` until it answers with any of its documented statuses (200 active,
     /// 429 standby, 501 uninitialised, 503 sealed).
     fn wait_until_answering(&mut self) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut pause = Duration::from_millis(5);
-        loop {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!("OpenBao exited during start-up ({status}):\n{}", self.log());
+        let log = self.dir.path().join("stdout.log");
+        let child = &mut self.child;
+        let answering = |status| matches!(status, 200 | 429 | 501 | 503);
+        poll_health(self.port, &log, answering, || {
+            match child.as_mut().map(Child::try_wait) {
+                Some(Ok(Some(status))) => Some(format!(" during start-up ({status})")),
+                _ => None,
             }
-            if http(self.port, "GET", "sys/health", &[], None)
-                .is_some_and(|r| matches!(r.status, 200 | 429 | 501 | 503))
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "OpenBao was not ready within {START_TIMEOUT:?}:\n{}",
-                self.log()
-            );
-            // Back-off between readiness probes, not a fixed wait for readiness.
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(100));
-        }
+        });
     }
 
     /// `http://127.0.0.1:<port>`, what `VAULT_ADDR` takes.
