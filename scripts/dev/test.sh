@@ -19,6 +19,15 @@ if devenv="$(bin_optional devenv)"; then
   }
   trap 'test_finished $?' EXIT
 fi
+# A fresh debug build of the workspace and its tests (clippy's too) takes ~2.7 GiB: a full disk
+# otherwise fails deep inside rustc ("No space left on device") minutes into the run.
+target_dir="${CARGO_TARGET_DIR:-$DEVENV_ROOT/target}"
+probe="$target_dir"
+while [[ ! -e "$probe" ]]; do probe="$(dirname "$probe")"; done
+free_mb="$(df -Pm "$probe" | awk 'NR == 2 {print $4}')"
+need_mb=3072
+((free_mb >= need_mb)) || die "$EXIT_FAILED" "only $free_mb MiB free for $target_dir (the test build needs about $need_mb MiB)" \
+  "free disk space: \`cargo clean\` here, or remove other clones' target/ directories"
 # phase NAME — prints how long the previous phase took, so CI logs show where time goes.
 phase() { printf '── %s (t+%ds)\n' "$1" "$SECONDS"; }
 phase lint
