@@ -75,8 +75,9 @@ pub trait Events: Send + 'static {
     fn due(&self, now: Instant) -> bool;
     /// Waits until the next event is due.
     fn wait(&mut self) -> impl Future<Output = ()> + Send;
-    /// Appends the next event(s) to `out`, assuming their time has come.
-    fn emit(&mut self, out: &mut Vec<u8>) -> Emit;
+    /// Appends the next event(s) to `out`, assuming their time has come; `now` is the clock
+    /// read that found them due (one read per round, not one per event).
+    fn emit(&mut self, now: Instant, out: &mut Vec<u8>) -> Emit;
 }
 
 /// What [`Events::emit`] produced.
@@ -558,7 +559,7 @@ async fn write_events(
             let now = Instant::now();
             while job.due(now) {
                 event.clear();
-                match job.emit(event) {
+                match job.emit(now, event) {
                     Emit::Event => push_chunk(frame, event),
                     Emit::End => {
                         frame.extend_from_slice(b"0\r\n\r\n");
@@ -739,7 +740,7 @@ pub mod fuzzing {
             true
         }
         async fn wait(&mut self) {}
-        fn emit(&mut self, _: &mut Vec<u8>) -> Emit {
+        fn emit(&mut self, _: Instant, _: &mut Vec<u8>) -> Emit {
             Emit::End
         }
     }

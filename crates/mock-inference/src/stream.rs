@@ -202,7 +202,7 @@ pub fn respond(
         // Nothing to wait for: the whole event stream in one write.
         let mut job = job;
         let mut all = Vec::with_capacity(512 * (job.steps + 4));
-        while let Emit::Event = job.emit(&mut all) {}
+        while let Emit::Event = job.emit(Instant::now(), &mut all) {}
         Body::from(all)
     } else {
         // mock-inference's own connection loop takes the job out of the response and writes
@@ -222,7 +222,7 @@ pub fn respond(
             };
             job.wait_due().await;
             let mut out = Vec::with_capacity(256 * job.plan.choices.len());
-            let item = match job.emit(&mut out) {
+            let item = match job.emit(Instant::now(), &mut out) {
                 Emit::Event => Ok(Bytes::from(out)),
                 // An error from the body makes hyper drop the connection mid-response.
                 Emit::Reset => Err(std::io::Error::new(
@@ -453,8 +453,9 @@ impl Job {
         out.extend_from_slice(b"data: [DONE]\n\n");
     }
 
-    /// Appends the next event(s) to `out`, assuming their time has come ([`Job::due`]).
-    pub fn emit(&mut self, out: &mut Vec<u8>) -> Emit {
+    /// Appends the next event(s) to `out`, assuming their time has come ([`Job::due`]) at
+    /// `now`.
+    pub fn emit(&mut self, now: Instant, out: &mut Vec<u8>) -> Emit {
         let metrics = &self.running.metrics;
         match self.pending_fault() {
             Some(Fault::StreamError(_)) => {
@@ -487,7 +488,6 @@ impl Job {
             }
             Phase::First | Phase::Tokens => {
                 let first = matches!(self.phase, Phase::First);
-                let now = Instant::now();
                 if first {
                     metrics.ttft.observe(now - self.plan.start);
                 } else if let Some(prev) = self.last_token_at {
@@ -569,7 +569,7 @@ impl Events for Job {
         Job::wait(self)
     }
 
-    fn emit(&mut self, out: &mut Vec<u8>) -> Emit {
-        Job::emit(self, out)
+    fn emit(&mut self, now: Instant, out: &mut Vec<u8>) -> Emit {
+        Job::emit(self, now, out)
     }
 }
