@@ -1,6 +1,7 @@
 //! The state machine and event stream as the scripts drive them.
 
 use assert_cmd::Command;
+use std::os::unix::process::CommandExt as _;
 
 fn devenv(root: &std::path::Path) -> Command {
     let mut cmd = Command::cargo_bin("devenv").unwrap();
@@ -333,9 +334,12 @@ fn a_snapshot_with_a_flipped_byte_is_refused_and_the_live_data_kept() {
 #[test]
 fn the_lock_makes_a_second_command_wait_and_time_out_naming_the_holder() {
     let dir = tempfile::tempdir().unwrap();
+    // Its own process group, so killing the group also ends the `sleep` it runs (a leftover
+    // `sleep` would hold the test's output pipes open: nextest reports it as leaky).
     let mut holder = std::process::Command::new(assert_cmd::cargo::cargo_bin("devenv"))
         .env("DEVENV_ROOT", dir.path())
         .args(["lock", "--label", "first holder", "--", "sleep", "30"])
+        .process_group(0)
         .spawn()
         .unwrap();
     let record = dir.path().join(".devenv/lifecycle.lock.holder");
@@ -359,7 +363,12 @@ fn the_lock_makes_a_second_command_wait_and_time_out_naming_the_holder() {
         err.contains(&format!("held by pid {} (`first holder`)", holder.id())),
         "{err}"
     );
-    holder.kill().unwrap();
+    let group = format!("-{}", holder.id());
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill -KILL -- {group} failed");
     holder.wait().unwrap();
     // Killed: the kernel dropped its lock; the next command takes it over and says so.
     let err = devenv(dir.path())
