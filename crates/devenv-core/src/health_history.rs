@@ -569,19 +569,11 @@ mod tests {
 
     #[test]
     fn settings_come_from_the_environment() {
-        let vars = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
         assert_eq!(
-            Retention::from_vars(vars(&[])).unwrap(),
+            Retention::from_vars(crate::test_vars(&[])).unwrap(),
             Retention::default()
         );
-        let r = Retention::from_vars(vars(&[
+        let r = Retention::from_vars(crate::test_vars(&[
             (MAX_BYTES_ENV, "64KiB"),
             (MAX_AGE_DAYS_ENV, "2"),
             (MAX_SEGMENTS_ENV, "0"),
@@ -590,7 +582,7 @@ mod tests {
         assert_eq!(r.max_bytes, 65_536);
         assert_eq!(r.max_age, Duration::from_secs(2 * 86_400));
         assert_eq!(r.max_segments, 0);
-        let e = Retention::from_vars(vars(&[(MAX_BYTES_ENV, "lots")])).unwrap_err();
+        let e = Retention::from_vars(crate::test_vars(&[(MAX_BYTES_ENV, "lots")])).unwrap_err();
         assert!(
             e.to_string()
                 .contains("DEVENV_HEALTH_HISTORY_MAX_BYTES=lots"),

@@ -23,3 +23,14 @@ pub mod stack;
 pub mod state;
 pub mod tools;
 pub mod yaml;
+
+/// An environment lookup over fixed pairs, for the `from_vars` constructors' tests.
+#[cfg(test)]
+fn test_vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    move |k| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    }
+}

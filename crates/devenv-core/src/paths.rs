@@ -161,29 +161,24 @@ mod tests {
 
     #[test]
     fn mode_precedence_is_mode_then_devenv_mode_then_local() {
-        let vars = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        assert_eq!(Mode::from_vars(vars(&[])), Ok(Mode::Local));
+        assert_eq!(Mode::from_vars(crate::test_vars(&[])), Ok(Mode::Local));
         assert_eq!(
-            Mode::from_vars(vars(&[("DEVENV_MODE", "remote")])),
+            Mode::from_vars(crate::test_vars(&[("DEVENV_MODE", "remote")])),
             Ok(Mode::Remote)
         );
         // A sourced .env.local exports DEVENV_MODE=local; `make MODE=remote` still means remote.
         assert_eq!(
-            Mode::from_vars(vars(&[("MODE", "remote"), ("DEVENV_MODE", "local")])),
+            Mode::from_vars(crate::test_vars(&[
+                ("MODE", "remote"),
+                ("DEVENV_MODE", "local")
+            ])),
             Ok(Mode::Remote)
         );
         assert_eq!(
-            Mode::from_vars(vars(&[("MODE", ""), ("DEVENV_MODE", "remote")])),
+            Mode::from_vars(crate::test_vars(&[("MODE", ""), ("DEVENV_MODE", "remote")])),
             Ok(Mode::Remote)
         );
-        let err = Mode::from_vars(vars(&[("MODE", "staging")])).unwrap_err();
+        let err = Mode::from_vars(crate::test_vars(&[("MODE", "staging")])).unwrap_err();
         assert!(err.contains("MODE=staging"), "{err}");
     }
 
