@@ -28,6 +28,8 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, Re
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::decoder::Decoder;
+
 /// Header slots httparse fills; more headers get 431.
 const MAX_HEADERS: usize = 64;
 /// A request head larger than this gets 431.
@@ -73,8 +75,9 @@ pub enum Refusal {
 pub trait Events: Send + 'static {
     /// Whether the next event can go out at `now` without waiting.
     fn due(&self, now: Instant) -> bool;
-    /// Waits until the next event is due.
-    fn wait(&mut self) -> impl Future<Output = ()> + Send;
+    /// When the next event is due, asked when it is not due at `now` (a stall fault due
+    /// now starts here, so its end is the time).
+    fn wake_at(&mut self, now: Instant) -> Instant;
     /// Appends the next event(s) to `out`, assuming their time has come; `now` is the clock
     /// read that found them due (one read per round, not one per event).
     fn emit(&mut self, now: Instant, out: &mut Vec<u8>) -> Emit;
@@ -165,6 +168,7 @@ pub async fn serve<H: Handler>(
     mut tcp: TcpStream,
     handler: H,
     in_flight: InFlight,
+    decoder: Decoder<H::Events>,
     keep_alive: Duration,
 ) -> Option<Prefixed> {
     let mut buf = BytesMut::with_capacity(8 * 1024);
@@ -249,7 +253,9 @@ pub async fn serve<H: Handler>(
             }
         };
         let keep = !head.close && !handler.draining();
-        match write_response::<H>(&mut tcp, &mut out, response, keep, no_body).await {
+        let written =
+            write_response::<H>(&mut tcp, &mut out, response, keep, no_body, Some(&decoder));
+        match written.await {
             Ok(true) if keep => idle_since = Instant::now(),
             _ => return None,
         }
@@ -432,7 +438,7 @@ async fn write_refusal<H: Handler>(
     handler: &H,
     refusal: Refusal,
 ) -> io::Result<bool> {
-    write_response::<H>(tcp, out, handler.refuse(refusal), false, false).await
+    write_response::<H>(tcp, out, handler.refuse(refusal), false, false, None).await
 }
 
 /// Writes `response`; Ok(true) when it was written whole and the connection can go on.
@@ -443,6 +449,7 @@ async fn write_response<H: Handler>(
     response: Response,
     keep_alive: bool,
     no_body: bool,
+    decoder: Option<&Decoder<H::Events>>,
 ) -> io::Result<bool> {
     let (parts, mut body) = response.into_parts();
     out.clear();
@@ -512,12 +519,15 @@ async fn write_response<H: Handler>(
         tcp.write_all(out).await?;
         return Ok(true);
     }
-    if let Some(job) = parts
-        .extensions
-        .get::<EventSlot<H::Events>>()
-        .and_then(EventSlot::take)
+    // An event stream goes to the worker's decode loop; without one (a refusal never
+    // streams) the body below takes the events itself.
+    if let Some(decoder) = decoder
+        && let Some(job) = parts
+            .extensions
+            .get::<EventSlot<H::Events>>()
+            .and_then(EventSlot::take)
     {
-        return write_events(tcp, out, job).await;
+        return decoder.stream(tcp, out, job).await;
     }
     // Any other body of unknown length (this server's handlers make none): a chunk per
     // frame as it comes.
@@ -539,88 +549,8 @@ async fn write_response<H: Handler>(
     Ok(true)
 }
 
-/// Writes a streamed response's events as their times come, straight from the job: one write
-/// per token (events due together share it), no body stream between. `out` holds the response
-/// head; it goes out at once when the first event is not due yet, so clients see the response
-/// start as they would from OpenAI.
-async fn write_events(
-    tcp: &mut TcpStream,
-    out: &mut Vec<u8>,
-    mut job: impl Events,
-) -> io::Result<bool> {
-    loop {
-        let round = SCRATCH.with_borrow_mut(|(event, frame)| {
-            frame.clear();
-            frame.extend_from_slice(out);
-            out.clear();
-            let mut round = Round::More;
-            // One clock read per round: the events due now (a token and, at the end, the
-            // finish) go out together; one that comes due meanwhile waits for its timer.
-            let now = Instant::now();
-            while job.due(now) {
-                event.clear();
-                match job.emit(now, event) {
-                    Emit::Event => push_chunk(frame, event),
-                    Emit::End => {
-                        frame.extend_from_slice(b"0\r\n\r\n");
-                        round = Round::End;
-                        break;
-                    }
-                    Emit::Reset => {
-                        round = Round::Reset;
-                        break;
-                    }
-                }
-            }
-            // The socket nearly always takes a token's write whole: only what it does not
-            // take now is kept, in the connection's own buffer, to be written when it can.
-            let sent = if frame.is_empty() {
-                0
-            } else {
-                match tcp.try_write(frame) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                    Err(e) => return Err(e),
-                }
-            };
-            out.extend_from_slice(&frame[sent..]);
-            if frame.capacity() > SCRATCH_KEPT {
-                *frame = Vec::new();
-                *event = Vec::new();
-            }
-            Ok(round)
-        })?;
-        if !out.is_empty() {
-            tcp.write_all(out).await?;
-            out.clear();
-        }
-        match round {
-            Round::More => job.wait().await,
-            Round::End => return Ok(true),
-            Round::Reset => return reset(tcp).map(|()| false),
-        }
-    }
-}
-
-/// How a round of [`write_events`] ended.
-enum Round {
-    More,
-    End,
-    Reset,
-}
-
-thread_local! {
-    /// The buffers a worker renders and frames due events in (the event, then its chunk
-    /// framing). One pair per worker thread stays in cache; at thousands of concurrent streams,
-    /// each connection's own buffers would be cold by its next token.
-    static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
-        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-}
-
-/// Scratch capacity kept between rounds: an outsized event's buffer is given back.
-const SCRATCH_KEPT: usize = 1 << 20;
-
-fn push_chunk(out: &mut Vec<u8>, data: &[u8]) {
+/// `data` as one chunk of a chunked body.
+pub fn push_chunk(out: &mut Vec<u8>, data: &[u8]) {
     let mut hex = [0u8; 16];
     let mut i = hex.len();
     let mut n = data.len();
@@ -739,7 +669,9 @@ pub mod fuzzing {
         fn due(&self, _: Instant) -> bool {
             true
         }
-        async fn wait(&mut self) {}
+        fn wake_at(&mut self, now: Instant) -> Instant {
+            now
+        }
         fn emit(&mut self, _: Instant, _: &mut Vec<u8>) -> Emit {
             Emit::End
         }
@@ -947,7 +879,15 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            serve(tcp, Probe, InFlight::default(), Duration::from_secs(60)).await;
+            let decoder = Decoder::start();
+            serve(
+                tcp,
+                Probe,
+                InFlight::default(),
+                decoder,
+                Duration::from_secs(60),
+            )
+            .await;
         });
         let mut client = TcpStream::connect(addr).await.unwrap();
         client

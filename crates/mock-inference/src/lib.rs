@@ -7,6 +7,7 @@ pub mod admission;
 pub mod api;
 pub mod body;
 pub mod config;
+pub mod decoder;
 pub mod error;
 pub mod faults;
 pub mod generate;

@@ -17,6 +17,7 @@ use crate::ServeError;
 use crate::access;
 use crate::api::{chat, messages};
 use crate::config::Config;
+use crate::decoder::Decoder;
 use crate::error::ApiError;
 use crate::faults::FAULT_HEADER;
 use crate::http1::{self, Refusal};
@@ -160,6 +161,7 @@ async fn accept_loop(
     // Draining waits for this thread's requests in flight and its connections handed to
     // hyper; idle connections then close with the runtime.
     let in_flight = http1::InFlight::default();
+    let decoder = Decoder::start();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .writev(false)
@@ -180,9 +182,16 @@ async fn accept_loop(
                 let _ = tcp.set_nodelay(true);
                 let service = Dispatch { app: app.clone(), router: router.clone() };
                 let (in_flight, mut stop, http) = (in_flight.clone(), stop.clone(), http.clone());
+                let decoder = decoder.clone();
                 tokio::spawn(async move {
-                    let served =
-                        http1::serve(tcp, service.clone(), in_flight.clone(), keep_alive).await;
+                    let served = http1::serve(
+                        tcp,
+                        service.clone(),
+                        in_flight.clone(),
+                        decoder,
+                        keep_alive,
+                    )
+                    .await;
                     let Some(rest) = served else {
                         return;
                     };

@@ -205,9 +205,10 @@ pub fn respond(
         while let Emit::Event = job.emit(Instant::now(), &mut all) {}
         Body::from(all)
     } else {
-        // mock-inference's own connection loop takes the job out of the response and writes
-        // each event straight to the socket; any other server (hyper, for the connections
-        // handed to it) polls the body, which takes the job itself.
+        // mock-inference's own connection loop takes the job out of the response and hands it
+        // to its worker's decode loop (crate::decoder), which writes each event straight to
+        // the socket; any other server (hyper, for the connections handed to it) polls the
+        // body, which takes the job itself.
         let shared = EventSlot::new(job);
         slot = Some(shared.clone());
         // The body takes the job out of the slot on its first poll and owns it from then on.
@@ -262,20 +263,26 @@ impl Job {
         }
     }
 
-    /// Waits until the next event is due: its token's time, or a stall fault's end.
-    pub async fn wait(&mut self) {
+    /// When the next event is due: its token's time, or the end of a stall fault, which
+    /// starts at `now` when its token has come.
+    pub fn wake_at(&mut self, now: Instant) -> Instant {
         if let Some(Fault::Stall(_, d)) = self.pending_fault() {
             self.fault_fired = true;
             self.running.metrics.fault(FaultKind::Stall);
-            tokio::time::sleep(d).await;
             // The schedule resumes after the stall.
-            self.next_at = Instant::now();
+            self.next_at = now + d;
             self.base_at = self.next_at;
-            return;
+            return self.next_at;
         }
-        if matches!(self.phase, Phase::First | Phase::Tokens) {
-            tokio::time::sleep_until(self.next_at).await;
+        match self.phase {
+            Phase::First | Phase::Tokens => self.next_at,
+            Phase::Open | Phase::Finish | Phase::Done => now,
         }
+    }
+
+    /// Waits until the next event is due (see [`Job::wake_at`]).
+    pub async fn wait(&mut self) {
+        tokio::time::sleep_until(self.wake_at(Instant::now())).await;
     }
 
     async fn wait_due(&mut self) {
@@ -565,8 +572,8 @@ impl Events for Job {
         Job::due(self, now)
     }
 
-    fn wait(&mut self) -> impl Future<Output = ()> + Send {
-        Job::wait(self)
+    fn wake_at(&mut self, now: Instant) -> Instant {
+        Job::wake_at(self, now)
     }
 
     fn emit(&mut self, now: Instant, out: &mut Vec<u8>) -> Emit {
