@@ -40,8 +40,8 @@ impl TextPlan {
         self.pieces.len()
     }
 
-    /// The first `n` token pieces.
-    pub fn truncated(&self, n: usize) -> Self {
+    /// The first `n` token pieces (see [`truncate`], which caches them).
+    fn truncated(&self, n: usize) -> Self {
         let n = n.min(self.pieces.len());
         // The escaped pieces are copied, not escaped again: a load test's every request cuts
         // its answer to `max_tokens`.
@@ -52,6 +52,28 @@ impl TextPlan {
             escaped,
         }
     }
+}
+
+/// `plan` cut to its first `n` token pieces, the cut cached per thread: a load test's every
+/// request cuts the same answer to the same `max_tokens`, and copying 2n pieces each time was
+/// most of a streamed request's allocations.
+pub fn truncate(plan: &Arc<TextPlan>, n: usize) -> Arc<TextPlan> {
+    if n >= plan.tokens() {
+        return plan.clone();
+    }
+    let at = ((Arc::as_ptr(plan) as usize / 64) ^ n.wrapping_mul(0x9e37_79b9)) % PLAN_CACHE_SLOTS;
+    CUTS.with_borrow_mut(|cuts| {
+        // The entry holds its whole plan, so no other plan can be at that address meanwhile.
+        if let Some((whole, len, cut)) = &cuts[at]
+            && Arc::ptr_eq(whole, plan)
+            && *len == n
+        {
+            return cut.clone();
+        }
+        let cut = Arc::new(plan.truncated(n));
+        cuts[at] = Some((plan.clone(), n, cut.clone()));
+        cut
+    })
 }
 
 /// JSON string escaping without the surrounding quotes.
@@ -171,9 +193,7 @@ pub fn shape_text(
     if let Some(max) = max_tokens
         && (plan.tokens() > max || len.ignore_eos && plan.tokens() == max)
     {
-        if plan.tokens() > max {
-            plan = Arc::new(plan.truncated(max));
-        }
+        plan = truncate(&plan, max);
         finish = "length";
         matched = None;
     }
@@ -184,7 +204,7 @@ pub fn shape_text(
 fn resized(plan: Arc<TextPlan>, n: usize, len: &Length) -> Arc<TextPlan> {
     match plan.tokens().cmp(&n) {
         std::cmp::Ordering::Equal => plan,
-        std::cmp::Ordering::Greater => Arc::new(plan.truncated(n)),
+        std::cmp::Ordering::Greater => truncate(&plan, n),
         std::cmp::Ordering::Less => {
             let hash = (len.hash)();
             let text = hash_str(&plan.full_escaped);
@@ -390,9 +410,13 @@ const PLAN_CACHE_SLOTS: usize = 64;
 
 /// Slots of a direct-mapped cache: (key, plan).
 type PlanSlots = Vec<Option<(u64, Arc<TextPlan>)>>;
+/// Slots of [`truncate`]'s cache: (whole plan, length, cut).
+type CutSlots = Vec<Option<(Arc<TextPlan>, usize, Arc<TextPlan>)>>;
 
 thread_local! {
     static PLANS: std::cell::RefCell<PlanSlots> =
+        std::cell::RefCell::new(vec![None; PLAN_CACHE_SLOTS]);
+    static CUTS: std::cell::RefCell<CutSlots> =
         std::cell::RefCell::new(vec![None; PLAN_CACHE_SLOTS]);
 }
 
@@ -608,6 +632,29 @@ pub fn random_id(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cut is the first n pieces of its own plan, shared by every request cutting the same
+    /// plan to the same length, and never another plan's, even at a reused address.
+    #[test]
+    fn cuts_are_cached_per_plan_and_length() {
+        let whole = Arc::new(TextPlan::new("one two three four five six"));
+        let cut = truncate(&whole, 3);
+        assert_eq!(cut.pieces, whole.pieces[..3]);
+        assert_eq!(cut.full_escaped, whole.escaped[..3].concat());
+        assert!(
+            Arc::ptr_eq(&cut, &truncate(&whole, 3)),
+            "the same cut again"
+        );
+        assert_eq!(truncate(&whole, 2).pieces, whole.pieces[..2]);
+        assert!(
+            Arc::ptr_eq(&truncate(&whole, 99), &whole),
+            "no cut past the end"
+        );
+        for text in ["alpha beta gamma delta", "red green blue cyan magenta"] {
+            let other = Arc::new(TextPlan::new(text));
+            assert_eq!(truncate(&other, 3).pieces, other.pieces[..3], "{text}");
+        }
+    }
 
     #[test]
     fn random_ids_are_alphanumeric_and_distinct() {

@@ -317,11 +317,7 @@ impl App {
         let mut c = self.answer_within(ask, plan, i, ask.max_tokens.map(|m| m - thought));
         let seed = ask.seed.wrapping_add(i as u64) ^ REASONING_SEED;
         let r = generate::lorem_plan(seed, (ask.hash)(), thought);
-        c.reasoning = Some(if r.tokens() > thought {
-            Arc::new(r.truncated(thought))
-        } else {
-            r
-        });
+        c.reasoning = Some(generate::truncate(&r, thought));
         c
     }
 
