@@ -242,7 +242,7 @@ impl http1::Handler for Dispatch {
         &self,
         [fault, tool_calls]: [Option<&[u8]>; http1::NOW_HEADERS],
         body: &[u8],
-    ) -> axum::response::Response {
+    ) -> http1::Answer {
         chat::now(&self.app, MockHeaders { fault, tool_calls }, body)
     }
 

@@ -675,7 +675,12 @@ async fn non_stream(app: &App, running: Running, sp: StreamPlan) -> Result<Respo
 }
 
 /// The whole non-streamed response, once its time has come.
-pub fn non_stream_now(app: &App, running: Running, mut sp: StreamPlan, ttft: Duration) -> Response {
+pub fn non_stream_now(app: &App, running: Running, sp: StreamPlan, ttft: Duration) -> Response {
+    json_response(StatusCode::OK, non_stream_body(app, running, sp, ttft))
+}
+
+/// The body of [`non_stream_now`]'s response.
+pub fn non_stream_body(app: &App, running: Running, mut sp: StreamPlan, ttft: Duration) -> Bytes {
     let completion_tokens = sp.completion_tokens();
     let body = match (sp.wire.take(), sp.kind) {
         (Some(mut wire), _) => wire.body(&sp),
@@ -687,5 +692,5 @@ pub fn non_stream_now(app: &App, running: Running, mut sp: StreamPlan, ttft: Dur
     app.metrics.ttft.observe(ttft + sp.extra_delay);
     sp.record_success(&app.metrics);
     drop(running);
-    json_response(StatusCode::OK, body)
+    body
 }

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use crate::body::unix_now;
 use crate::error::ApiError;
 use crate::generate;
+use crate::http1::Answer;
 use crate::logprobs::{Logprobs, MAX_TOP};
 use crate::plan::{StreamKind, StreamPlan};
 use crate::request::{
@@ -22,7 +23,8 @@ use crate::request::{
     range_error, request_body, str_or_seq,
 };
 use crate::server::{
-    Admitted, Api, App, Ask, Format, Incoming, MockHeaders, non_stream_now, serve, tool_schemas,
+    Admitted, Api, App, Ask, Format, Incoming, MockHeaders, non_stream_body, non_stream_now, serve,
+    tool_schemas,
 };
 use crate::tokenizer;
 
@@ -407,7 +409,7 @@ pub async fn handle(app: State<Arc<App>>, req: Request) -> Response {
 /// A chat request answered without waiting (see [`App::chat_never_waits`]): the same
 /// response as [`handle`], without the request and future plumbing. The response body may
 /// still stream (a mid-stream fault).
-pub fn now(app: &Arc<App>, headers: MockHeaders, body: &[u8]) -> Response {
+pub fn now(app: &Arc<App>, headers: MockHeaders, body: &[u8]) -> Answer {
     debug_assert!(app.chat_never_waits());
     let start = Instant::now();
     let answer = parse(body, app.cfg.strict).and_then(|req| {
@@ -416,16 +418,18 @@ pub fn now(app: &Arc<App>, headers: MockHeaders, body: &[u8]) -> Response {
         let stream = req.stream();
         let sp = req.plan(app, admitted)?;
         if stream {
-            return Ok(app.stream(running, sp));
+            return Ok(Answer::Response(app.stream(running, sp)));
         }
         let stall = app.unstreamed_fault(sp.fault)?;
-        let response = non_stream_now(app, running, sp, Duration::ZERO);
         Ok(match stall {
-            Some(pause) => crate::body::delayed(response, pause),
-            None => response,
+            Some(pause) => Answer::Response(crate::body::delayed(
+                non_stream_now(app, running, sp, Duration::ZERO),
+                pause,
+            )),
+            None => Answer::Json(non_stream_body(app, running, sp, Duration::ZERO)),
         })
     });
-    answer.unwrap_or_else(IntoResponse::into_response)
+    answer.unwrap_or_else(|e| Answer::Response(e.into_response()))
 }
 
 impl Incoming for ChatRequest {
