@@ -6,7 +6,8 @@
 #     rounds against the Go mock, mock-inference and chat_floor (a canned copy of
 #     mock-inference's own answer, no parsing beyond the request's end). Goals, on the median
 #     of the per-round ratios: ≥ 2.5× the Go mock's requests/s, ≥ 0.8× the floor's, p99
-#     latency no worse than the Go mock's.
+#     latency no worse than the Go mock's. Beside them: each server's own CPU per request
+#     (from /proc), and the floor's ratio to the Go mock, the most any server reaches here.
 #  2. 2,000 concurrent chat streams at 20 ms inter-token latency (examples/stream_load.rs), in
 #     alternating rounds against mock-inference and stream_floor (pre-built events, one write
 #     per token), so the run shows how much of the jitter is the machine's. Goals: p99 jitter
@@ -91,19 +92,28 @@ wrk.body = '$CHAT_BODY'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-# run_wrk URL → "RPS P99_MS"
+# cpu_of PID → the process's user + system CPU seconds so far.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f\n", ($14 + $15) / hz}' "/proc/$1/stat"; }
+
+# run_wrk URL PID → "RPS P99_MS CPU_US": CPU_US is the server's own CPU (user + system) per
+# request. wrk shares this machine's cores, so requests/s also carry wrk's cost, the same for
+# every server; the server's CPU per request is what it would be with wrk on other cores.
 run_wrk() {
+  local before after
+  before="$(cpu_of "$2")"
   wrk -t2 -c64 -d"$DURATION" --latency -s "$work/chat.lua" "$1/v1/chat/completions" >"$work/wrk.out"
+  after="$(cpu_of "$2")"
   if grep -q 'Non-2xx' "$work/wrk.out"; then
     die "$EXIT_FAILED" "wrk saw error responses from $1: $(cat "$work/wrk.out")" "check the request in $work/chat.lua"
   fi
-  local rps p99
+  local rps p99 requests
   rps="$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")"
   p99="$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' "$work/wrk.out")"
-  printf '%s %s' "$rps" "$p99"
+  requests="$(awk '/ requests in / {print $1}' "$work/wrk.out")"
+  printf '%s %s %s' "$rps" "$p99" "$(awk -v a="$before" -v b="$after" -v n="$requests" 'BEGIN {printf "%.2f", (b - a) * 1e6 / n}')"
 }
 
-# median COLUMN < "RPS P99" lines → the median of that column.
+# median COLUMN < "RPS P99 CPU_US" lines → the median of that column.
 median() { awk -v c="$1" '{print $c}' | sort -g | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 ours_port="$(free_port)"
@@ -131,13 +141,16 @@ done
 : >"$work/ours.runs"
 : >"$work/floor.runs"
 for round in $(seq "$ROUNDS"); do
-  go_run="$(run_wrk "http://127.0.0.1:$go_port")"
-  our_run="$(run_wrk "http://127.0.0.1:$ours_port")"
-  floor_run="$(run_wrk "http://127.0.0.1:$floor_port")"
+  go_run="$(run_wrk "http://127.0.0.1:$go_port" "$go_pid")"
+  our_run="$(run_wrk "http://127.0.0.1:$ours_port" "$ours_pid")"
+  floor_run="$(run_wrk "http://127.0.0.1:$floor_port" "$floor_pid")"
   echo "$go_run" >>"$work/go.runs"
   echo "$our_run" >>"$work/ours.runs"
   echo "$floor_run" >>"$work/floor.runs"
-  info "  round $round: Go mock ${go_run% *} req/s p99 ${go_run#* } ms | mock-inference ${our_run% *} req/s p99 ${our_run#* } ms | floor ${floor_run% *} req/s p99 ${floor_run#* } ms"
+  read -r g_rps g_p99 g_us <<<"$go_run"
+  read -r o_rps o_p99 o_us <<<"$our_run"
+  read -r f_rps f_p99 f_us <<<"$floor_run"
+  info "  round $round: Go mock $g_rps req/s p99 $g_p99 ms, $g_us µs CPU/request | mock-inference $o_rps req/s p99 $o_p99 ms, $o_us µs | floor $f_rps req/s p99 $f_p99 ms, $f_us µs"
 done
 go_rps="$(median 1 <"$work/go.runs")"
 go_p99="$(median 2 <"$work/go.runs")"
@@ -145,16 +158,25 @@ our_rps="$(median 1 <"$work/ours.runs")"
 our_p99="$(median 2 <"$work/ours.runs")"
 floor_rps="$(median 1 <"$work/floor.runs")"
 floor_p99_lat="$(median 2 <"$work/floor.runs")"
-info "  median Go mock:        $go_rps req/s, p99 ${go_p99} ms"
-info "  median mock-inference: $our_rps req/s, p99 ${our_p99} ms"
-info "  median floor:          $floor_rps req/s, p99 ${floor_p99_lat} ms"
+go_us="$(median 3 <"$work/go.runs")"
+our_us="$(median 3 <"$work/ours.runs")"
+floor_us_req="$(median 3 <"$work/floor.runs")"
+info "  median Go mock:        $go_rps req/s, p99 ${go_p99} ms, ${go_us} µs server CPU/request"
+info "  median mock-inference: $our_rps req/s, p99 ${our_p99} ms, ${our_us} µs"
+info "  median floor:          $floor_rps req/s, p99 ${floor_p99_lat} ms, ${floor_us_req} µs"
 kill "$go_pid" "$ours_pid" "$floor_pid" 2>/dev/null || true
 wait "$go_pid" "$ours_pid" "$floor_pid" 2>/dev/null || true
 
 # The goals are judged on paired rounds: each round's runs are back to back, so the ratio
 # within a round cancels background load that drifts between rounds; its median is the figure.
-paste -d' ' "$work/ours.runs" "$work/go.runs" | awk '{printf "%.3f\n", $1 / $3}' >"$work/ratios"
-paste -d' ' "$work/ours.runs" "$work/floor.runs" | awk '{printf "%.3f\n", $1 / $3}' >"$work/floor-ratios"
+paste -d' ' "$work/ours.runs" "$work/go.runs" | awk '{printf "%.3f\n", $1 / $4}' >"$work/ratios"
+paste -d' ' "$work/ours.runs" "$work/floor.runs" | awk '{printf "%.3f\n", $1 / $4}' >"$work/floor-ratios"
+# Server CPU per request, the Go mock's over mock-inference's: the requests/s ratio without
+# wrk's share of the same cores in it.
+paste -d' ' "$work/go.runs" "$work/ours.runs" | awk '{printf "%.3f\n", $3 / $6}' >"$work/cpu-ratios"
+paste -d' ' "$work/go.runs" "$work/floor.runs" | awk '{printf "%.3f\n", $4 / $1}' >"$work/floor-go-ratios"
+cpu_ratio="$(median 1 <"$work/cpu-ratios")"
+floor_go_ratio="$(median 1 <"$work/floor-go-ratios")"
 ratio="$(median 1 <"$work/ratios")"
 floor_ratio="$(median 1 <"$work/floor-ratios")"
 ratio_of_medians="$(awk -v a="$our_rps" -v b="$go_rps" 'BEGIN {printf "%.2f", a / b}')"
@@ -165,6 +187,7 @@ p99_ok="$(awk -v a="$our_p99" -v b="$go_p99" 'BEGIN {print (a <= b) ? "yes" : "n
 info "  per-round ratios to the Go mock: $(tr '\n' ' ' <"$work/ratios")(ratio of the medians ${ratio_of_medians}×)"
 info "  per-round ratios to the floor:   $(tr '\n' ' ' <"$work/floor-ratios")(ratio of the medians ${floor_ratio_of_medians}×)"
 info "  median ratio to the Go mock ${ratio}× (goal ≥ 2.5×: $rps_ok), to the floor ${floor_ratio}× (goal ≥ 0.8×: $floor_rps_ok); p99 no worse than the Go mock's: $p99_ok"
+info "  the floor's own ratio to the Go mock: ${floor_go_ratio}× (no server can reach more here); server CPU per request, Go mock over mock-inference: ${cpu_ratio}×"
 
 info "$STREAMS concurrent chat streams × $STREAM_TOKENS tokens at ${ITL_MS} ms inter-token latency"
 ours_port="$(free_port)"
@@ -182,8 +205,6 @@ wait_up "http://127.0.0.1:$floor_port" / "$floor_pid" "stream_floor"
 json_get() {
   python3 -c 'import functools,json,sys; print(functools.reduce(lambda d, k: d[k], sys.argv[2].split("."), json.loads(sys.argv[1])))' "$1" "$2"
 }
-# cpu_of PID → the process's user + system CPU seconds so far.
-cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f\n", ($14 + $15) / hz}' "/proc/$1/stat"; }
 # us_per_token CPU_BEFORE CPU_AFTER STREAMS → µs of CPU per token of one round.
 us_per_token() { awk -v a="$1" -v b="$2" -v t="$(($3 * STREAM_TOKENS))" 'BEGIN {printf "%.1f\n", (b - a) * 1e6 / t}'; }
 # stream_round NAME PORT PID STREAMS API → one stream_load run; appends "wire_p99 read_p99
@@ -296,6 +317,7 @@ cat >reports/bench/mock.json <<JSON
 "wrk":{"threads":2,"connections":64,"duration":"$DURATION","rounds":$ROUNDS,
 "median":{"go_mock":{"requests_per_sec":$go_rps,"p99_ms":$go_p99},"mock_inference":{"requests_per_sec":$our_rps,"p99_ms":$our_p99},"floor":{"requests_per_sec":$floor_rps,"p99_ms":$floor_p99_lat}},
 "ratio":$ratio,"ratio_of_medians":$ratio_of_medians,"ratio_to_floor":$floor_ratio,"ratio_to_floor_of_medians":$floor_ratio_of_medians,
+"floor_ratio_to_go_mock":$floor_go_ratio,"cpu_us_per_request":{"go_mock":$go_us,"mock_inference":$our_us,"floor":$floor_us_req},"cpu_ratio_go_to_mock_inference":$cpu_ratio,
 "goals":{"ratio_min":2.5,"ratio_to_floor_min":0.8,"met":$([[ "$rps_ok$floor_rps_ok$p99_ok" == yesyesyes ]] && echo true || echo false)}},
 "streams":{"streams":$STREAMS,"tokens":$STREAM_TOKENS,"itl_ms":$ITL_MS,"rounds":$STREAM_ROUNDS,
 "median_p99_jitter_ms":{"mock_inference":$jitter_p99,"floor":$floor_p99},"ratio_to_floor":$jitter_ratio,
