@@ -22,7 +22,46 @@ use std::task::{Poll, Waker};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::http1::{Emit, Events, push_chunk};
+/// A streamed response's events, written as their times come.
+pub trait Events: Send + 'static {
+    /// Whether the next event can go out at `now` without waiting.
+    fn due(&self, now: Instant) -> bool;
+    /// When the next event is due, asked when it is not due at `now` (a stall fault due
+    /// now starts here, so its end is the time).
+    fn wake_at(&mut self, now: Instant) -> Instant;
+    /// Appends the next event(s) to `out`, assuming their time has come; `now` is the clock
+    /// read that found them due (one read per round, not one per event).
+    fn emit(&mut self, now: Instant, out: &mut Vec<u8>) -> Emit;
+}
+
+/// What [`Events::emit`] produced.
+pub enum Emit {
+    /// An event (or several, ready together) was appended.
+    Event,
+    /// The injected `reset` fault: close the connection with a TCP reset.
+    Reset,
+    /// The stream is over.
+    End,
+}
+
+/// `data` as one chunk of a chunked body.
+pub fn push_chunk(out: &mut Vec<u8>, data: &[u8]) {
+    let mut hex = [0u8; 16];
+    let mut i = hex.len();
+    let mut n = data.len();
+    loop {
+        i -= 1;
+        hex[i] = b"0123456789abcdef"[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&hex[i..]);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
 
 /// One worker's decode loop and its streams. Cloned into every connection of the worker;
 /// [`Decoder::run`] is the loop, spawned once on the worker's runtime.

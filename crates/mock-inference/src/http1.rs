@@ -28,7 +28,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, Re
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::decoder::Decoder;
+use crate::decoder::{Decoder, Emit, Events, push_chunk};
 
 /// Header slots httparse fills; more headers get 431.
 const MAX_HEADERS: usize = 64;
@@ -41,7 +41,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the connection loop serves requests with. It owns this contract: the server's
 /// handlers, error shapes and event streams come in through it, so the loop depends on no
-/// other module of the crate.
+/// other module of the crate but the decode loop it hands event streams to
+/// ([`crate::decoder`], which owns the [`Events`] contract).
 pub trait Handler: Clone + Send + 'static {
     /// The events of a streamed response, found in its [`EventSlot`] extension.
     type Events: Events;
@@ -78,28 +79,6 @@ pub enum Refusal {
     BodyTooLarge(usize),
     /// Any other refusal, with its status and message.
     Other(StatusCode, String),
-}
-
-/// A streamed response's events, written as their times come.
-pub trait Events: Send + 'static {
-    /// Whether the next event can go out at `now` without waiting.
-    fn due(&self, now: Instant) -> bool;
-    /// When the next event is due, asked when it is not due at `now` (a stall fault due
-    /// now starts here, so its end is the time).
-    fn wake_at(&mut self, now: Instant) -> Instant;
-    /// Appends the next event(s) to `out`, assuming their time has come; `now` is the clock
-    /// read that found them due (one read per round, not one per event).
-    fn emit(&mut self, now: Instant, out: &mut Vec<u8>) -> Emit;
-}
-
-/// What [`Events::emit`] produced.
-pub enum Emit {
-    /// An event (or several, ready together) was appended.
-    Event,
-    /// The injected `reset` fault: close the connection with a TCP reset.
-    Reset,
-    /// The stream is over.
-    End,
 }
 
 /// A streamed response's events, shared by the response's extension and its body: whichever
@@ -590,25 +569,6 @@ async fn write_response<H: Handler>(
     }
     tcp.write_all(b"0\r\n\r\n").await?;
     Ok(true)
-}
-
-/// `data` as one chunk of a chunked body.
-pub fn push_chunk(out: &mut Vec<u8>, data: &[u8]) {
-    let mut hex = [0u8; 16];
-    let mut i = hex.len();
-    let mut n = data.len();
-    loop {
-        i -= 1;
-        hex[i] = b"0123456789abcdef"[n & 0xf];
-        n >>= 4;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&hex[i..]);
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
 }
 
 /// Closes with a TCP reset (SO_LINGER 0), as a crashed upstream does.

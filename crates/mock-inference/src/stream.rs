@@ -17,9 +17,10 @@ use tokio::time::Instant;
 use crate::admission::Running;
 use crate::body::{push_object_head, push_usage};
 use crate::config::Latency;
+use crate::decoder::{Emit, Events};
 use crate::faults::Fault;
 use crate::generate::{ChoiceOut, escape, push_u64, splitmix64, unit};
-use crate::http1::{Emit, EventSlot, Events};
+use crate::http1::EventSlot;
 use crate::metrics::FaultKind;
 use crate::plan::{Piece, StreamKind, StreamPlan, Wire, piece_at};
 
