@@ -12,8 +12,9 @@
 #
 # The user gets this machine's Rust toolchain (hard links, as if rustup had installed it) and,
 # to keep CI short, the binaries `cargo build` made here (DEVENV_BIN_DIR) and s3s-fs in its
-# ~/.cargo/bin. NEWCOMER_PROFILES=vault,rabbitmq adds the profiles. NEWCOMER_COLD=1 gives it neither: `make up` then builds and `cargo install`s
+# ~/.cargo/bin. NEWCOMER_COLD=1 gives it neither: `make up` then builds and `cargo install`s
 # everything as that user, from nothing (what the closing-note figures time).
+# NEWCOMER_PROFILES=vault,rabbitmq runs the same day with those profiles.
 set -euo pipefail
 # shellcheck source=../dev/lib.sh
 source "$(dirname "$0")/../dev/lib.sh"
@@ -66,7 +67,9 @@ user_env=(env -i "HOME=$HOME_DIR" "USER=$USER_NAME" "LOGNAME=$USER_NAME" "PATH=/
   "LANG=C.UTF-8" "NO_COLOR=1" "DEVENV_RUNTIME=native")
 # NEWCOMER_PROFILES=vault,rabbitmq: the same day with the optional profiles (their servers run
 # as the user too; setup installs OpenBao into the user's venv).
-[[ -n "${NEWCOMER_PROFILES:-}" ]] && user_env+=("PROFILES=$NEWCOMER_PROFILES")
+if [[ -n "${NEWCOMER_PROFILES:-}" ]]; then
+  user_env+=("PROFILES=$NEWCOMER_PROFILES")
+fi
 if [[ "${NEWCOMER_COLD:-0}" != 1 ]]; then
   build_bins devenv dev-status secrets-sync migrate-ledger mock-inference config-diff
   mkdir -p "$HOME_DIR/bin"

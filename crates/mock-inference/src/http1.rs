@@ -450,17 +450,33 @@ async fn write_json(
     keep_alive: bool,
 ) -> io::Result<()> {
     out.clear();
-    out.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ndate: ");
+    out.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n");
+    push_date_line(out);
+    push_close_line(out, keep_alive);
+    push_length_end(out, json.len());
+    out.extend_from_slice(json);
+    tcp.write_all(out).await
+}
+
+/// The `date` header line (the value cached per second).
+fn push_date_line(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"date: ");
     push_date(out);
     out.extend_from_slice(b"\r\n");
+}
+
+/// `connection: close` unless the connection stays open.
+fn push_close_line(out: &mut Vec<u8>, keep_alive: bool) {
     if !keep_alive {
         out.extend_from_slice(b"connection: close\r\n");
     }
+}
+
+/// The `content-length` line and the blank line that ends the head.
+fn push_length_end(out: &mut Vec<u8>, len: usize) {
     out.extend_from_slice(b"content-length: ");
-    out.extend_from_slice(itoa::Buffer::new().format(json.len()).as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
     out.extend_from_slice(b"\r\n\r\n");
-    out.extend_from_slice(json);
-    tcp.write_all(out).await
 }
 
 /// Writes `response`; Ok(true) when it was written whole and the connection can go on.
@@ -502,13 +518,9 @@ async fn write_response<H: Handler>(
         out.extend_from_slice(b"\r\n");
     }
     if !has_date {
-        out.extend_from_slice(b"date: ");
-        push_date(out);
-        out.extend_from_slice(b"\r\n");
+        push_date_line(out);
     }
-    if !keep_alive {
-        out.extend_from_slice(b"connection: close\r\n");
-    }
+    push_close_line(out, keep_alive);
     let status = parts.status;
     let bodiless = status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -519,9 +531,7 @@ async fn write_response<H: Handler>(
         return Ok(true);
     }
     if let Some(len) = body.size_hint().exact() {
-        out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
-        out.extend_from_slice(b"\r\n\r\n");
+        push_length_end(out, len as usize);
         if !no_body {
             while let Some(frame) = body.frame().await {
                 let Ok(frame) = frame else {
