@@ -178,8 +178,27 @@ stop_tracked() {
   for pid in "${TRACKED_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 
-# free_port — a loopback port nothing listens on right now.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# free_port — a loopback port nothing listens on right now, from below the kernel's ephemeral
+# range: a port bind(0) hands out can be taken by any outgoing connection before the server
+# binds it (devenv-testkit's ports.rs has the same rule for the Rust tests).
+free_port() {
+  python3 - <<'PY'
+import random, socket
+first = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+candidates = list(range(15000, first)) if first >= 16000 else [0]
+random.shuffle(candidates)
+for port in candidates:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(s.getsockname()[1])
+    break
+else:
+    raise SystemExit("no free loopback port below %d" % first)
+PY
+}
 
 # scratch_workspace DIR — a copy of this checkout's tracked tree (what a fresh clone has) as its
 # own git work tree, with configs/ports.yaml on free ports, for end-to-end tests and benchmarks

@@ -3,7 +3,6 @@
 //! (Loki itself is not installable here) that answers 400 to any body not shaped as Loki's
 //! push API documents — `{"streams":[{"stream":{label:value…},"values":[["<ns>","<line>"]…]}]}`.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,12 +27,7 @@ fn labels(ws: &str) -> Labels {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
+use devenv_testkit::free_port;
 
 /// A real Pushgateway, killed on drop.
 struct Pushgateway {

@@ -1,5 +1,6 @@
 //! devenv-testkit: what every crate's tests share (a dev-dependency only, never in a binary).
 //!
+//! - [`ports`]: loopback ports for test servers that nothing else can take meanwhile.
 //! - [`servers`]: real PostgreSQL, redis-server, nats-server and s3s-fs on free loopback ports.
 //! - [`openbao`]: a real OpenBao (Vault's API) in dev mode, with helpers to set it up, or with
 //!   persistent raft storage, uninitialised.
@@ -12,6 +13,7 @@
 
 pub mod cmd;
 pub mod openbao;
+pub mod ports;
 pub mod rabbitmq;
 pub mod schema;
 pub mod scratch;

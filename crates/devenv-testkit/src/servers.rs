@@ -16,14 +16,10 @@ use devenv_core::bundle::Bundle;
 use devenv_core::credentials;
 
 use crate::cmd::output_ok;
+pub use crate::ports::free_port;
 
 /// How long a server may take to become ready before the test fails.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A port that is free now.
-pub fn free_port() -> u16 {
-    devenv_core::netproc::ephemeral_port().expect("bind an ephemeral loopback port")
-}
 
 /// The project venv's interpreter (`.devenv/venv`, made by `scripts/dev/setup.sh test`): the
 /// Python tools the tests use (jsonschema, python-dotenv) live there, never in the system

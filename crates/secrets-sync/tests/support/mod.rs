@@ -7,7 +7,6 @@
 pub mod bao;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 
@@ -66,16 +65,10 @@ impl Workspace {
         );
         std::fs::copy(Path::new(REPO).join(".gitignore"), root.join(".gitignore")).unwrap();
         let names = devenv_core::stack::PortName::ALL.map(|p| p.key());
-        let holders: Vec<TcpListener> = names
-            .iter()
-            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-            .collect();
         let ports: BTreeMap<String, u16> = names
             .iter()
-            .zip(&holders)
-            .map(|(n, l)| (n.to_string(), l.local_addr().unwrap().port()))
+            .map(|n| (n.to_string(), devenv_testkit::free_port()))
             .collect();
-        drop(holders);
         let yaml: String = ports.iter().map(|(n, p)| format!("{n}: {p}\n")).collect();
         std::fs::create_dir_all(root.join("configs/dev")).unwrap();
         std::fs::write(root.join("configs/ports.yaml"), yaml).unwrap();
