@@ -80,7 +80,8 @@ impl Admission {
         let running = self.metrics.running.fetch_add(1, Ordering::Relaxed) + 1;
         Running {
             metrics: self.metrics.clone(),
-            _permit: permit,
+            permit,
+            finished: false,
             slowdown: 1.0 + self.concurrency_slowdown * (running - 1).max(0) as f64,
             kv_tokens: 0,
             lora: None,
@@ -100,7 +101,9 @@ impl Drop for WaitingGuard<'_> {
 /// A request holding a running slot; the gauge drops with it (also on client disconnect).
 pub struct Running {
     pub metrics: Arc<Metrics>,
-    _permit: Option<OwnedSemaphorePermit>,
+    permit: Option<OwnedSemaphorePermit>,
+    /// Set once [`Running::finish`] has given everything back.
+    finished: bool,
     /// Latency multiplier from the requests running beside this one.
     pub slowdown: f64,
     /// Tokens it holds in the KV cache (prompt and output) while it runs.
@@ -127,10 +130,18 @@ impl Running {
             self.lora = lora;
         }
     }
-}
 
-impl Drop for Running {
-    fn drop(&mut self) {
+    /// Ends the request's run: its slot, KV cache and adapter are free from now on. A stream
+    /// calls this as it renders its last event, so a client that has read the whole stream
+    /// finds the gauges already without it (as vLLM frees a request's blocks when it
+    /// finishes, before the last output reaches the client); dropping the request (also on
+    /// client disconnect) ends it otherwise. A second call does nothing.
+    pub fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.permit = None;
         self.metrics.running.fetch_sub(1, Ordering::Relaxed);
         if self.kv_tokens > 0 {
             self.metrics
@@ -140,5 +151,11 @@ impl Drop for Running {
         if let Some(i) = self.lora {
             self.metrics.lora_running[i].fetch_sub(1, Ordering::Relaxed);
         }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.finish();
     }
 }

@@ -466,6 +466,7 @@ impl Job {
                 self.fault_fired = true;
                 metrics.fault(FaultKind::StreamError);
                 self.phase = Phase::Done;
+                self.running.finish();
                 if let Some(w) = &mut self.wire {
                     w.error(&self.plan, out);
                     return Emit::Event;
@@ -527,6 +528,7 @@ impl Job {
                 }
                 self.phase = Phase::Done;
                 self.plan.record_success(metrics);
+                self.running.finish();
             }
             Phase::Done => return Emit::End,
         }
@@ -603,7 +605,55 @@ impl Events for Job {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use axum::extract::State;
+
     use super::*;
+    use crate::config::Config;
+    use crate::server::App;
+
+    /// A stream gives back its running slot and KV cache as it renders its last event, before
+    /// its job goes: a client that has read `[DONE]` and then scrapes `/metrics` finds the
+    /// request finished (the job is dropped only after the decode loop's write, a race the
+    /// LoRA metrics test lost under load).
+    #[tokio::test]
+    async fn a_stream_frees_its_slot_and_kv_cache_with_its_last_event() {
+        let mut cfg = Config::default();
+        cfg.latency.ttft_ms = Some(50.0);
+        cfg.latency.itl_ms = Some(20.0);
+        let model = cfg.models[0].clone();
+        let app = Arc::new(App::new(cfg).unwrap());
+        let body = format!(
+            r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}],"stream":true,"max_tokens":3}}"#
+        );
+        let request = http::Request::post("/v1/chat/completions")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let response = crate::api::chat::handle(State(app.clone()), request).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut job = response
+            .extensions()
+            .get::<EventSlot<Job>>()
+            .and_then(EventSlot::take)
+            .expect("a scheduled stream's job waits in its response for the decode loop");
+        let running = || app.metrics.running.load(Ordering::Relaxed);
+        assert_eq!(running(), 1);
+        assert!(app.metrics.kv_cache_usage() > 0.0);
+        let mut out = Vec::new();
+        while let Emit::Event = job.emit(Instant::now(), &mut out) {}
+        assert!(out.ends_with(b"data: [DONE]\n\n"));
+        assert_eq!(running(), 0, "the slot is free before the job is dropped");
+        assert_eq!(app.metrics.kv_cache_usage(), 0.0);
+        drop(job);
+        assert_eq!(
+            running(),
+            0,
+            "dropping a finished job gives nothing back twice"
+        );
+    }
 
     fn schedule(itl_ms: u64) -> (Instant, Schedule) {
         let t0 = Instant::now();
