@@ -178,25 +178,30 @@ stop_tracked() {
   for pid in "${TRACKED_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 
-# free_port — a loopback port nothing listens on right now, from below the kernel's ephemeral
-# range: a port bind(0) hands out can be taken by any outgoing connection before the server
-# binds it (devenv-testkit's ports.rs has the same rule for the Rust tests).
+# free_port [N] — N (default 1) distinct loopback ports nothing listens on right now, one per
+# line, from below the kernel's ephemeral range: a port bind(0) hands out can be taken by any
+# outgoing connection before the server binds it (devenv-testkit's ports.rs has the same rule
+# for the Rust tests).
 free_port() {
-  python3 - <<'PY'
-import random, socket
+  python3 - "${1:-1}" <<'PY'
+import random, socket, sys
+want = int(sys.argv[1])
 first = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-candidates = list(range(15000, first)) if first >= 16000 else [0]
+candidates = list(range(15000, first)) if first >= 16000 else [0] * want
 random.shuffle(candidates)
+held = []  # kept bound until all are found, so no port is handed out twice
 for port in candidates:
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", port))
     except OSError:
         continue
-    print(s.getsockname()[1])
-    break
+    held.append(s)
+    if len(held) == want:
+        break
 else:
-    raise SystemExit("no free loopback port below %d" % first)
+    raise SystemExit("only %d of %d free loopback ports below %d" % (len(held), want, first))
+print("\n".join(str(s.getsockname()[1]) for s in held))
 PY
 }
 
@@ -204,14 +209,17 @@ PY
 # own git work tree, with configs/ports.yaml on free ports, for end-to-end tests and benchmarks
 # that must not touch the developer's own stack.
 scratch_workspace() {
-  local dir="$1" name
+  local dir="$1" names ports
   (cd "$DEVENV_ROOT" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$dir"
   git -C "$dir" init -q
   chmod 755 "$dir" # mktemp makes it 0700; the postgres user must reach .devenv/data (see native.sh)
-  # Every name configs/ports.yaml declares (the one list devenv-core checks it against).
-  while read -r name; do
-    echo "$name: $(free_port)"
-  done < <(sed -n 's/^\([a-z0-9_]*\):.*/\1/p' "$DEVENV_ROOT/configs/ports.yaml") > "$dir/configs/ports.yaml"
+  # Every name configs/ports.yaml declares (the one list devenv-core checks it against), each on
+  # its own port.
+  mapfile -t names < <(sed -n 's/^\([a-z0-9_]*\):.*/\1/p' "$DEVENV_ROOT/configs/ports.yaml")
+  mapfile -t ports < <(free_port "${#names[@]}")
+  ((${#ports[@]} == ${#names[@]})) || die "$EXIT_FAILED" "found ${#ports[@]} of ${#names[@]} free ports" \
+    "stop leftover test servers (\`make stop\` in their workspaces)"
+  paste -d ' ' <(printf '%s:\n' "${names[@]}") <(printf '%s\n' "${ports[@]}") > "$dir/configs/ports.yaml"
 }
 
 # lifecycle_lock LABEL "$0" "$@" — one lifecycle command at a time per workspace: re-runs the

@@ -243,9 +243,11 @@ fn one_blackholed_component_does_not_hold_up_the_run() {
     let (code, doc, stderr) = run_json(dev_status(dir.path()).arg("--env-file").arg(&env));
     let elapsed = started.elapsed();
     assert_eq!(code, 1, "{doc:#}\n{stderr}");
+    // The bound catches a probe given its deadline twice (connect, then read: 4 s) while
+    // leaving a busy machine a second for the run's own start, the other probes and output.
     assert!(
-        elapsed <= Duration::from_millis(2000 + 200),
-        "the run took {elapsed:?}, more than threshold + 0.2 s"
+        elapsed <= Duration::from_millis(2000 + 1000),
+        "the run took {elapsed:?}, more than threshold + 1 s"
     );
     assert!(
         elapsed >= Duration::from_millis(2000),

@@ -146,6 +146,11 @@ impl RateLimiter {
     /// window ends) when the window's requests or tokens are spent.
     pub fn admit(&self) -> Result<(), ApiError> {
         let mut w = self.window();
+        if w.requests == 0 && w.tokens == 0 {
+            // A window starts with its first request, not when the server started or the last
+            // window lapsed: idle time never shortens the window a client is given.
+            w.started = Instant::now();
+        }
         let requests_spent = self.requests > 0 && w.requests >= self.requests;
         let tokens_spent = self.tokens > 0 && w.tokens >= self.tokens;
         if requests_spent || tokens_spent {
@@ -255,5 +260,25 @@ mod tests {
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer k"));
         assert!(check_key("k", &h, Dialect::OpenAi).is_ok());
         assert!(check_key("kk", &h, Dialect::OpenAi).is_err());
+    }
+
+    #[test]
+    fn a_window_starts_with_its_first_request() {
+        let cfg = RateLimitsConfig {
+            requests: 2,
+            window_secs: 2.0,
+            ..RateLimitsConfig::default()
+        };
+        let limiter = RateLimiter::new(&cfg).unwrap();
+        // Idle for most of a window after start-up: the first request still gets all of one.
+        std::thread::sleep(Duration::from_millis(1500));
+        limiter.admit().unwrap();
+        let reset = limiter.snapshot().reset;
+        assert!(reset > Duration::from_millis(1000), "{reset:?}");
+        limiter.admit().unwrap();
+        assert!(
+            limiter.admit().is_err(),
+            "the window's two requests are spent"
+        );
     }
 }

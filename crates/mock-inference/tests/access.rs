@@ -281,8 +281,10 @@ async fn lora_modules_are_listed_served_and_counted() {
         )),
         "{idle}"
     );
-    // A stream on the adapter in flight: it shows as running, and holds KV cache.
-    let body = chat(json!({"model": "sql-lora", "stream": true}));
+    // A stream on the adapter in flight (50 tokens, 2 s: the two scrapes below land inside
+    // it however busy the machine): it shows as running, and holds KV cache.
+    let body =
+        chat(json!({"model": "sql-lora", "stream": true, "max_tokens": 50, "ignore_eos": true}));
     let streaming = send_with(&s, CHAT, &[], &body).await;
     assert_eq!(streaming.status(), 200);
     let busy = common::metrics_text(&s).await;

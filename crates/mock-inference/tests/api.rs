@@ -542,8 +542,10 @@ async fn queue_full_gives_429_with_retry_after() {
         "1",
         "--max-queue",
         "1",
+        // Long enough that the first request is still running while the test queues the
+        // second and sends the third, however busy the machine.
         "--ttft-ms",
-        "600",
+        "2000",
         "--retry-after-secs",
         "2",
     ]);
@@ -712,8 +714,9 @@ async fn sigterm_drains_open_streams_then_exits() {
     s.signal("TERM");
     let body = stream.await.unwrap().expect("the open stream completes");
     assert!(body.ends_with("data: [DONE]\n\n"), "{body}");
-    // Well inside the 5 s drain deadline: idle connections do not count.
-    let status = wait_exit(&mut s.child, Duration::from_secs(2));
+    // Well inside the 5 s drain deadline: idle connections do not count. (Held open by them,
+    // the server would exit about 4.5 s after the 0.5 s stream ends.)
+    let status = wait_exit(&mut s.child, Duration::from_millis(3500));
     assert_eq!(status, Some(0));
     assert!(
         std::net::TcpStream::connect(s.addr()).is_err(),

@@ -27,9 +27,9 @@ fn health(s: &mut TcpStream) -> std::io::Result<String> {
     }
 }
 
-/// Whether the server closed `s`: a read returns end-of-file (or a reset) within 2 s.
+/// Whether the server closed `s`: a read returns end-of-file (or a reset) within 5 s.
 fn closed(s: &mut TcpStream) -> bool {
-    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut buf = [0u8; 16];
     match s.read(&mut buf) {
         Ok(0) => true,
@@ -40,13 +40,14 @@ fn closed(s: &mut TcpStream) -> bool {
 
 #[test]
 fn idle_keep_alive_connections_close_busy_ones_stay() {
-    let server = Server::start(&["--keep-alive-timeout", "0.4"]);
+    let server = Server::start(&["--keep-alive-timeout", "1"]);
     let mut idle = TcpStream::connect(server.addr()).unwrap();
     let mut busy = TcpStream::connect(server.addr()).unwrap();
     assert!(health(&mut idle).unwrap().starts_with("HTTP/1.1 200"));
-    // The busy connection sends a request every 150 ms for well over the timeout.
+    // The busy connection sends a request every 150 ms for well over the timeout; the gaps
+    // stay far under it even when a busy machine wakes this thread late.
     let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(1200) {
+    while start.elapsed() < Duration::from_millis(2500) {
         let r = health(&mut busy).expect("a busy connection stays open");
         assert!(r.starts_with("HTTP/1.1 200"), "{r}");
         std::thread::sleep(Duration::from_millis(150));

@@ -137,7 +137,9 @@ async fn stream_sends_named_events_with_cumulative_usage() {
 
 #[tokio::test]
 async fn latency_schedule_reaches_the_stream() {
-    let s = Server::start(&["--ttft-ms", "150", "--itl-ms", "20"]);
+    // A TTFT far beyond the request's own set-up (a debug client and server, on a machine
+    // that may be busy), so "before the TTFT" cannot be mistaken for slow set-up.
+    let s = Server::start(&["--ttft-ms", "1000", "--itl-ms", "20"]);
     let t = Instant::now();
     let mut r = client()
         .post(format!("{}/v1/messages", s.url))
@@ -149,7 +151,7 @@ async fn latency_schedule_reaches_the_stream() {
     // message_start goes out at once; the first token after the TTFT.
     assert!(String::from_utf8_lossy(&first).starts_with("event: message_start"));
     assert!(
-        t.elapsed() < Duration::from_millis(150),
+        t.elapsed() < Duration::from_millis(1000),
         "{:?}",
         t.elapsed()
     );
@@ -159,7 +161,7 @@ async fn latency_schedule_reaches_the_stream() {
     }
     // TTFT + 5 gaps of 20 ms.
     assert!(
-        t.elapsed() >= Duration::from_millis(250),
+        t.elapsed() >= Duration::from_millis(1100),
         "{:?}",
         t.elapsed()
     );

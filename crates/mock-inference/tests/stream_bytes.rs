@@ -249,5 +249,6 @@ async fn streamed_tokens_feed_the_latency_histograms() {
     assert_eq!(metric(&s, &format!("{ttft}_count")).await - ttft_count, 1.0);
     assert_eq!(metric(&s, &format!("{itl}_count")).await - itl_count, 5.0);
     let sum = metric(&s, &format!("{itl}_sum")).await;
-    assert!((0.015..0.2).contains(&sum), "5 gaps of 4 ms: {sum} s");
+    // Seconds, not milliseconds (that would be ~20); the top leaves a busy machine room.
+    assert!((0.015..1.0).contains(&sum), "5 gaps of 4 ms: {sum} s");
 }
