@@ -178,31 +178,13 @@ stop_tracked() {
   for pid in "${TRACKED_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 
-# free_port [N] — N (default 1) distinct loopback ports nothing listens on right now, one per
-# line, from below the kernel's ephemeral range: a port bind(0) hands out can be taken by any
-# outgoing connection before the server binds it (devenv-testkit's ports.rs has the same rule
-# for the Rust tests).
+# free_port [N] — N (default 1) distinct loopback ports nothing listens on, one per line, from
+# below the kernel's ephemeral range, where no bind(0) or outgoing connection takes them before
+# their server binds (`devenv free-ports`, the one rule, which the Rust tests' ports follow too).
 free_port() {
-  python3 - "${1:-1}" <<'PY'
-import random, socket, sys
-want = int(sys.argv[1])
-first = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-candidates = list(range(15000, first)) if first >= 16000 else [0] * want
-random.shuffle(candidates)
-held = []  # kept bound until all are found, so no port is handed out twice
-for port in candidates:
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    held.append(s)
-    if len(held) == want:
-        break
-else:
-    raise SystemExit("only %d of %d free loopback ports below %d" % (len(held), want, first))
-print("\n".join(str(s.getsockname()[1]) for s in held))
-PY
+  local devenv
+  devenv="$(bin_optional devenv)" || { build_bins devenv; devenv="$(bin devenv)"; }
+  "$devenv" free-ports "${1:-1}"
 }
 
 # scratch_workspace DIR — a copy of this checkout's tracked tree (what a fresh clone has) as its

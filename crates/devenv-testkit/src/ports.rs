@@ -5,22 +5,15 @@
 //! range, which every other `bind(0)` and every outgoing `connect()` on the machine draws from
 //! too. With nextest running tests in parallel, another test's in-process server or client
 //! socket could take the port in the moments before redis-server bound it ("Address already in
-//! use", a CI failure on 2026-12-05). So the ports come from below the ephemeral range, where
-//! the kernel never hands ports out by itself, and each one is reserved for the lifetime of the
-//! test process by an advisory lock on a per-port file, so two test processes never pick the
-//! same one.
+//! use", a CI failure on 2026-12-05). So the ports come from below the ephemeral range
+//! ([`devenv_core::netproc::free_ports`]), and each one is reserved for the lifetime of the
+//! test process by an advisory lock on its byte of one file, so two test processes never pick
+//! the same one.
 
-use std::collections::hash_map::RandomState;
 use std::fs::File;
-use std::hash::BuildHasher as _;
-use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-/// The lowest port handed out: clear of the well-known service ports (5432, 6379, 8200, …) a
-/// developer's own stack may use.
-const LOWEST: u16 = 15_000;
 
 /// One open file per reserved port, each holding the lock on its port's byte until the process
 /// exits (the kernel releases them then, whatever the exit).
@@ -29,29 +22,17 @@ static HELD: Mutex<Vec<File>> = Mutex::new(Vec::new());
 /// A loopback port nothing listens on, outside the kernel's ephemeral range, reserved for this
 /// process: no other test process gets it while this one runs.
 pub fn free_port() -> u16 {
-    let Some(range) = reservable_range() else {
-        // The ephemeral range covers nearly every port: nothing better than the kernel's pick.
-        return devenv_core::netproc::ephemeral_port().expect("bind an ephemeral loopback port");
-    };
-    let span = u32::from(range.1 - range.0);
-    let start = (RandomState::new().hash_one(std::process::id()) % u64::from(span)) as u32;
     let path = lock_file();
-    for step in 0..span {
-        let port = range.0 + ((start + step) % span) as u16;
+    let ports = devenv_core::netproc::free_ports(1, |port| {
         let lock = open(&path);
-        if try_lock(&lock, port).is_err() {
-            continue; // another test process (or thread) holds it
+        // Refused: another test process (or thread) holds it.
+        let locked = try_lock(&lock, port).is_ok();
+        if locked {
+            HELD.lock().unwrap_or_else(|e| e.into_inner()).push(lock);
         }
-        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
-            continue; // something outside the tests listens there
-        }
-        HELD.lock().unwrap_or_else(|e| e.into_inner()).push(lock);
-        return port;
-    }
-    panic!(
-        "no free loopback port in {}..{}: stop leftover test servers (`pkill -f devenv-testkit`)",
-        range.0, range.1
-    )
+        locked
+    });
+    ports.unwrap_or_else(|e| panic!("{e} (or `pkill -f devenv-testkit`)"))[0]
 }
 
 /// Locks byte `port` of `file`, or fails at once when another open file holds it. Open file
@@ -66,14 +47,6 @@ fn try_lock(file: &File, port: u16) -> nix::Result<()> {
         l_pid: 0,
     };
     nix::fcntl::fcntl(file, nix::fcntl::FcntlArg::F_OFD_SETLK(&range)).map(drop)
-}
-
-/// `[LOWEST, first ephemeral port)`, or `None` when the ephemeral range leaves under 1,000
-/// ports below it.
-fn reservable_range() -> Option<(u16, u16)> {
-    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
-    let first: u16 = text.split_whitespace().next()?.parse().ok()?;
-    (first >= LOWEST + 1_000).then_some((LOWEST, first))
 }
 
 /// One lock file per user, so a second user's tests are not refused a file the first one made.
@@ -106,8 +79,8 @@ mod tests {
             ports.len(),
             "a port was handed out twice: {ports:?}"
         );
-        if let Some((low, high)) = reservable_range() {
-            assert!(ports.iter().all(|p| (low..high).contains(p)), "{ports:?}");
+        if let Some(range) = devenv_core::netproc::unassigned_range() {
+            assert!(ports.iter().all(|p| range.contains(p)), "{ports:?}");
         }
     }
 

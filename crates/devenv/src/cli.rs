@@ -88,6 +88,13 @@ pub enum Command {
     /// Run CMD holding the workspace's lifecycle lock (.devenv/lifecycle.lock): a second
     /// lifecycle command waits, saying who holds it; exit 4 after --timeout.
     Lock(LockArgs),
+    /// Print COUNT distinct loopback ports nothing listens on, one per line, from below the
+    /// kernel's ephemeral range (nothing else takes them before their server binds), for the
+    /// servers of end-to-end tests and benchmarks; exit 1 when too few are free.
+    FreePorts {
+        #[arg(default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        count: u16,
+    },
     /// Print shell completions for devenv.
     Completions {
         shell: devenv_core::completions::Shell,

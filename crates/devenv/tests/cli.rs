@@ -394,3 +394,34 @@ fn completions_are_generated_for_each_shell() {
         assert!(out.contains("snapshot"), "{shell}");
     }
 }
+
+#[test]
+fn free_ports_prints_distinct_ports_a_server_can_bind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = devenv(dir.path())
+        .args(["free-ports", "13"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let ports: Vec<u16> = String::from_utf8_lossy(&out)
+        .lines()
+        .map(|l| l.parse().expect("one port per line"))
+        .collect();
+    let mut unique = ports.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), 13, "{ports:?}");
+    for port in ports {
+        std::net::TcpListener::bind(("127.0.0.1", port)).expect("free once printed");
+    }
+    let err = devenv(dir.path())
+        .args(["free-ports", "0"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&err).contains("1..=1000"));
+}

@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub mod event;
+pub mod free_ports;
 pub mod json;
 pub mod lock;
 pub mod logs;
@@ -40,6 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Logs(args) => logs::run(&ws, &args),
         Command::Snapshot { action } => snapshot::run(&ws, action),
         Command::Lock(args) => lock::run(&ws, &args),
+        Command::FreePorts { count } => free_ports::run(count),
         Command::Completions { shell } => completions::run(shell),
     }
 }
